@@ -1,1 +1,75 @@
-fn main() {}
+//! rkube: one binary, thin main. Parses and validates configuration once, sets up logging,
+//! and hands over to the pkg/ crates.
+
+mod logging;
+mod server_args;
+mod version;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "rkube", about = "A lightweight, Kubernetes-compatible distribution", version = version::SHORT)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane (API server over etcd or the embedded store, controllers) and,
+    /// unless --disable-agent, an agent.
+    Server(Box<server_args::ServerArgs>),
+    /// Print the version, git commit and the rustc that built this binary.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            print!("{}", version::long());
+            ExitCode::SUCCESS
+        }
+        Command::Server(args) => {
+            // Everything is validated before a runtime starts, a file opens or a socket binds.
+            let (cfg, log_format) = match args.resolve() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("rkube: error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            logging::init(log_format);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rkube: error: starting the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(rkube_server::run(cfg, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "server failed");
+                    eprintln!("rkube: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

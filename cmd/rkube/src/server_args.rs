@@ -1,0 +1,399 @@
+//! `rkube server` flags and `--config FILE`: k3s' names, so k3s users feel at home. The YAML
+//! file uses the same keys as the flags (without dashes in front); a flag given on the command
+//! line wins over the file.
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use rkube_server::ServerConfig;
+use rkube_store::etcd::EtcdConfig;
+use serde::Deserialize;
+
+use crate::logging::LogFormat;
+
+const DEFAULT_DATA_DIR: &str = "/var/lib/rkube";
+const DEFAULT_KUBECONFIG: &str = "/etc/rkube/rkube.yaml";
+const DEFAULT_PORT: u16 = 6443;
+
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerArgs {
+    /// YAML file with the same keys as these flags (e.g. `data-dir: /srv/rkube`).
+    #[arg(long, value_name = "FILE", env = "RKUBE_CONFIG_FILE")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+
+    /// Folder for the embedded datastore, certificates and state.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// etcd endpoints, comma-separated (http:// or https://); default: the embedded store.
+    #[arg(long, value_name = "URLS")]
+    datastore_endpoint: Option<String>,
+
+    /// CA bundle to verify etcd's serving certificate.
+    #[arg(long, value_name = "FILE")]
+    datastore_cafile: Option<PathBuf>,
+
+    /// Client certificate for etcd.
+    #[arg(long, value_name = "FILE")]
+    datastore_certfile: Option<PathBuf>,
+
+    /// Client key for etcd.
+    #[arg(long, value_name = "FILE")]
+    datastore_keyfile: Option<PathBuf>,
+
+    /// Address the API server listens on.
+    #[arg(long, value_name = "IP")]
+    bind_address: Option<String>,
+
+    /// HTTPS port of the API server.
+    #[arg(long, value_name = "PORT")]
+    https_listen_port: Option<u16>,
+
+    /// Where to write the admin kubeconfig.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    write_kubeconfig: Option<PathBuf>,
+
+    /// File mode of the kubeconfig, in octal (e.g. 0644).
+    #[arg(long, value_name = "MODE")]
+    write_kubeconfig_mode: Option<OctalMode>,
+
+    /// Run only the control plane; no agent on this machine.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    disable_agent: Option<bool>,
+
+    /// Extra names or IPs for the API server's certificate (repeatable).
+    #[arg(long, value_name = "NAME")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    tls_san: Vec<String>,
+
+    /// How much watch history the datastore keeps before compacting (e.g. 5m, 90s).
+    #[arg(long, value_name = "DURATION")]
+    compaction_interval: Option<String>,
+
+    /// Log format; default: text on a terminal, json otherwise.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+/// One wrong setting: the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {msg}")]
+    Key { key: &'static str, msg: String },
+    #[error("config file {path}: {msg}")]
+    File { path: String, msg: String },
+}
+
+fn bad(key: &'static str, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key,
+        msg: msg.into(),
+    }
+}
+
+impl ServerArgs {
+    /// Merges the config file under the flags and validates everything.
+    pub fn resolve(self) -> Result<(ServerConfig, LogFormat), ConfigError> {
+        let file = match &self.config {
+            Some(path) => Self::load_file(path)?,
+            None => ServerArgs::default(),
+        };
+        let a = self.merge(file);
+
+        let data_dir = a.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        if data_dir.as_os_str().is_empty() {
+            return Err(bad("data-dir", "must not be empty"));
+        }
+        let datastore = resolve_datastore(
+            a.datastore_endpoint.as_deref(),
+            a.datastore_cafile,
+            a.datastore_certfile,
+            a.datastore_keyfile,
+        )?;
+        let bind_address = match a.bind_address.as_deref() {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(s) => s
+                .parse()
+                .map_err(|_| bad("bind-address", format!("{s:?} is not an IP address")))?,
+        };
+        let https_listen_port = a.https_listen_port.unwrap_or(DEFAULT_PORT);
+        if https_listen_port == 0 {
+            return Err(bad("https-listen-port", "must be between 1 and 65535"));
+        }
+        let compaction_interval = match a.compaction_interval.as_deref() {
+            None => rkube_store::DEFAULT_COMPACTION_INTERVAL,
+            Some(s) => parse_duration(s).map_err(|m| bad("compaction-interval", m))?,
+        };
+        if compaction_interval < Duration::from_secs(1) {
+            return Err(bad("compaction-interval", "must be at least 1s"));
+        }
+        for san in &a.tls_san {
+            if san.is_empty() || san.contains(char::is_whitespace) {
+                return Err(bad(
+                    "tls-san",
+                    format!("{san:?} is not a host name or IP address"),
+                ));
+            }
+        }
+        let cfg = ServerConfig {
+            data_dir,
+            datastore,
+            bind_address,
+            https_listen_port,
+            write_kubeconfig: a
+                .write_kubeconfig
+                .unwrap_or_else(|| DEFAULT_KUBECONFIG.into()),
+            write_kubeconfig_mode: a.write_kubeconfig_mode.map_or(0o600, |m| m.0),
+            disable_agent: a.disable_agent.unwrap_or(false),
+            tls_san: a.tls_san,
+            compaction_interval,
+        };
+        Ok((cfg, a.log_format.unwrap_or_else(LogFormat::detect)))
+    }
+
+    fn load_file(path: &Path) -> Result<ServerArgs, ConfigError> {
+        let err = |msg: String| ConfigError::File {
+            path: path.display().to_string(),
+            msg,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        if text.trim().is_empty() {
+            return Ok(ServerArgs::default());
+        }
+        serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+
+    /// Flags win; lists add up.
+    fn merge(self, file: ServerArgs) -> ServerArgs {
+        let mut tls_san = file.tls_san;
+        tls_san.extend(self.tls_san);
+        tls_san.dedup();
+        ServerArgs {
+            config: self.config,
+            data_dir: self.data_dir.or(file.data_dir),
+            datastore_endpoint: self.datastore_endpoint.or(file.datastore_endpoint),
+            datastore_cafile: self.datastore_cafile.or(file.datastore_cafile),
+            datastore_certfile: self.datastore_certfile.or(file.datastore_certfile),
+            datastore_keyfile: self.datastore_keyfile.or(file.datastore_keyfile),
+            bind_address: self.bind_address.or(file.bind_address),
+            https_listen_port: self.https_listen_port.or(file.https_listen_port),
+            write_kubeconfig: self.write_kubeconfig.or(file.write_kubeconfig),
+            write_kubeconfig_mode: self.write_kubeconfig_mode.or(file.write_kubeconfig_mode),
+            disable_agent: self.disable_agent.or(file.disable_agent),
+            tls_san,
+            compaction_interval: self.compaction_interval.or(file.compaction_interval),
+            log_format: self.log_format.or(file.log_format),
+        }
+    }
+}
+
+fn resolve_datastore(
+    endpoint: Option<&str>,
+    ca_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+) -> Result<Option<EtcdConfig>, ConfigError> {
+    let Some(endpoint) = endpoint else {
+        for (key, v) in [
+            ("datastore-cafile", &ca_file),
+            ("datastore-certfile", &cert_file),
+            ("datastore-keyfile", &key_file),
+        ] {
+            if v.is_some() {
+                return Err(bad(key, "needs --datastore-endpoint"));
+            }
+        }
+        return Ok(None);
+    };
+    let mut endpoints = Vec::new();
+    for e in endpoint.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let rest = e
+            .strip_prefix("http://")
+            .or_else(|| e.strip_prefix("https://"))
+            .ok_or_else(|| {
+                bad(
+                    "datastore-endpoint",
+                    format!("{e:?}: only http:// and https:// etcd endpoints are supported"),
+                )
+            })?;
+        let hostport = rest.trim_end_matches('/');
+        let valid = hostport
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !valid {
+            return Err(bad(
+                "datastore-endpoint",
+                format!("{e:?}: expected scheme://host:port"),
+            ));
+        }
+        endpoints.push(e.to_string());
+    }
+    if endpoints.is_empty() {
+        return Err(bad("datastore-endpoint", "no endpoint given"));
+    }
+    if cert_file.is_some() != key_file.is_some() {
+        let key = if cert_file.is_some() {
+            "datastore-keyfile"
+        } else {
+            "datastore-certfile"
+        };
+        return Err(bad(
+            key,
+            "datastore-certfile and datastore-keyfile go together",
+        ));
+    }
+    for (key, v) in [
+        ("datastore-cafile", &ca_file),
+        ("datastore-certfile", &cert_file),
+        ("datastore-keyfile", &key_file),
+    ] {
+        if let Some(p) = v {
+            if !p.is_file() {
+                return Err(bad(key, format!("{} is not a readable file", p.display())));
+            }
+        }
+    }
+    Ok(Some(EtcdConfig {
+        endpoints,
+        ca_file,
+        cert_file,
+        key_file,
+    }))
+}
+
+/// `5m`, `90s`, `1h30m`, `500ms`; a bare number is seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration (like 5m or 90s): {e}"))
+}
+
+/// A file mode written in octal, on the command line or in YAML (where `0644` may arrive as
+/// the number 644, since YAML 1.2 has no leading-zero octal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OctalMode(u32);
+
+impl std::str::FromStr for OctalMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let digits = s.trim_start_matches("0o");
+        match u32::from_str_radix(digits, 8) {
+            Ok(m) if m <= 0o777 => Ok(OctalMode(m)),
+            _ => Err(format!("{s:?} is not an octal file mode like 0600")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OctalMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::Int(n) => n.to_string(),
+            Raw::Str(s) => s,
+        };
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(s) => vec![s],
+        Raw::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ServerArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<ServerConfig, String> {
+        let t = T::try_parse_from(std::iter::once("rkube").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        t.a.resolve().map(|(c, _)| c).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_follow_k3s() {
+        let c = resolve(&[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/rkube"));
+        assert_eq!(c.https_listen_port, 6443);
+        assert_eq!(c.write_kubeconfig_mode, 0o600);
+        assert!(c.datastore.is_none());
+        assert_eq!(c.compaction_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (args, key) in [
+            (&["--bind-address", "nope"][..], "bind-address"),
+            (&["--datastore-endpoint", "tcp://x:1"], "datastore-endpoint"),
+            (&["--datastore-endpoint", "http://x"], "datastore-endpoint"),
+            (&["--datastore-cafile", "/x"], "datastore-cafile"),
+            (&["--write-kubeconfig-mode", "999"], "write-kubeconfig-mode"),
+            (&["--compaction-interval", "soon"], "compaction-interval"),
+            (&["--https-listen-port", "0"], "https-listen-port"),
+        ] {
+            let e = resolve(args).unwrap_err();
+            assert!(e.contains(key), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn config_file_under_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(
+            &f,
+            "data-dir: /srv/x\nhttps-listen-port: 7443\nwrite-kubeconfig-mode: 0644\ntls-san: a.example\n\
+             datastore-endpoint: http://127.0.0.1:2379,https://10.0.0.1:2379\n",
+        )
+        .unwrap();
+        let c = resolve(&[
+            "--config",
+            f.to_str().unwrap(),
+            "--https-listen-port",
+            "8443",
+            "--tls-san",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/x"));
+        assert_eq!(c.https_listen_port, 8443);
+        assert_eq!(c.write_kubeconfig_mode, 0o644);
+        assert_eq!(c.tls_san, vec!["a.example".to_string(), "b".to_string()]);
+        assert_eq!(c.datastore.unwrap().endpoints.len(), 2);
+
+        std::fs::write(&f, "data-dir: /x\nno-such-key: 1\n").unwrap();
+        let e = resolve(&["--config", f.to_str().unwrap()]).unwrap_err();
+        assert!(e.contains("no-such-key"), "{e}");
+        std::fs::write(&f, "https-listen-port: many\n").unwrap();
+        let e = resolve(&["--config", f.to_str().unwrap()]).unwrap_err();
+        assert!(e.contains("https-listen-port"), "{e}");
+    }
+}

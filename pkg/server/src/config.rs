@@ -1,0 +1,39 @@
+//! `rkube server`'s resolved configuration: validated once, before anything opens or binds.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use rkube_store::etcd::EtcdConfig;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    /// `None`: the embedded store under `data_dir`.
+    pub datastore: Option<EtcdConfig>,
+    pub bind_address: IpAddr,
+    pub https_listen_port: u16,
+    pub write_kubeconfig: PathBuf,
+    pub write_kubeconfig_mode: u32,
+    pub disable_agent: bool,
+    pub tls_san: Vec<String>,
+    pub compaction_interval: Duration,
+}
+
+impl ServerConfig {
+    /// Where the embedded store keeps its file.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("server").join("db")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("server").join("tls")
+    }
+
+    pub fn backend(&self) -> rkube_store::Backend {
+        match &self.datastore {
+            Some(etcd) => rkube_store::Backend::Etcd(etcd.clone()),
+            None => rkube_store::Backend::Embedded {
+                dir: self.store_dir(),
+            },
+        }
+    }
+}
