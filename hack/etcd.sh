@@ -100,6 +100,8 @@ start() {
         printf '\n==== hack/etcd.sh start (attempt %d) %s: client %s peer %s ====\n' \
             "$attempt" "$(date -u +%FT%TZ)" "$client_url" "$peer_url" >>"$logfile"
 
+        # --max-request-bytes: room for a 1.5 MiB object plus its key and the
+        # txn around it (etcd's default is exactly 1.5 MiB for the whole request).
         # stdin/stdout/stderr all detached, so `url=$(hack/etcd.sh start DIR)`
         # returns as soon as this script exits.
         env "${unset_env[@]}" "$ETCD_BIN" \
@@ -111,6 +113,7 @@ start() {
             --initial-advertise-peer-urls "$peer_url" \
             --initial-cluster "default=$peer_url" \
             --initial-cluster-state new \
+            --max-request-bytes 3145728 \
             --initial-cluster-token "rkube-$$-$attempt" \
             --logger zap \
             --log-outputs stderr \

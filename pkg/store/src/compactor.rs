@@ -21,7 +21,7 @@ impl Compactor {
                 ticker.tick().await;
                 let current = match store.revisions().await {
                     Ok(r) => r.current,
-                    Err(Error::Unavailable(_)) => return,
+                    Err(Error::Closed) => return,
                     Err(e) => {
                         warn!(error = %e, "compactor: reading the revision failed");
                         continue;
@@ -32,7 +32,7 @@ impl Compactor {
                         Ok(()) => debug!(revision = rev, "compacted"),
                         // Another server (sharing etcd) compacted further already.
                         Err(Error::Compacted { .. }) => {}
-                        Err(Error::Unavailable(_)) => return,
+                        Err(Error::Closed) => return,
                         Err(e) => warn!(error = %e, revision = rev, "compaction failed"),
                     }
                 }

@@ -18,9 +18,12 @@ pub enum Error {
     /// The request itself is malformed (e.g. a key given twice in one transaction).
     #[error("invalid request: {0}")]
     InvalidArgument(String),
-    /// The backend cannot serve right now (etcd unreachable, store closed).
+    /// The backend cannot serve right now (etcd unreachable); retrying may succeed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// `close` was called: nothing more will be served.
+    #[error("store closed")]
+    Closed,
     #[error("embedded store: {0}")]
     Embedded(String),
     #[error("etcd: {0}")]

@@ -33,7 +33,7 @@ pub trait Store: Send + Sync + 'static {
     /// The current revision and the compacted one (0: never compacted).
     async fn revisions(&self) -> Result<Revisions>;
 
-    /// Flushes and closes; further calls fail with `Unavailable`, open watches end.
+    /// Flushes and closes; further calls fail with `Closed`, open watches end.
     async fn close(&self) -> Result<()>;
 }
 

@@ -600,12 +600,6 @@ async fn close_ends_watches(h: Harness) {
         .await
         .unwrap();
     assert!(end.is_none(), "{end:?}");
-    assert!(matches!(
-        s.get(&h.key("a")).await,
-        Err(Error::Unavailable(_))
-    ));
-    assert!(matches!(
-        s.put(&h.key("a"), b"2").await,
-        Err(Error::Unavailable(_))
-    ));
+    assert!(matches!(s.get(&h.key("a")).await, Err(Error::Closed)));
+    assert!(matches!(s.put(&h.key("a"), b"2").await, Err(Error::Closed)));
 }

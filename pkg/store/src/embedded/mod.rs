@@ -107,7 +107,7 @@ impl EmbeddedStore {
 
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Unavailable("store closed".into()));
+            return Err(Error::Closed);
         }
         Ok(())
     }
@@ -119,12 +119,8 @@ impl EmbeddedStore {
         let (tx, rx) = oneshot::channel();
         {
             let guard = self.writer_tx.lock().expect("writer_tx lock");
-            let sender = guard
-                .as_ref()
-                .ok_or_else(|| Error::Unavailable("store closed".into()))?;
-            sender
-                .send(make(tx))
-                .map_err(|_| Error::Unavailable("store closed".into()))?;
+            let sender = guard.as_ref().ok_or_else(|| Error::Closed)?;
+            sender.send(make(tx)).map_err(|_| Error::Closed)?;
         }
         rx.await
             .map_err(|_| Error::Unavailable("store writer stopped".into()))?
@@ -164,7 +160,7 @@ impl Store for EmbeddedStore {
 
     async fn watch(&self, req: WatchRequest) -> Result<WatchStream> {
         self.check_open()?;
-        watch::start(&self.inner, req).ok_or_else(|| Error::Unavailable("store closed".into()))
+        watch::start(&self.inner, req).ok_or_else(|| Error::Closed)
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {

@@ -153,10 +153,11 @@ impl EtcdStore {
         match f {
             Failure::Other(e) => e,
             Failure::Compacted => {
-                let known = self.compacted.load(Ordering::Acquire);
-                let compact_revision = match self.find_compacted(known).await {
+                // etcd refuses reads below its compact revision and compactions at or below it,
+                // so in both cases a read at `requested - 1` would be refused.
+                let compact_revision = match self.find_compacted(requested - 1).await {
                     Ok(r) => r.compacted,
-                    Err(_) => known,
+                    Err(_) => self.compacted.load(Ordering::Acquire),
                 };
                 Error::Compacted {
                     requested,
@@ -186,10 +187,11 @@ impl EtcdStore {
     }
 
     /// etcd 3.4 reports its compact revision nowhere but in canceled watches, yet serves a read at
-    /// revision `r` exactly when `r >= compact revision`. Given that a read at `failed` was
-    /// refused, binary-searches `(failed, current]` for the lowest readable revision: that is the
-    /// compact revision. A few dozen tiny reads at worst, and only when the tracker is stale.
-    async fn find_compacted(&self, failed: i64) -> Result<Revisions> {
+    /// revision `r` exactly when `r >= compact revision`; so the compact revision is the lowest
+    /// readable revision, found by binary search. The search starts above `refused`, a revision
+    /// known to be refused (or 0), and above the tracked value, which is a lower bound. A few
+    /// dozen tiny reads at worst, and only when etcd said the tracker is stale.
+    async fn find_compacted(&self, refused: i64) -> Result<Revisions> {
         let current = match self.probe(0).await {
             Ok(c) => c,
             Err(Failure::Other(e)) => return Err(e),
@@ -199,7 +201,10 @@ impl EtcdStore {
                 ))
             }
         };
-        let (mut lo, mut hi) = (failed.max(1), current);
+        // Invariant: a read at `lo` is refused (0 stands for "below every revision"), one at `hi`
+        // is served (the current revision always is).
+        let known = self.compacted.load(Ordering::Acquire);
+        let (mut lo, mut hi) = (refused.max(known - 1).clamp(0, current), current);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
             match self.probe(mid).await {
@@ -221,7 +226,13 @@ impl Store for EtcdStore {
     }
 
     async fn range(&self, req: RangeRequest) -> Result<RangeResponse> {
-        debug!(key = %req.key.escape_ascii(), range_end = %req.range_end.escape_ascii(), revision = req.revision, limit = req.limit, "etcd range");
+        debug!(
+            key = %req.key.escape_ascii(),
+            range_end = %req.range_end.escape_ascii(),
+            revision = req.revision,
+            limit = req.limit,
+            "etcd range"
+        );
         let (key, opts) = get_options(&req);
         match self
             .call(
@@ -237,8 +248,8 @@ impl Store for EtcdStore {
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        txn.validate()?;
         self.check_open()?;
+        txn.validate()?;
         let etcd_txn = ec::Txn::new()
             .when(txn.compare.iter().map(compare).collect::<Vec<_>>())
             .and_then(txn.success.iter().map(txn_op).collect::<Vec<_>>())
@@ -295,7 +306,12 @@ impl Store for EtcdStore {
     }
 
     async fn watch(&self, req: WatchRequest) -> Result<WatchStream> {
-        debug!(key = %req.key.escape_ascii(), range_end = %req.range_end.escape_ascii(), start_revision = req.start_revision, "etcd watch");
+        debug!(
+            key = %req.key.escape_ascii(),
+            range_end = %req.range_end.escape_ascii(),
+            start_revision = req.start_revision,
+            "etcd watch"
+        );
         let (key, range_end) = normalize_range(&req.key, &req.range_end);
         let mut opts = ec::WatchOptions::new().with_prev_key();
         if !range_end.is_empty() {
@@ -374,7 +390,7 @@ impl Store for EtcdStore {
                 current,
                 compacted: known,
             }),
-            Err(Failure::Compacted) => self.find_compacted(known).await,
+            Err(Failure::Compacted) => self.find_compacted(known.max(1)).await,
             Err(f) => Err(self.resolve(f, known).await),
         }
     }
@@ -415,7 +431,11 @@ fn classify(e: ec::Error, endpoints: &str) -> Failure {
             if msg.contains("required revision is a future revision") {
                 return Failure::FutureRevision;
             }
+            // A status carrying a local cause was made here from a broken connection (e.g. "h2
+            // protocol error" as `Unknown` when etcd dies mid-watch), not sent by etcd.
+            let local = std::error::Error::source(&s).is_some();
             match s.code() as i32 {
+                _ if local => Error::Unavailable(format!("etcd at {endpoints}: {msg}")),
                 // No leader, timeouts, too many requests, connection refused or reset.
                 code::CANCELLED
                 | code::DEADLINE_EXCEEDED
@@ -439,7 +459,7 @@ fn classify(e: ec::Error, endpoints: &str) -> Failure {
 }
 
 fn closed_error() -> Error {
-    Error::Unavailable("store closed".into())
+    Error::Closed
 }
 
 /// Resolves once the store is closed (or dropped).
@@ -550,7 +570,10 @@ fn tls_options(cfg: &EtcdConfig) -> Result<Option<ec::TlsOptions>> {
     let files = [&cfg.ca_file, &cfg.cert_file, &cfg.key_file];
     if !cfg.endpoints.iter().any(|e| e.starts_with("https://")) {
         if files.iter().any(|f| f.is_some()) {
-            warn!(endpoints = ?cfg.endpoints, "etcd TLS files given but no https:// endpoint; ignoring them");
+            warn!(
+                endpoints = ?cfg.endpoints,
+                "etcd TLS files given but no https:// endpoint; ignoring them"
+            );
         }
         return Ok(None);
     }

@@ -48,22 +48,21 @@ impl Watch {
         }
     }
 
-    /// The stream, starting with `first`, the response that acknowledged the watch.
+    /// The stream, starting with `first`, the response that acknowledged the watch. Fused, so a
+    /// consumer that polls again after the end gets `None` again rather than a panic.
     pub(super) fn into_stream(mut self, first: ec::WatchResponse) -> WatchStream {
         let first = self.absorb(first).map(Err);
-        Box::pin(futures_util::stream::unfold(
-            (self, first),
-            |(mut watch, first)| async move {
-                let item = match first {
-                    Some(err) => {
-                        watch.end();
-                        err
-                    }
-                    None => watch.next().await?,
-                };
-                Some((item, (watch, None)))
-            },
-        ))
+        let events = futures_util::stream::unfold((self, first), |(mut watch, first)| async move {
+            let item = match first {
+                Some(err) => {
+                    watch.end();
+                    err
+                }
+                None => watch.next().await?,
+            };
+            Some((item, (watch, None)))
+        });
+        Box::pin(futures_util::StreamExt::fuse(events))
     }
 
     async fn next(&mut self) -> Option<Result<WatchEvent>> {
