@@ -54,6 +54,18 @@ pub struct ServerArgs {
     #[arg(long, value_name = "PORT")]
     https_listen_port: Option<u16>,
 
+    /// The IP this server advertises to clients and agents (default: a host address).
+    #[arg(long, value_name = "IP")]
+    advertise_address: Option<String>,
+
+    /// IPv4 network for Service cluster IPs.
+    #[arg(long, value_name = "CIDR")]
+    service_cidr: Option<String>,
+
+    /// Port range for NodePort Services.
+    #[arg(long, value_name = "RANGE")]
+    service_node_port_range: Option<String>,
+
     /// Where to write the admin kubeconfig.
     #[arg(long, short = 'o', value_name = "FILE")]
     write_kubeconfig: Option<PathBuf>,
@@ -140,11 +152,31 @@ impl ServerArgs {
                 ));
             }
         }
+        let advertise_address = match a.advertise_address.as_deref() {
+            None => None,
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| bad("advertise-address", format!("{s:?} is not an IP address")))?,
+            ),
+        };
+        let service_cidr = a.service_cidr.unwrap_or_else(|| "10.43.0.0/16".into());
+        validate_cidr(&service_cidr).map_err(|m| bad("service-cidr", m))?;
+        let service_node_port_range = match a.service_node_port_range.as_deref() {
+            None => 30000..=32767,
+            Some(s) => parse_port_range(s).map_err(|m| bad("service-node-port-range", m))?,
+        };
         let cfg = ServerConfig {
             data_dir,
             datastore,
             bind_address,
             https_listen_port,
+            advertise_address,
+            service_cidr,
+            service_node_port_range,
+            build: rkube_server::BuildInfo {
+                git_commit: env!("RKUBE_GIT_COMMIT").into(),
+                rustc_version: env!("RKUBE_RUSTC_VERSION").into(),
+            },
             write_kubeconfig: a
                 .write_kubeconfig
                 .unwrap_or_else(|| DEFAULT_KUBECONFIG.into()),
@@ -182,6 +214,11 @@ impl ServerArgs {
             datastore_keyfile: self.datastore_keyfile.or(file.datastore_keyfile),
             bind_address: self.bind_address.or(file.bind_address),
             https_listen_port: self.https_listen_port.or(file.https_listen_port),
+            advertise_address: self.advertise_address.or(file.advertise_address),
+            service_cidr: self.service_cidr.or(file.service_cidr),
+            service_node_port_range: self
+                .service_node_port_range
+                .or(file.service_node_port_range),
             write_kubeconfig: self.write_kubeconfig.or(file.write_kubeconfig),
             write_kubeconfig_mode: self.write_kubeconfig_mode.or(file.write_kubeconfig_mode),
             disable_agent: self.disable_agent.or(file.disable_agent),
@@ -264,6 +301,33 @@ fn resolve_datastore(
         cert_file,
         key_file,
     }))
+}
+
+/// An IPv4 CIDR with a prefix from /8 to /30 (room for at least two Services).
+fn validate_cidr(s: &str) -> Result<(), String> {
+    let (ip, len) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a CIDR like 10.43.0.0/16"))?;
+    ip.parse::<std::net::Ipv4Addr>()
+        .map_err(|_| format!("{s:?}: only IPv4 is supported"))?;
+    match len.parse::<u8>() {
+        Ok(l) if (8..=30).contains(&l) => Ok(()),
+        _ => Err(format!("{s:?}: the prefix length must be between 8 and 30")),
+    }
+}
+
+/// `30000-32767`.
+fn parse_port_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let bad = || format!("{s:?} is not a port range like 30000-32767");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok(a..=b)
 }
 
 /// `5m`, `90s`, `1h30m`, `500ms`; a bare number is seconds.
@@ -358,6 +422,12 @@ mod tests {
             (&["--write-kubeconfig-mode", "999"], "write-kubeconfig-mode"),
             (&["--compaction-interval", "soon"], "compaction-interval"),
             (&["--https-listen-port", "0"], "https-listen-port"),
+            (&["--service-cidr", "10.0.0.0/33"], "service-cidr"),
+            (
+                &["--service-node-port-range", "5-1"],
+                "service-node-port-range",
+            ),
+            (&["--advertise-address", "x"], "advertise-address"),
         ] {
             let e = resolve(args).unwrap_err();
             assert!(e.contains(key), "{args:?}: {e}");

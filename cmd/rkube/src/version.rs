@@ -1,7 +1,6 @@
 //! What `rkube version` and `--version` print.
 
-/// The Kubernetes API version rkube serves (what kubectl's skew check compares against).
-pub const KUBERNETES_VERSION: &str = "v1.33.0";
+use rkube_server::KUBERNETES_VERSION;
 
 pub const SHORT: &str = concat!(
     "v",

@@ -60,6 +60,7 @@ impl Target {
             Target::Store(s) => s.range(RangeRequest::prefix(prefix)).await?.kvs.len(),
             Target::Raw(c) => c
                 .kv_client()
+                .max_decoding_message_size(1 << 30)
                 .get(prefix, Some(GetOptions::new().with_prefix()))
                 .await?
                 .kvs()

@@ -1,6 +1,6 @@
 //! `rkube server`'s resolved configuration: validated once, before anything opens or binds.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{net::IpAddr, ops::RangeInclusive, path::PathBuf, time::Duration};
 
 use rkube_store::etcd::EtcdConfig;
 
@@ -11,11 +11,24 @@ pub struct ServerConfig {
     pub datastore: Option<EtcdConfig>,
     pub bind_address: IpAddr,
     pub https_listen_port: u16,
+    /// The address other nodes and clients reach this server at (default: a host address).
+    pub advertise_address: Option<IpAddr>,
     pub write_kubeconfig: PathBuf,
     pub write_kubeconfig_mode: u32,
     pub disable_agent: bool,
     pub tls_san: Vec<String>,
     pub compaction_interval: Duration,
+    /// IPv4 CIDR for Service cluster IPs (k3s' default 10.43.0.0/16).
+    pub service_cidr: String,
+    pub service_node_port_range: RangeInclusive<u16>,
+    pub build: BuildInfo,
+}
+
+/// How this binary was built, for /version.
+#[derive(Debug, Clone, Default)]
+pub struct BuildInfo {
+    pub git_commit: String,
+    pub rustc_version: String,
 }
 
 impl ServerConfig {
@@ -26,6 +39,10 @@ impl ServerConfig {
 
     pub fn tls_dir(&self) -> PathBuf {
         self.data_dir.join("server").join("tls")
+    }
+
+    pub fn token_file(&self) -> PathBuf {
+        self.data_dir.join("server").join("token")
     }
 
     pub fn backend(&self) -> rkube_store::Backend {

@@ -2,18 +2,27 @@
 
 mod config;
 
-use std::future::Future;
+use std::{future::Future, net::SocketAddr};
 
+use rkube_apiserver::{ApiServer, VersionInfo};
+use rkube_pki::{kubeconfig, token, ClusterPki, ServingSans};
 use rkube_store::Compactor;
 use thiserror::Error;
 use tracing::{info, info_span, Instrument};
 
-pub use config::ServerConfig;
+pub use config::{BuildInfo, ServerConfig};
+
+/// The Kubernetes version whose API rkube serves.
+pub const KUBERNETES_VERSION: &str = "v1.33.0";
 
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("opening the datastore: {0}")]
+    #[error("datastore: {0}")]
     Store(#[from] rkube_store::Error),
+    #[error("certificates: {0}")]
+    Pki(#[from] rkube_pki::Error),
+    #[error("API server: {0}")]
+    ApiServer(#[from] rkube_apiserver::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -22,6 +31,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let span = info_span!("server", data_dir = %cfg.data_dir.display());
     async move {
+        let service_ip = first_service_ip(&cfg.service_cidr);
+        let sans = ServingSans::detect(cfg.tls_san.clone(), service_ip);
+        let pki = ClusterPki::load_or_create(&cfg.tls_dir(), &sans)?;
+        token::ensure(&cfg.token_file(), pki.ca_cert_pem())?;
+
         let store = rkube_store::open(&cfg.backend()).await?;
         let revisions = store.revisions().await?;
         info!(
@@ -31,7 +45,50 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         );
         let compactor = Compactor::start(store.clone(), cfg.compaction_interval);
 
-        shutdown.await;
+        let advertise_ip = cfg
+            .advertise_address
+            .or_else(|| {
+                rkube_pki::host_addresses()
+                    .into_iter()
+                    .find(|a| a.is_ipv4())
+            })
+            .unwrap_or_else(|| "127.0.0.1".parse().expect("an IP"));
+        let port = cfg.https_listen_port;
+        let api_cfg = rkube_apiserver::Config {
+            bind: SocketAddr::new(cfg.bind_address, port),
+            advertise: SocketAddr::new(advertise_ip, port).to_string(),
+            ca_pem: pki.ca_cert_pem().to_string(),
+            serving_chain_pem: pki.serving_cert_chain_pem().to_string(),
+            serving_key_pem: pki.serving_key_pem().to_string(),
+            version: VersionInfo {
+                git_version: format!("{KUBERNETES_VERSION}+rkube"),
+                git_commit: cfg.build.git_commit.clone(),
+                compiler_version: cfg.build.rustc_version.clone(),
+            },
+            service_cidr: cfg.service_cidr.clone(),
+            node_port_range: cfg.service_node_port_range.clone(),
+        };
+        let server = ApiServer::bind(api_cfg, store.clone()).await?;
+        let local = server.local_addr().map_err(rkube_apiserver::Error::Serve)?;
+
+        // k3s writes 127.0.0.1: the kubeconfig is for this machine's admin.
+        let url = format!("https://127.0.0.1:{}", local.port());
+        let kc = kubeconfig::render(
+            &url,
+            pki.ca_cert_pem(),
+            pki.admin_cert_pem(),
+            pki.admin_key_pem(),
+            "default",
+            "default",
+        );
+        kubeconfig::write(&cfg.write_kubeconfig, &kc, cfg.write_kubeconfig_mode)?;
+        info!(
+            kubeconfig = %cfg.write_kubeconfig.display(),
+            "cluster ready: export KUBECONFIG={}; kubectl get namespaces",
+            cfg.write_kubeconfig.display()
+        );
+
+        server.serve(shutdown).await?;
         info!("shutting down");
         drop(compactor);
         store.close().await?;
@@ -40,4 +97,11 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
     }
     .instrument(span)
     .await
+}
+
+fn first_service_ip(cidr: &str) -> std::net::IpAddr {
+    cidr.split_once('/')
+        .and_then(|(ip, _)| ip.parse::<std::net::Ipv4Addr>().ok())
+        .map(|ip| std::net::Ipv4Addr::from(u32::from(ip) + 1).into())
+        .unwrap_or(rkube_pki::DEFAULT_SERVICE_IP)
 }

@@ -1,0 +1,376 @@
+//! Label and field selectors: parsing (upstream syntax and error wording) and matching, as
+//! `k8s.io/apimachinery/pkg/labels` and `pkg/fields` do. Pure functions, no I/O.
+//!
+//! - [`LabelSelector`]: `labels.Parse` (`key=value`, `key==value`, `key!=value`,
+//!   `key in (a,b)`, `key notin (a,b)`, `key`, `!key`, `key>1`, `key<1`), the
+//!   `metav1.LabelSelector` object (`matchLabels` / `matchExpressions`) as
+//!   `metav1.LabelSelectorAsSelector`, matching, and the canonical string form.
+//! - [`FieldSelector`]: `fields.ParseSelector` (`f=v`, `f==v`, `f!=v`, with `\`-escaping of
+//!   `\`, `,` and `=` in values) and matching over a field getter.
+//! - [`SelectorError`]: parse errors whose `Display` is upstream's message text, ready to be
+//!   put in a 400 BadRequest `Status`.
+//!
+//! Also exported: upstream's label key/value validators ([`is_qualified_name`],
+//! [`is_valid_label_value`], [`is_dns1123_subdomain`]) returning upstream's messages.
+
+mod field;
+mod label;
+
+pub use field::{
+    escape_field_value, unescape_field_value, FieldOperator, FieldRequirement, FieldSelector,
+};
+pub use label::{LabelSelector, Operator, Requirement};
+
+/// A selector that could not be parsed or built. `Display` is upstream's error text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// `labels.Parse` failed: a lexer/parser error (`found '', expected: identifier after ','`)
+    /// or an invalid requirement (`unable to parse requirement: <nil>: Invalid value: ...`).
+    #[error("{0}")]
+    LabelSyntax(String),
+    /// `labels.NewRequirement` failed: the aggregated field errors
+    /// (`key: Invalid value: "-x": ...`, `values: Invalid value: null: ...`).
+    #[error("{0}")]
+    InvalidRequirement(String),
+    /// A `metav1.LabelSelector` `matchExpressions[].operator` outside
+    /// In, NotIn, Exists, DoesNotExist.
+    #[error("{} is not a valid label selector operator", go_quote(.0))]
+    InvalidOperator(String),
+    /// A `metav1.LabelSelector` value of the wrong JSON shape (upstream fails decoding).
+    #[error("{0}")]
+    Decode(String),
+    /// `fields.ParseSelector`: a term without `=`, `==` or `!=`.
+    #[error("invalid selector: '{selector}'; can't understand '{term}'")]
+    FieldTerm {
+        /// The whole selector string.
+        selector: String,
+        /// The term that has no operator.
+        term: String,
+    },
+    /// `fields.UnescapeValue`: a backslash not followed by `\`, `,` or `=`.
+    #[error("invalid field selector: invalid escape sequence: {0}")]
+    InvalidEscape(String),
+    /// `fields.UnescapeValue`: an unescaped `,` or `=` in a value (upstream prints the rune
+    /// as its number, e.g. `61` for `=`).
+    #[error("invalid field selector: unescaped character in value: {}", u32::from(*.0))]
+    UnescapedCharacter(char),
+}
+
+// --- upstream validation (k8s.io/apimachinery/pkg/util/validation) -------------------------
+
+const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const QUALIFIED_NAME_ERR_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
+const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+const LABEL_VALUE_ERR_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_MAX_LENGTH: usize = 63;
+const DNS1123_SUBDOMAIN_FMT: &str =
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_ERR_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
+
+fn max_len_error(n: usize) -> String {
+    format!("must be no more than {n} characters")
+}
+
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    let mut s = msg.to_owned();
+    if examples.is_empty() {
+        s.push_str(" (regex used for validation is '");
+    } else {
+        s.push_str(" (e.g. ");
+        for (i, e) in examples.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" or ");
+            }
+            s.push('\'');
+            s.push_str(e);
+            s.push_str("', ");
+        }
+        s.push_str("regex used for validation is '");
+    }
+    s.push_str(fmt);
+    s.push_str("')");
+    s
+}
+
+/// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`
+fn matches_qualified_name_regex(s: &str) -> bool {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) => {
+            f.is_ascii_alphanumeric()
+                && l.is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+fn matches_dns1123_subdomain_regex(s: &str) -> bool {
+    s.split('.').all(|label| {
+        let b = label.as_bytes();
+        let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        match (b.first(), b.last()) {
+            (Some(f), Some(l)) => alnum(f) && alnum(l) && b.iter().all(|c| alnum(c) || *c == b'-'),
+            _ => false,
+        }
+    })
+}
+
+/// Upstream `validation.IsDNS1123Subdomain`: the problems with `value`, empty if valid.
+pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
+        errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
+    }
+    if !matches_dns1123_subdomain_regex(value) {
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_ERR_MSG,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
+    }
+    errs
+}
+
+/// Upstream `validation.IsQualifiedName` (the label-key rule): an optional DNS-1123 subdomain
+/// prefix and `/`, then a name of at most 63 characters. The problems, empty if valid.
+pub fn is_qualified_name(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_owned());
+            } else {
+                errs.extend(
+                    is_dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
+            }
+            *name
+        }
+        _ => {
+            errs.push(format!(
+                "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                regex_error(QUALIFIED_NAME_ERR_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            ));
+            return errs;
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_owned());
+    } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
+        errs.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
+        ));
+    }
+    if !matches_qualified_name_regex(name) {
+        errs.push(format!(
+            "name part {}",
+            regex_error(
+                QUALIFIED_NAME_ERR_MSG,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
+        ));
+    }
+    errs
+}
+
+/// Upstream `validation.IsValidLabelValue`: empty, or at most 63 characters of
+/// alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric. The problems, empty if valid.
+pub fn is_valid_label_value(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > LABEL_VALUE_MAX_LENGTH {
+        errs.push(max_len_error(LABEL_VALUE_MAX_LENGTH));
+    }
+    if !value.is_empty() && !matches_qualified_name_regex(value) {
+        errs.push(regex_error(
+            LABEL_VALUE_ERR_MSG,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+// --- Go formatting helpers -------------------------------------------------------------------
+
+/// Go's `%q` / `strconv.Quote` of a string.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if go_is_print(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint` for non-ASCII characters: not a control,
+/// not a space other than U+0020, not a common format character.
+fn go_is_print(c: char) -> bool {
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}'))
+}
+
+/// Go's `json.Marshal` of a `[]string` (`null` for a nil/empty slice as upstream passes it).
+pub(crate) fn go_json_strings(vals: &[String]) -> String {
+    if vals.is_empty() {
+        return "null".to_owned();
+    }
+    let s = serde_json::to_string(vals).unwrap_or_default();
+    // encoding/json escapes HTML-significant characters and the JS line separators.
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// A `field.ErrorList` rendered as `ToAggregate().Error()`: duplicates dropped, one message
+/// as is, several as `[a, b]`.
+pub(crate) fn aggregate(errs: Vec<String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for e in errs {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    if seen.len() == 1 {
+        seen.pop().unwrap_or_default()
+    } else {
+        format!("[{}]", seen.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_names() {
+        for ok in [
+            "a",
+            "A",
+            "1",
+            "app",
+            "app.kubernetes.io/name",
+            "a-b_c.d",
+            "example.com/MyName",
+            "0.1.2.domain/99",
+        ] {
+            assert!(is_qualified_name(ok).is_empty(), "{ok}");
+        }
+        assert_eq!(
+            is_qualified_name("-x"),
+            vec!["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"]
+        );
+        let e = is_qualified_name("");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0], "name part must be non-empty");
+        assert_eq!(is_qualified_name(&"a".repeat(63)), Vec::<String>::new());
+        assert_eq!(
+            is_qualified_name(&"a".repeat(64)),
+            vec!["name part must be no more than 63 characters"]
+        );
+        assert_eq!(
+            is_qualified_name("/a"),
+            vec!["prefix part must be non-empty"]
+        );
+        assert_eq!(
+            is_qualified_name("Example.com/a"),
+            vec!["prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
+        );
+        assert!(is_qualified_name("a/b/c")[0].starts_with("a qualified name must consist of"));
+        assert!(is_qualified_name("a/b/c")[0].ends_with(
+            " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ));
+        let long_prefix = format!("{}/a", "a".repeat(254));
+        assert_eq!(
+            is_qualified_name(&long_prefix),
+            vec!["prefix part must be no more than 253 characters"]
+        );
+        assert!(!is_qualified_name("a..b.com/x").is_empty());
+    }
+
+    #[test]
+    fn label_values() {
+        for ok in ["", "a", "a.b-c_d", "10.10.100.1", &"z".repeat(63)] {
+            assert!(is_valid_label_value(ok).is_empty(), "{ok}");
+        }
+        assert_eq!(
+            is_valid_label_value("-a"),
+            vec!["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"]
+        );
+        assert_eq!(
+            is_valid_label_value(&"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
+        assert_eq!(
+            is_valid_label_value(&format!("{}-", "a".repeat(64))).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn go_formatting() {
+        assert_eq!(
+            go_quote("a\"b\\c\n\u{1}é\u{a0}"),
+            "\"a\\\"b\\\\c\\n\\x01é\\u00a0\""
+        );
+        assert_eq!(go_json_strings(&[]), "null");
+        assert_eq!(
+            go_json_strings(&["a".into(), "<&>".into()]),
+            r#"["a","\u003c\u0026\u003e"]"#
+        );
+        assert_eq!(aggregate(vec!["x".into()]), "x");
+        assert_eq!(
+            aggregate(vec!["x".into(), "y".into(), "x".into()]),
+            "[x, y]"
+        );
+    }
+
+    #[test]
+    fn error_display() {
+        assert_eq!(
+            SelectorError::InvalidOperator("Foo".into()).to_string(),
+            "\"Foo\" is not a valid label selector operator"
+        );
+        assert_eq!(
+            SelectorError::UnescapedCharacter('=').to_string(),
+            "invalid field selector: unescaped character in value: 61"
+        );
+        assert_eq!(
+            SelectorError::FieldTerm {
+                selector: "a,b=c".into(),
+                term: "a".into()
+            }
+            .to_string(),
+            "invalid selector: 'a,b=c'; can't understand 'a'"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! Objects every cluster has from its first start: the four system namespaces and the
+//! `kubernetes` Service on the first address of the service range.
+
+use rkube_store::{Compare, Op, StoreExt, Txn};
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::{
+    alloc,
+    object::{meta_mut, new_uid, now, set_type_meta, to_stored},
+    rest::Api,
+    status::ApiResult,
+    strategy,
+};
+
+pub async fn ensure(api: &Api) -> ApiResult<()> {
+    let namespaces =
+        rkube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        create_if_absent(api, namespaces, None, json!({"metadata": {"name": ns}})).await?;
+    }
+    let services = rkube_api::registry::find("", "v1", "services").expect("services are served");
+    let ip = api.ranges.first().to_string();
+    let svc = json!({
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": ip,
+            "clusterIPs": [ip],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "sessionAffinity": "None",
+        },
+    });
+    create_if_absent(api, services, Some("default"), svc).await?;
+    Ok(())
+}
+
+async fn create_if_absent(
+    api: &Api,
+    def: &'static rkube_api::ResourceDef,
+    ns: Option<&str>,
+    mut obj: Value,
+) -> ApiResult<()> {
+    let name = crate::object::name(&obj).to_string();
+    let key = def.key(ns, &name);
+    if api.store.get(key.as_bytes()).await?.is_some() {
+        return Ok(());
+    }
+    set_type_meta(def, &mut obj);
+    {
+        let m = meta_mut(&mut obj);
+        if let Some(ns) = ns {
+            m.insert("namespace".into(), json!(ns));
+        }
+        m.insert("uid".into(), json!(new_uid()));
+        m.insert("creationTimestamp".into(), json!(now()));
+    }
+    rkube_api::defaults::apply(def, &mut obj);
+    strategy::prepare_for_create(def, &mut obj);
+    let mut compare = vec![Compare::mod_revision_eq(key.as_str(), 0)];
+    let mut ops = vec![Op::put(key.as_str(), to_stored(&obj))];
+    for k in alloc::held_keys(&obj) {
+        compare.push(Compare::mod_revision_eq(k.as_str(), 0));
+        ops.push(Op::put(
+            k.as_str(),
+            format!("{}/{name}", ns.unwrap_or_default()),
+        ));
+    }
+    if api
+        .store
+        .txn(Txn::new().when(compare).and_then(ops))
+        .await?
+        .succeeded
+    {
+        info!(resource = def.plural, name = %name, "bootstrapped");
+    }
+    Ok(())
+}

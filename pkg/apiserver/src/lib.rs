@@ -1,0 +1,198 @@
+//! rkube-apiserver: the Kubernetes REST API over rkube-store. HTTPS (rustls, HTTP/1.1 and
+//! HTTP/2), client-certificate authentication, discovery, and one generic REST implementation
+//! for every resource in rkube-api's registry: get, list, watch, create, update, delete,
+//! deletecollection, with Kubernetes' semantics and Status errors.
+
+mod alloc;
+mod authn;
+mod bootstrap;
+mod discovery;
+mod health;
+mod object;
+mod params;
+mod request;
+mod rest;
+mod serve;
+mod status;
+mod strategy;
+mod tls;
+mod watchcache;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::header,
+    response::{IntoResponse, Response},
+    Router,
+};
+use rkube_store::Store;
+use tracing::{info, info_span, Instrument};
+
+pub use authn::Identity;
+pub use health::VersionInfo;
+pub use status::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("bootstrapping the cluster's objects: {0}")]
+    Bootstrap(String),
+}
+
+/// What the API server needs to run.
+pub struct Config {
+    pub bind: SocketAddr,
+    /// host:port clients reach this server at (discovery's serverAddressByClientCIDRs).
+    pub advertise: String,
+    pub ca_pem: String,
+    pub serving_chain_pem: String,
+    pub serving_key_pem: String,
+    pub version: VersionInfo,
+    /// Service ClusterIP range (IPv4 CIDR) and NodePort range.
+    pub service_cidr: String,
+    pub node_port_range: std::ops::RangeInclusive<u16>,
+}
+
+struct AppState {
+    api: rest::Api,
+    advertise: String,
+    version: VersionInfo,
+}
+
+/// A bound API server: the port is taken, objects bootstrapped; `serve` runs it.
+pub struct ApiServer {
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+}
+
+impl ApiServer {
+    pub async fn bind(cfg: Config, store: Arc<dyn Store>) -> Result<Self, Error> {
+        let tls = tls::server_config(&cfg.ca_pem, &cfg.serving_chain_pem, &cfg.serving_key_pem)?;
+        let ranges = alloc::Ranges::parse(&cfg.service_cidr, cfg.node_port_range.clone())
+            .map_err(Error::Config)?;
+        let api = rest::Api::new(store, ranges);
+        bootstrap::ensure(&api)
+            .await
+            .map_err(|e| Error::Bootstrap(e.to_string()))?;
+        let state = Arc::new(AppState {
+            api,
+            advertise: cfg.advertise,
+            version: cfg.version,
+        });
+        let app = Router::new().fallback(dispatch).with_state(state);
+        let listener = tokio::net::TcpListener::bind(cfg.bind)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: cfg.bind,
+                source,
+            })?;
+        Ok(Self { listener, tls, app })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        serve::serve(self.listener, self.tls, self.app, shutdown)
+            .await
+            .map_err(Error::Serve)
+    }
+}
+
+async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let identity = req
+        .extensions()
+        .get::<Option<Identity>>()
+        .cloned()
+        .flatten();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let span = info_span!(
+        "request",
+        %method,
+        %path,
+        user = identity.as_ref().map(|i| i.user.as_str()).unwrap_or("system:anonymous"),
+    );
+    async move {
+        let resp = route(&state, identity, req)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+        info!(
+            code = resp.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(
+    state: &AppState,
+    identity: Option<Identity>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let path = req.uri().path().to_string();
+    // What upstream lets anyone read (system:public-info-viewer).
+    if let Some(r) = health::serve(&state.api, &state.version, &path, req.uri().query()).await {
+        return Ok(r);
+    }
+    if identity.is_none() {
+        return Err(ApiError::unauthorized());
+    }
+    let params = params::Params::parse(req.uri().query())?;
+    let target = request::parse(req.method(), &path, params.watch)?;
+    let headers = req.headers().clone();
+    match target {
+        request::Target::Discovery(d) => discovery::serve(&d, &headers, &state.advertise),
+        request::Target::Resource(r) => {
+            let output =
+                request::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))?;
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = read_body(req.into_body()).await?;
+            let call = rest::Call {
+                api: &state.api,
+                req: r,
+                params,
+                output,
+                content_type,
+                body,
+            };
+            rest::handle(call).await
+        }
+    }
+}
+
+async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, rest::MAX_BODY)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit exceeded"))
+                || e.to_string().contains("length limit exceeded");
+            if too_large {
+                ApiError::too_large()
+            } else {
+                ApiError::bad_request(format!("reading the request body: {e}"))
+            }
+        })
+}

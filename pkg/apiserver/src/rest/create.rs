@@ -1,0 +1,217 @@
+//! POST: create, with generateName, defaulting, validation and the namespace checks.
+
+use axum::{http::StatusCode, response::Response};
+use rkube_api::ResourceDef;
+use rkube_store::{Compare, Op, StoreExt, Txn};
+use serde_json::Value;
+use tracing::debug;
+
+use super::{namespace::check_namespace_open, respond, Call};
+use crate::{
+    alloc,
+    object::{
+        generate_name, meta_mut, new_uid, now, set_resource_version, set_type_meta, to_stored,
+    },
+    status::{ApiError, ApiResult},
+    strategy,
+};
+
+pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
+    let def = call.def();
+    if let Some(sub) = &call.req.subresource {
+        return super::update::create_subresource(call, sub).await;
+    }
+    let mut obj = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    check_type_meta(def, &obj)?;
+    set_type_meta(def, &mut obj);
+    let ns = call.ns().map(str::to_string);
+    {
+        let m = meta_mut(&mut obj);
+        if def.namespaced {
+            match m.get("namespace").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() && Some(n) != ns.as_deref() => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                _ => drop(m.insert("namespace".into(), Value::String(ns.clone().unwrap_or_default()))),
+            }
+        } else {
+            m.remove("namespace");
+        }
+        let has_name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        if !has_name {
+            if let Some(prefix) = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+            {
+                let generated = generate_name(prefix);
+                m.insert("name".into(), Value::String(generated));
+            }
+        }
+        for f in [
+            "uid",
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+            "generation",
+        ] {
+            m.remove(f);
+        }
+        m.insert("uid".into(), Value::String(new_uid()));
+        m.insert("creationTimestamp".into(), Value::String(now()));
+    }
+    if def.namespaced {
+        check_namespace_open(
+            call.api,
+            def,
+            ns.as_deref().unwrap_or_default(),
+            crate::object::name(&obj),
+        )
+        .await?;
+    }
+    rkube_api::defaults::apply(def, &mut obj);
+    strategy::prepare_for_create(def, &mut obj);
+    let name = crate::object::name(&obj).to_string();
+    let errs = rkube_api::validation::validate(def, &obj, None);
+    if !errs.is_empty() {
+        return Err(ApiError::invalid(def, &name, &errs));
+    }
+    let key = def.key(ns.as_deref(), &name);
+    if call.params.dry_run {
+        if call.api.store.get(key.as_bytes()).await?.is_some() {
+            return Err(ApiError::already_exists(def, &name));
+        }
+        return respond(call, StatusCode::CREATED, obj);
+    }
+    let rev = if def.kind == "Service" {
+        create_service(call, &key, &mut obj).await?
+    } else {
+        call.api
+            .store
+            .create(key.as_bytes(), &to_stored(&obj))
+            .await?
+            .ok_or_else(|| ApiError::already_exists(def, &name))?
+    };
+    debug!(resource = def.plural, namespace = ns.as_deref(), name = %name, revision = rev, "created");
+    set_resource_version(&mut obj, rev);
+    respond(call, StatusCode::CREATED, obj)
+}
+
+/// Creates a Service together with the keys of the cluster IP and node ports it takes, in one
+/// transaction; a collision on a randomly chosen one retries with another.
+pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiResult<i64> {
+    let def = call.def();
+    let name = crate::object::name(obj).to_string();
+    let owner = format!("{}/{name}", call.ns().unwrap_or_default());
+    let seed = uuid::Uuid::new_v4().as_u128() as u64;
+    for attempt in 0..32 {
+        let mut candidate = obj.clone();
+        alloc::assign(&mut candidate, &call.api.ranges, seed, attempt)?;
+        let held = alloc::held_keys(&candidate);
+        let mut compare = vec![Compare::mod_revision_eq(key, 0)];
+        let mut ops = vec![Op::put(key, to_stored(&candidate))];
+        for k in &held {
+            compare.push(Compare::mod_revision_eq(k.as_str(), 0));
+            ops.push(Op::put(k.as_str(), owner.as_bytes()));
+        }
+        let resp = call
+            .api
+            .store
+            .txn(Txn::new().when(compare).and_then(ops))
+            .await?;
+        if resp.succeeded {
+            *obj = candidate;
+            return Ok(resp.revision);
+        }
+        if call.api.store.get(key.as_bytes()).await?.is_some() {
+            return Err(ApiError::already_exists(def, &name));
+        }
+        let explicit_ip = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .is_some_and(|ip| !ip.is_empty() && ip != "None");
+        if explicit_ip {
+            let ip = obj
+                .pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if call
+                .api
+                .store
+                .get(alloc::ip_key(&ip).as_bytes())
+                .await?
+                .is_some()
+            {
+                let err = rkube_api::FieldError {
+                    kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!([ip])),
+                    field: "spec.clusterIPs".into(),
+                    detail: format!("failed to allocate IP {ip}: provided IP is already allocated"),
+                };
+                return Err(ApiError::invalid(def, &name, &[err]));
+            }
+        }
+        for (i, p) in obj
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(np) = p.get("nodePort").and_then(Value::as_i64).filter(|n| *n > 0) {
+                if call
+                    .api
+                    .store
+                    .get(alloc::port_key(np).as_bytes())
+                    .await?
+                    .is_some()
+                {
+                    let err = rkube_api::FieldError {
+                        kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!(np)),
+                        field: format!("spec.ports[{i}].nodePort"),
+                        detail: "provided port is already allocated".into(),
+                    };
+                    return Err(ApiError::invalid(def, &name, &[err]));
+                }
+            }
+        }
+    }
+    Err(ApiError::internal(
+        "failed to allocate a cluster IP: the service range is full",
+    ))
+}
+
+/// A body's apiVersion and kind, when given, must be the endpoint's.
+pub fn check_type_meta(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
+    let want = def.api_version();
+    if let Some(v) = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    {
+        if v != want {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({want})"
+            )));
+        }
+    }
+    if let Some(k) = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+    {
+        if k != def.kind {
+            return Err(ApiError::bad_request(format!(
+                "{k} in version {:?} cannot be handled as a {}: the object kind does not match",
+                def.version, def.kind
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! LIST: a consistent snapshot read, filtered by label and field selectors, paginated with
+//! `limit` and `continue` as kube-apiserver does (the continue token pins the revision).
+
+use axum::{http::StatusCode, response::Response};
+use base64::Engine;
+use rkube_api::{
+    selectors::{FieldSelector, LabelSelector},
+    ResourceDef,
+};
+use rkube_store::{prefix_end, RangeRequest};
+use serde_json::{json, Value};
+
+use super::{respond, Call};
+use crate::{
+    object::from_stored,
+    params::Params,
+    status::{ApiError, ApiResult},
+};
+
+/// Label and field selectors of a request, parsed and checked against the kind.
+pub struct Filter {
+    labels: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
+    def: &'static ResourceDef,
+}
+
+impl Filter {
+    pub fn new(def: &'static ResourceDef, params: &Params) -> ApiResult<Self> {
+        let labels = match params
+            .label_selector
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
+            None => None,
+        };
+        let fields = match params
+            .field_selector
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            Some(s) => {
+                let f =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                for field in f.fields() {
+                    if !rkube_api::fields::is_supported(def, field) {
+                        return Err(ApiError::bad_request(format!(
+                            "field label not supported: {field}"
+                        )));
+                    }
+                }
+                Some(f)
+            }
+            None => None,
+        };
+        Ok(Self {
+            labels,
+            fields,
+            def,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.fields.is_none()
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        if let Some(l) = &self.labels {
+            if !l.matches_json(obj.pointer("/metadata/labels")) {
+                return false;
+            }
+        }
+        if let Some(f) = &self.fields {
+            let values = rkube_api::fields::labels(self.def, obj);
+            return f.matches(|name| {
+                values
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            });
+        }
+        true
+    }
+}
+
+/// What `continue` carries: the revision of the first page and where the next starts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    v: String,
+    rv: i64,
+    start: String,
+}
+
+fn encode_continue(rv: i64, start: &str) -> String {
+    let t = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: start.into(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&t).expect("serializes"))
+}
+
+fn decode_continue(s: &str) -> ApiResult<ContinueToken> {
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(s))
+        .map_err(|_| bad())?;
+    let t: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if t.v != "meta.k8s.io/v1" || t.rv <= 0 || t.start.contains("..") {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
+/// The revision a list (or the initial state of a watch) reads at: 0 for the latest.
+pub fn read_revision(params: &Params) -> ApiResult<i64> {
+    let rv = params.resource_version.as_deref();
+    match (rv, params.resource_version_match.as_deref()) {
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )),
+        (Some(v), Some("Exact")) => {
+            let n: i64 = v.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?;
+            if n == 0 {
+                return Err(ApiError::bad_request("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+            }
+            Ok(n)
+        }
+        (Some(v), None | Some("NotOlderThan")) => {
+            v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?;
+            Ok(0)
+        }
+        (None, None) => Ok(0),
+        (_, Some(m)) => Err(ApiError::bad_request(format!(
+            "resourceVersionMatch: Unsupported value: {m:?}: supported values: \"Exact\", \"NotOlderThan\""
+        ))),
+    }
+}
+
+pub struct Listed {
+    pub items: Vec<Value>,
+    pub revision: i64,
+    pub continue_: Option<String>,
+    pub remaining: Option<i64>,
+}
+
+/// Reads the matching objects under `def`'s prefix for `ns`.
+pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
+    let def = call.def();
+    let prefix = def.prefix(call.ns());
+    let end = prefix_end(prefix.as_bytes());
+    let limit = call.params.limit.filter(|l| *l > 0);
+    let (mut from, mut revision) = match call.params.continue_.as_deref() {
+        Some(c) => {
+            let t = decode_continue(c)?;
+            (format!("{prefix}{}", t.start).into_bytes(), t.rv)
+        }
+        None => (prefix.clone().into_bytes(), read_revision(&call.params)?),
+    };
+    let pinned = call.params.continue_.is_some();
+    let mut items = Vec::new();
+    loop {
+        let mut req = RangeRequest::range(from.clone(), end.clone()).at_revision(revision);
+        if let Some(l) = limit {
+            req = req.with_limit(l.max(100));
+        }
+        let page = call.api.store.range(req).await.map_err(|e| match e {
+            rkube_store::Error::Compacted { .. } if pinned => ApiError::gone(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the response.",
+            ),
+            other => other.into(),
+        })?;
+        if revision == 0 {
+            revision = page.revision;
+        }
+        let n = page.kvs.len();
+        for (i, kv) in page.kvs.iter().enumerate() {
+            let mut obj = from_stored(kv)?;
+            if !filter.matches(&obj) {
+                continue;
+            }
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("kind");
+                o.remove("apiVersion");
+            }
+            items.push(obj);
+            if limit.is_some_and(|l| items.len() as i64 >= l) {
+                let more = i + 1 < n || page.more;
+                if !more {
+                    return Ok(Listed {
+                        items,
+                        revision,
+                        continue_: None,
+                        remaining: None,
+                    });
+                }
+                let start = String::from_utf8_lossy(&kv.key[prefix.len()..]).to_string() + "\u{0}";
+                let remaining = filter.is_empty().then_some(page.count - (i as i64 + 1));
+                return Ok(Listed {
+                    items,
+                    revision,
+                    continue_: Some(encode_continue(revision, &start)),
+                    remaining,
+                });
+            }
+        }
+        if !page.more || n == 0 {
+            return Ok(Listed {
+                items,
+                revision,
+                continue_: None,
+                remaining: None,
+            });
+        }
+        from = page.kvs[n - 1].key.clone();
+        from.push(0);
+    }
+}
+
+pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
+    let def = call.def();
+    let filter = Filter::new(def, &call.params)?;
+    let listed = read_list(call, &filter).await?;
+    let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
+    if let Some(c) = listed.continue_ {
+        metadata["continue"] = json!(c);
+    }
+    if let Some(r) = listed.remaining.filter(|r| *r > 0) {
+        metadata["remainingItemCount"] = json!(r);
+    }
+    let list = json!({
+        "kind": def.list_kind(),
+        "apiVersion": def.api_version(),
+        "metadata": metadata,
+        "items": listed.items,
+    });
+    respond(call, StatusCode::OK, list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_round_trip() {
+        let t = decode_continue(&encode_continue(42, "web-1\u{0}")).unwrap();
+        assert_eq!((t.rv, t.start.as_str()), (42, "web-1\u{0}"));
+        assert!(decode_continue("garbage").is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! One REST implementation for every served resource, driven by the registry in rkube-api.
+
+mod body;
+pub(crate) mod create;
+mod delete;
+mod get;
+mod list;
+mod namespace;
+mod output;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use bytes::Bytes;
+use rkube_api::ResourceDef;
+use rkube_store::{Store, StoreExt};
+use serde_json::Value;
+
+pub use self::body::{decode_body, MAX_BODY};
+pub(crate) use self::output::respond;
+use crate::{
+    object::from_stored,
+    params::Params,
+    request::{Output, ResourceRequest, Verb},
+    status::{ApiError, ApiResult},
+    watchcache::WatchCache,
+};
+
+/// Shared state of the REST layer.
+pub struct Api {
+    pub store: Arc<dyn Store>,
+    pub watch_cache: WatchCache,
+    pub ranges: crate::alloc::Ranges,
+}
+
+impl Api {
+    pub fn new(store: Arc<dyn Store>, ranges: crate::alloc::Ranges) -> Self {
+        Self {
+            watch_cache: WatchCache::new(store.clone()),
+            store,
+            ranges,
+        }
+    }
+
+    /// Reads one object (404 when absent).
+    pub async fn read(
+        &self,
+        def: &'static ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<(Value, i64)> {
+        let key = def.key(ns, name);
+        match self.store.get(key.as_bytes()).await? {
+            Some(kv) => Ok((from_stored(&kv)?, kv.mod_revision)),
+            None => Err(ApiError::not_found(def, name)),
+        }
+    }
+}
+
+/// Everything about one call.
+pub struct Call<'a> {
+    pub api: &'a Api,
+    pub req: ResourceRequest,
+    pub params: Params,
+    pub output: Output,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Call<'_> {
+    pub fn def(&self) -> &'static ResourceDef {
+        self.req.def
+    }
+
+    pub fn ns(&self) -> Option<&str> {
+        self.req.namespace.as_deref()
+    }
+
+    /// The name in the URL (present for every verb that needs one; the router guarantees it).
+    pub fn name(&self) -> &str {
+        self.req.name.as_deref().unwrap_or_default()
+    }
+}
+
+pub async fn handle(call: Call<'_>) -> ApiResult<Response> {
+    let def = call.def();
+    if def.namespaced
+        && call.req.namespace.is_none()
+        && !matches!(call.req.verb, Verb::List | Verb::Watch)
+    {
+        return Err(ApiError::path_not_found());
+    }
+    let verb = call.req.verb;
+    let allowed = match &call.req.subresource {
+        Some(s) => def
+            .subresource(s)
+            .is_some_and(|sub| sub.verbs.contains(&verb.as_str())),
+        None => def.verbs.contains(&verb.as_str()),
+    };
+    if !allowed {
+        return Err(ApiError::method_not_supported(def.kind, verb.as_str()));
+    }
+    match verb {
+        Verb::Get => get::get(&call).await,
+        Verb::List => list::list(&call).await,
+        Verb::Watch => watch::watch(&call).await,
+        Verb::Create => create::create(&call).await,
+        Verb::Update => update::update(&call).await,
+        Verb::Patch => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "PATCH is not supported yet",
+        )),
+        Verb::Delete => delete::delete(&call).await,
+        Verb::DeleteCollection => delete::delete_collection(&call).await,
+    }
+}

@@ -1,0 +1,298 @@
+//! PUT on an object and its subresources (status, scale, finalize), and the subresources that
+//! are created (pods/binding, pods/eviction). All writes go through `guaranteed_update`:
+//! read, transform, compare-and-swap on the revision read, retry on a lost race.
+
+use axum::{http::StatusCode, response::Response};
+use rkube_api::ResourceDef;
+use rkube_store::StoreExt;
+use serde_json::{json, Value};
+
+use super::{create::check_type_meta, respond, Call};
+use crate::{
+    object::{meta_mut, set_resource_version, set_type_meta, to_stored},
+    status::{ApiError, ApiResult},
+    strategy,
+};
+
+/// What a write did.
+pub enum Written {
+    /// Stored at this revision.
+    Updated(Value),
+    /// The last finalizer of an object being deleted went: it is gone.
+    Deleted(Value),
+}
+
+/// Reads the object, applies `mutate`, validates, and stores it if the object is still at the
+/// revision read; retries from a fresh read when another writer came first, unless `expected`
+/// (the client's resourceVersion precondition) pins the revision.
+pub async fn guaranteed_update(
+    call: &Call<'_>,
+    expected: Option<i64>,
+    mut mutate: impl FnMut(&Value) -> ApiResult<Value>,
+) -> ApiResult<Written> {
+    let def = call.def();
+    let (ns, name) = (call.ns(), call.name());
+    let key = def.key(ns, name);
+    for _ in 0..16 {
+        let (mut old, rev) = call.api.read(def, ns, name).await?;
+        if let Some(want) = expected {
+            if want != rev {
+                return Err(ApiError::modified(def, name));
+            }
+        }
+        set_type_meta(def, &mut old);
+        let mut new = mutate(&old)?;
+        set_type_meta(def, &mut new);
+        if !def.namespaced {
+            meta_mut(&mut new).remove("namespace");
+        }
+        rkube_api::defaults::apply_update(def, &mut new, &old);
+        strategy::prepare_for_update(def, call.req.subresource.as_deref(), &mut new, &old);
+        let errs = rkube_api::validation::validate(def, &new, Some(&old));
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(def, name, &errs));
+        }
+        set_resource_version(&mut new, rev);
+        if should_delete_during_update(def, &old, &new) {
+            if call.params.dry_run {
+                return Ok(Written::Deleted(new));
+            }
+            match super::delete::remove(call, &key, rev, &new).await? {
+                true => return Ok(Written::Deleted(new)),
+                false if expected.is_none() => continue,
+                false => return Err(ApiError::modified(def, name)),
+            }
+        }
+        if new == old || call.params.dry_run {
+            return Ok(Written::Updated(new));
+        }
+        match call
+            .api
+            .store
+            .update(key.as_bytes(), rev, &to_stored(&new))
+            .await?
+        {
+            Ok(new_rev) => {
+                set_resource_version(&mut new, new_rev);
+                return Ok(Written::Updated(new));
+            }
+            Err(None) => return Err(ApiError::not_found(def, name)),
+            Err(Some(_)) if expected.is_none() => continue,
+            Err(Some(_)) => return Err(ApiError::modified(def, name)),
+        }
+    }
+    Err(ApiError::new(
+        409,
+        "Conflict",
+        "too many concurrent writers; try again",
+    ))
+}
+
+/// The write removed the last finalizer of an object whose deletion waits only on finalizers
+/// (as upstream's shouldDeleteDuringUpdate); a namespace goes once its spec finalizers are done.
+fn should_delete_during_update(def: &ResourceDef, old: &Value, new: &Value) -> bool {
+    if new.pointer("/metadata/deletionTimestamp").is_none()
+        || !crate::object::finalizers(new).is_empty()
+    {
+        return false;
+    }
+    if def.kind == "Namespace" {
+        return new
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.is_empty());
+    }
+    let grace = new
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    !crate::object::finalizers(old).is_empty() && grace == 0
+}
+
+fn precondition(obj: &Value) -> ApiResult<Option<i64>> {
+    match obj
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("metadata.resourceVersion: Invalid value: {v:?}"))
+        }),
+    }
+}
+
+pub async fn update(call: &Call<'_>) -> ApiResult<Response> {
+    let def = call.def();
+    let body = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    let sub = call.req.subresource.as_deref();
+    if sub == Some("scale") {
+        return update_scale(call, body).await;
+    }
+    check_type_meta(def, &body)?;
+    let body_name = crate::object::name(&body);
+    if !body_name.is_empty() && body_name != call.name() {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            call.name()
+        )));
+    }
+    if let (Some(url_ns), Some(n)) = (call.ns(), crate::object::meta_str(&body, "namespace")) {
+        if !n.is_empty() && n != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    let expected = precondition(&body)?;
+    let ns = call.ns().map(str::to_string);
+    let written = guaranteed_update(call, expected, |_old| {
+        let mut new = body.clone();
+        let m = meta_mut(&mut new);
+        m.insert("name".into(), json!(call.name()));
+        if let Some(ns) = &ns {
+            m.insert("namespace".into(), json!(ns));
+        }
+        Ok(new)
+    })
+    .await?;
+    finish(call, written)
+}
+
+pub fn finish(call: &Call<'_>, written: Written) -> ApiResult<Response> {
+    match written {
+        Written::Updated(obj) | Written::Deleted(obj) => respond(call, StatusCode::OK, obj),
+    }
+}
+
+/// autoscaling/v1 Scale for a Deployment or ReplicaSet.
+pub fn to_scale(obj: &Value) -> Value {
+    let selector = obj
+        .pointer("/spec/selector")
+        .and_then(|s| rkube_api::selectors::LabelSelector::from_json(s).ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj.pointer("/metadata/name"),
+            "namespace": obj.pointer("/metadata/namespace"),
+            "uid": obj.pointer("/metadata/uid"),
+            "resourceVersion": obj.pointer("/metadata/resourceVersion"),
+            "creationTimestamp": obj.pointer("/metadata/creationTimestamp"),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    })
+}
+
+async fn update_scale(call: &Call<'_>, body: Value) -> ApiResult<Response> {
+    let def = call.def();
+    let replicas = body
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if replicas < 0 {
+        let err = rkube_api::FieldError {
+            kind: rkube_api::FieldErrorKind::Invalid(json!(replicas)),
+            field: "spec.replicas".into(),
+            detail: "must be greater than or equal to 0".into(),
+        };
+        return Err(ApiError::invalid(&SCALE, call.name(), &[err]));
+    }
+    let expected = precondition(&body)?;
+    let written = guaranteed_update(call, expected, |old| {
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(replicas);
+        Ok(new)
+    })
+    .await?;
+    match written {
+        Written::Updated(obj) | Written::Deleted(obj) => {
+            respond(call, StatusCode::OK, to_scale(&obj))
+        }
+    }
+    .inspect(|_| tracing::debug!(resource = def.plural, replicas, "scaled"))
+}
+
+/// For error messages about Scale objects.
+static SCALE: ResourceDef = ResourceDef {
+    group: "autoscaling",
+    version: "v1",
+    kind: "Scale",
+    plural: "scale",
+    singular: "scale",
+    namespaced: true,
+    verbs: &[],
+    short_names: &[],
+    categories: &[],
+    subresources: &[],
+    storage: "",
+};
+
+/// POST on a subresource: pods/binding assigns a node, pods/eviction deletes the pod.
+pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Response> {
+    let body = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    match sub {
+        "binding" => {
+            let node = body
+                .pointer("/target/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if node.is_empty() {
+                let err = rkube_api::FieldError {
+                    kind: rkube_api::FieldErrorKind::Required,
+                    field: "target.name".into(),
+                    detail: String::new(),
+                };
+                return Err(ApiError::invalid(call.def(), call.name(), &[err]));
+            }
+            let def = call.def();
+            guaranteed_update(call, None, |old| {
+                if old.pointer("/metadata/deletionTimestamp").is_some() {
+                    return Err(ApiError::conflict(
+                        def,
+                        call.name(),
+                        "pod is being deleted, cannot be assigned to a host",
+                    ));
+                }
+                if let Some(n) = old
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                {
+                    return Err(ApiError::conflict(
+                        def,
+                        call.name(),
+                        &format!("pod {} is already assigned to node {n:?}", call.name()),
+                    ));
+                }
+                let mut new = old.clone();
+                new["spec"]["nodeName"] = json!(node);
+                Ok(new)
+            })
+            .await?;
+            Ok(super::output::json_response(
+                StatusCode::CREATED,
+                &success_status(),
+            ))
+        }
+        "eviction" => {
+            super::delete::delete_object(call, &json!({})).await?;
+            Ok(super::output::json_response(
+                StatusCode::CREATED,
+                &success_status(),
+            ))
+        }
+        _ => Err(ApiError::method_not_supported(call.def().kind, "create")),
+    }
+}
+
+pub fn success_status() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+}

@@ -1,0 +1,239 @@
+//! A real `rkube server` for a test, and the kubectl binaries to drive it.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The kubectl versions every e2e case runs with (Debian's kubectl package ships them).
+pub const KUBECTL_VERSIONS: [&str; 2] = ["1.27", "1.33"];
+
+pub fn kubectl_path(version: &str) -> PathBuf {
+    let p = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"));
+    assert!(
+        p.exists(),
+        "{} is missing: hack/test.sh installs the kubectl package",
+        p.display()
+    );
+    p
+}
+
+/// The rkube binary: RKUBE_BIN, else the workspace's target/debug/rkube (hack/test.sh builds it).
+pub fn rkube_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("RKUBE_BIN") {
+        return p.into();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let bin = target.join("debug/rkube");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "rkube"])
+            .current_dir(&root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building rkube failed");
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts a server on the embedded store and waits until it is ready.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        let mut c = Cluster {
+            dir,
+            kubeconfig,
+            port: free_port(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        c.launch();
+        c
+    }
+
+    /// Starts (again) on the same data directory and port.
+    pub fn launch(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(rkube_bin())
+            .arg("server")
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args([
+                "--bind-address",
+                "127.0.0.1",
+                "--https-listen-port",
+                &self.port.to_string(),
+            ])
+            .arg("--write-kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--disable-agent", "--log-format", "json"])
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("rkube server exited ({status}):\n{}", self.log());
+            }
+            if self.kubeconfig.exists() {
+                let out = self.kubectl_raw("1.33", &["get", "--raw", "/readyz"]);
+                if out.status.success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rkube server not ready in 60s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("rkube server did not stop on SIGTERM within 30s");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    pub fn kubectl_raw(&self, version: &str, args: &[&str]) -> Output {
+        Command::new(kubectl_path(version))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .args(["--request-timeout", "30s"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// kubectl with stdin; returns the output, whatever the exit status.
+    pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(kubectl_path(version))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl that must succeed; its stdout.
+    pub fn kubectl(&self, version: &str, args: &[&str]) -> String {
+        let out = self.kubectl_raw(version, args);
+        assert!(
+            out.status.success(),
+            "kubectl {version} {args:?} failed: {}\n--- server log tail ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 3000)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// kubectl that must fail; its stderr.
+    pub fn kubectl_err(&self, version: &str, args: &[&str]) -> String {
+        let out = self.kubectl_raw(version, args);
+        assert!(
+            !out.status.success(),
+            "kubectl {version} {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn apply_stdin(&self, version: &str, args: &[&str], manifest: &str) -> String {
+        let out = self.kubectl_stdin(version, args, manifest);
+        assert!(
+            out.status.success(),
+            "kubectl {version} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> &str {
+    let start = s.len().saturating_sub(n);
+    let start = (start..s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Polls `f` until it returns Some, or panics after `secs`.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
