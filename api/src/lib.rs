@@ -12,6 +12,8 @@
 
 pub mod defaults;
 pub mod fields;
+pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod selectors;
 pub mod table;

@@ -9,6 +9,7 @@ mod bootstrap;
 mod discovery;
 mod health;
 mod object;
+mod openapi;
 mod params;
 mod request;
 mod rest;
@@ -155,6 +156,15 @@ async fn route(
     }
     if identity.is_none() {
         return Err(ApiError::unauthorized());
+    }
+    let openapi = openapi::serve(
+        &path,
+        req.uri().query(),
+        req.headers(),
+        &state.version.git_version,
+    );
+    if let Some(r) = openapi {
+        return r;
     }
     let params = params::Params::parse(req.uri().query())?;
     let target = request::parse(req.method(), &path, params.watch)?;

@@ -29,6 +29,11 @@ impl ApiError {
         }
     }
 
+    pub fn with_message(mut self, message: String) -> Self {
+        self.message = message;
+        self
+    }
+
     fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self

@@ -23,6 +23,8 @@ pub enum Error {
     Pki(#[from] rkube_pki::Error),
     #[error("API server: {0}")]
     ApiServer(#[from] rkube_apiserver::Error),
+    #[error("controllers: {0}")]
+    Controllers(#[from] rkube_controllers::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -88,8 +90,32 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             cfg.write_kubeconfig.display()
         );
 
-        server.serve(shutdown).await?;
+        // One shutdown signal, several listeners.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let serving = tokio::spawn(server.serve(stopped(stop_rx.clone())));
+        let (cert, key) = pki.issue_client_cert("system:kube-controller-manager", &[], 365)?;
+        let controller_kc = kubeconfig::render(
+            &url,
+            pki.ca_cert_pem(),
+            &cert,
+            &key,
+            "default",
+            "controllers",
+        );
+        let ctx = rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
+        let controllers = tokio::spawn(rkube_controllers::run(ctx, stopped(stop_rx)));
+
+        shutdown.await;
         info!("shutting down");
+        let _ = stop_tx.send(true);
+        let _ = controllers.await;
+        match serving.await {
+            Ok(r) => r?,
+            Err(e) => tracing::warn!(error = %e, "API server task failed"),
+        }
         drop(compactor);
         store.close().await?;
         info!("datastore closed");

@@ -239,8 +239,9 @@ fn errors_as_kubectl_shows_them() {
         let out = c.kubectl_stdin(v, &["create", "-f", "-"], bad);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("(Invalid)")
-                && err.contains("ConfigMap \"Bad_Name\" is invalid: metadata.name"),
+            err.contains(
+                "The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""
+            ),
             "{err}"
         );
 

@@ -1,4 +1,6 @@
-//! Request bodies: JSON or YAML, within kube-apiserver's 3 MiB limit.
+//! Request bodies: JSON, YAML or Kubernetes protobuf (what kubectl's typed commands send),
+//! within kube-apiserver's 3 MiB limit. Protobuf is decoded to the JSON kube-apiserver would
+//! write for the same object (`rkube_api::proto`), so handlers only ever see JSON.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -11,6 +13,7 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub enum BodyFormat {
     Json,
     Yaml,
+    Protobuf,
 }
 
 pub fn body_format(content_type: Option<&str>) -> ApiResult<BodyFormat> {
@@ -23,6 +26,7 @@ pub fn body_format(content_type: Option<&str>) -> ApiResult<BodyFormat> {
     match media {
         "" | "application/json" | "*/*" => Ok(BodyFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
+        rkube_api::proto::CONTENT_TYPE => Ok(BodyFormat::Protobuf),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
@@ -37,6 +41,8 @@ pub fn decode_body(content_type: Option<&str>, body: &Bytes) -> ApiResult<Value>
             .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))?,
         BodyFormat::Yaml => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?,
+        BodyFormat::Protobuf => rkube_api::proto::decode_object(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}")))?,
     };
     if !v.is_object() {
         return Err(ApiError::bad_request(
@@ -44,4 +50,45 @@ pub fn decode_body(content_type: Option<&str>, body: &Bytes) -> ApiResult<Value>
         ));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protobuf_bodies_decode_to_json() {
+        // k8s\0 + Unknown{typeMeta{apiVersion: v1, kind: Namespace}, raw: {metadata{name: x}}}
+        let mut body = b"k8s\x00".to_vec();
+        body.extend_from_slice(&[
+            0x0a, 0x0f, 0x0a, 0x02, b'v', b'1', 0x12, 0x09, b'N', b'a', b'm', b'e', b's', b'p',
+            b'a', b'c', b'e', 0x12, 0x05, 0x0a, 0x03, 0x0a, 0x01, b'x',
+        ]);
+        let v = decode_body(
+            Some("application/vnd.kubernetes.protobuf"),
+            &Bytes::from(body),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
+        );
+    }
+
+    #[test]
+    fn malformed_protobuf_is_a_bad_request() {
+        let err = decode_body(
+            Some("application/vnd.kubernetes.protobuf"),
+            &Bytes::from_static(b"{\"kind\":\"Namespace\"}"),
+        )
+        .unwrap_err();
+        assert_eq!((err.code, err.reason), (400, "BadRequest"));
+        assert!(
+            err.message.starts_with("error decoding protobuf: "),
+            "{}",
+            err.message
+        );
+        let err = decode_body(Some("application/cbor"), &Bytes::new()).unwrap_err();
+        assert_eq!(err.code, 415);
+    }
 }

@@ -1,5 +1,6 @@
 //! One REST implementation for every served resource, driven by the registry in rkube-api.
 
+mod apply;
 mod body;
 pub(crate) mod create;
 mod delete;
@@ -7,6 +8,7 @@ mod get;
 mod list;
 mod namespace;
 mod output;
+mod patch;
 mod update;
 mod watch;
 
@@ -108,11 +110,7 @@ pub async fn handle(call: Call<'_>) -> ApiResult<Response> {
         Verb::Watch => watch::watch(&call).await,
         Verb::Create => create::create(&call).await,
         Verb::Update => update::update(&call).await,
-        Verb::Patch => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "PATCH is not supported yet",
-        )),
+        Verb::Patch => patch::patch(&call).await,
         Verb::Delete => delete::delete(&call).await,
         Verb::DeleteCollection => delete::delete_collection(&call).await,
     }

@@ -1,0 +1,93 @@
+//! PATCH: JSON patch, merge patch and strategic merge patch applied to the stored object (or
+//! its status/scale), then stored like an update; server-side apply lives in `apply.rs`.
+
+use axum::{http::StatusCode, response::Response};
+use rkube_api::patch::{PatchError, PatchType};
+use serde_json::Value;
+
+use super::{
+    respond,
+    update::{finish, guaranteed_update, to_scale, Written},
+    Call,
+};
+use crate::status::{ApiError, ApiResult};
+
+pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
+    let media = call
+        .content_type
+        .as_deref()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if media == "application/apply-patch+yaml" || media == "application/apply-patch+cbor" {
+        return super::apply::apply(call).await;
+    }
+    let kind = PatchType::from_content_type(&media).ok_or_else(|| {
+        ApiError::unsupported_media_type(&media).with_message(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {media:?})"
+        ))
+    })?;
+    if call.body.len() > super::MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    let def = call.def();
+    let scale = call.req.subresource.as_deref() == Some("scale");
+    let body = call.body.clone();
+    let written = guaranteed_update(call, None, |old| {
+        // A scale patch applies to the Scale view and maps back to spec.replicas.
+        if scale {
+            let patched = rkube_api::patch::apply_patch(&SCALE_DEF, kind, &to_scale(old), &body)
+                .map_err(to_api)?;
+            let mut new = old.clone();
+            new["spec"]["replicas"] = patched
+                .pointer("/spec/replicas")
+                .cloned()
+                .unwrap_or(Value::Null);
+            return Ok(new);
+        }
+        let new = rkube_api::patch::apply_patch(def, kind, old, &body).map_err(to_api)?;
+        // A resourceVersion in the patch is a precondition, as upstream.
+        let want = new
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        let have = old
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        if want.is_some() && want != have {
+            return Err(ApiError::modified(def, crate::object::name(old)));
+        }
+        Ok(new)
+    })
+    .await?;
+    if scale {
+        let (Written::Updated(obj) | Written::Deleted(obj)) = written;
+        return respond(call, StatusCode::OK, to_scale(&obj));
+    }
+    finish(call, written)
+}
+
+fn to_api(e: PatchError) -> ApiError {
+    match e.http_code() {
+        400 => ApiError::bad_request(e.to_string()),
+        409 => ApiError::new(409, "Conflict", e.to_string()),
+        _ => ApiError::new(422, "Invalid", e.to_string()),
+    }
+}
+
+/// The autoscaling/v1 Scale kind, for patching scale subresources.
+static SCALE_DEF: rkube_api::ResourceDef = rkube_api::ResourceDef {
+    group: "autoscaling",
+    version: "v1",
+    kind: "Scale",
+    plural: "scale",
+    singular: "scale",
+    namespaced: true,
+    verbs: &[],
+    short_names: &[],
+    categories: &[],
+    subresources: &[],
+    storage: "",
+};

@@ -1,0 +1,30 @@
+//! What every controller shares.
+
+use std::sync::Arc;
+
+/// A client and the cluster facts controllers need.
+#[derive(Clone)]
+pub struct Context {
+    pub client: kube::Client,
+    /// The cluster CA bundle (PEM), published in every namespace as kube-root-ca.crt.
+    pub root_ca_pem: Arc<str>,
+}
+
+impl Context {
+    /// A client from a kubeconfig document (the server renders one for its controllers).
+    pub async fn connect(kubeconfig_yaml: &str, root_ca_pem: &str) -> crate::Result<Self> {
+        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
+            .map_err(|e| crate::Error::Other(format!("controller kubeconfig: {e}")))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| {
+                    crate::Error::Other(format!("controller client configuration: {e}"))
+                })?;
+        let client = kube::Client::try_from(config)?;
+        Ok(Self {
+            client,
+            root_ca_pem: root_ca_pem.into(),
+        })
+    }
+}
