@@ -1,10 +1,10 @@
 //! PATCH bodies, applied as kube-apiserver v1.33 applies them to a stored object: JSON patch,
 //! JSON merge patch and strategic merge patch (server-side apply is handled elsewhere).
 //!
-//! - [`json_patch`]: RFC 6902 with the semantics of the evanphx/json-patch v4 library upstream
+//! - `json_patch`: RFC 6902 with the semantics of the evanphx/json-patch v4 library upstream
 //!   uses, applied through the `json-patch` crate.
-//! - [`merge_patch`]: RFC 7386, as the same library's `MergePatch`.
-//! - [`strategic`]: k8s.io/apimachinery's strategic merge patch, directives included, with
+//! - `merge_patch`: RFC 7386, as the same library's `MergePatch`.
+//! - `strategic`: k8s.io/apimachinery's strategic merge patch, directives included, with
 //!   list and map strategies from [`patch_meta`].
 //!
 //! Errors are upstream's, with their HTTP codes: see [`PatchError`].

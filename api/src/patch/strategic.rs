@@ -1,7 +1,7 @@
 //! Strategic merge patch (`application/strategic-merge-patch+json`), as
 //! k8s.io/apimachinery/pkg/util/strategicpatch applies it server side (`StrategicMergeMapPatch`
 //! with `MergeParallelList` and `IgnoreUnmatchedNulls`): a JSON merge patch whose lists merge
-//! by the field's tags from [`super::patch_meta`], with the directives `$patch`
+//! by the field's tags from `patch_meta`, with the directives `$patch`
 //! (`replace`/`delete` on maps and list items), `$retainKeys`, `$setElementOrder/<list>` and
 //! `$deleteFromPrimitiveList/<list>`. Errors carry upstream's texts and HTTP codes
 //! (`interpretStrategicMergePatchError`): 400 for malformed directives, 422 for lists of

@@ -911,34 +911,42 @@ fn json_patch_failure_leaves_nothing_half_done() {
 }
 
 #[test]
-#[ignore]
-fn differential_tmp() {
-    let input = std::fs::read_to_string("/tmp/smpcheck/cases.jsonl").unwrap();
-    let mut out = String::new();
-    for line in input.lines() {
-        let c: Value = serde_json::from_str(line).unwrap();
-        let kind = c["kind"].as_str().unwrap();
-        let group = if kind == "Deployment" { "apps" } else { "" };
-        let t = match c["type"].as_str().unwrap() {
-            "smp" => PatchType::Strategic,
-            "merge" => PatchType::Merge,
-            _ => PatchType::Json,
-        };
-        let r = apply_patch(
-            def(group, kind),
-            t,
-            &c["original"],
-            c["patch"].as_str().unwrap().as_bytes(),
-        );
-        let o = match r {
-            Ok(v) => json!({"result": v}),
-            Err(PatchError::InvalidResult { value, .. }) => {
-                json!({"result": serde_json::from_str::<Value>(&value).unwrap(), "code": 422})
-            }
-            Err(e) => json!({"error": e.cause(), "code": e.http_code()}),
-        };
-        out.push_str(&o.to_string());
-        out.push('\n');
-    }
-    std::fs::write("/tmp/smpcheck/rust.jsonl", out).unwrap();
+fn primitive_list_quirks_as_upstream() {
+    // Checked against strategicpatch: an empty patch list deduplicates the stored list in
+    // place, and that rewritten list sets the order.
+    let out = smp(
+        "",
+        "ConfigMap",
+        &json!({"metadata":{"finalizers":["i","i","b","e","h","f"]}}),
+        json!({"metadata":{"finalizers":[]}}),
+    )
+    .unwrap();
+    assert_eq!(
+        out["metadata"]["finalizers"],
+        json!(["i", "f", "b", "e", "h"])
+    );
+
+    // An item both added and deleted is deleted.
+    let out = smp(
+        "",
+        "ConfigMap",
+        &json!({"metadata":{"finalizers":["a","b"]}}),
+        json!({"metadata":{"finalizers":["c"],"$deleteFromPrimitiveList/finalizers":["c","a"]}}),
+    )
+    .unwrap();
+    assert_eq!(out["metadata"]["finalizers"], json!(["b"]));
+
+    // A $setElementOrder naming nothing of a list without elements fails as upstream's
+    // element-type check does.
+    let err = smp(
+        "",
+        "ConfigMap",
+        &json!({"metadata":{"finalizers":[]}}),
+        json!({"metadata":{"$setElementOrder/finalizers":[]}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        PatchError::Internal("no elements in any of the given slices".into())
+    );
 }

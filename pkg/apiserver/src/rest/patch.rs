@@ -70,11 +70,9 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
 }
 
 fn to_api(e: PatchError) -> ApiError {
-    match e.http_code() {
-        400 => ApiError::bad_request(e.to_string()),
-        409 => ApiError::new(409, "Conflict", e.to_string()),
-        _ => ApiError::new(422, "Invalid", e.to_string()),
-    }
+    let mut err = ApiError::new(e.http_code(), e.reason(), e.to_string());
+    err.details = e.details();
+    err
 }
 
 /// The autoscaling/v1 Scale kind, for patching scale subresources.
