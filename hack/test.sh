@@ -17,6 +17,12 @@ cd "$RKUBE_ROOT"
 section "test dependencies"
 need_apt build-essential pkg-config protobuf-compiler etcd-server etcd-client jq curl
 ensure_cargo
+# The Python client test (test/e2e/tests/python_client.rs) needs the official client;
+# Debian's package is the fallback where pip cannot install (no pip, PEP 668).
+if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then
+    log "installing the kubernetes Python client"
+    python3 -m pip install --quiet kubernetes || need_apt python3-kubernetes
+fi
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 if [[ -n "${CI:-}" ]]; then
     # One clean build per run: incremental artifacts only cost time and disk.

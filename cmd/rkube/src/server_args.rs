@@ -90,6 +90,11 @@ pub struct ServerArgs {
     /// Log format; default: text on a terminal, json otherwise.
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+
+    /// Run this many simulated nodes (sim-0, sim-1, ...) in-process: they register, take
+    /// pods and report them Running, but run no containers (for tests and benchmarks).
+    #[arg(long, value_name = "N")]
+    sim_nodes: Option<usize>,
 }
 
 /// One wrong setting: the key and what is wrong with it.
@@ -165,6 +170,14 @@ impl ServerArgs {
             None => 30000..=32767,
             Some(s) => parse_port_range(s).map_err(|m| bad("service-node-port-range", m))?,
         };
+        let sim_nodes = a.sim_nodes.unwrap_or(0);
+        if sim_nodes > 0 {
+            let sim = rkube_sim::SimConfig {
+                nodes: sim_nodes,
+                ..rkube_sim::SimConfig::default()
+            };
+            sim.plan().map_err(|e| bad("sim-nodes", e.to_string()))?;
+        }
         let cfg = ServerConfig {
             data_dir,
             datastore,
@@ -173,6 +186,7 @@ impl ServerArgs {
             advertise_address,
             service_cidr,
             service_node_port_range,
+            sim_nodes,
             build: rkube_server::BuildInfo {
                 git_commit: env!("RKUBE_GIT_COMMIT").into(),
                 rustc_version: env!("RKUBE_RUSTC_VERSION").into(),
@@ -225,6 +239,7 @@ impl ServerArgs {
             tls_san,
             compaction_interval: self.compaction_interval.or(file.compaction_interval),
             log_format: self.log_format.or(file.log_format),
+            sim_nodes: self.sim_nodes.or(file.sim_nodes),
         }
     }
 }

@@ -63,18 +63,25 @@ pub fn prepare_for_update(
                     new[k.as_str()] = v.clone();
                 }
             }
-            if let (Some(nm), Some(om)) = (
-                new.get_mut("metadata").and_then(Value::as_object_mut),
-                old.get("metadata"),
-            ) {
-                for f in [
+            // Upstream: workloads' status writes may change annotations (the Deployment
+            // controller records revisions that way) but not labels; elsewhere only status.
+            let kept: &[&str] = if matches!(def.kind, "Deployment" | "ReplicaSet") {
+                &["labels", "deletionTimestamp", "generation"]
+            } else {
+                &[
                     "labels",
                     "annotations",
                     "finalizers",
                     "ownerReferences",
                     "deletionTimestamp",
                     "generation",
-                ] {
+                ]
+            };
+            if let (Some(nm), Some(om)) = (
+                new.get_mut("metadata").and_then(Value::as_object_mut),
+                old.get("metadata"),
+            ) {
+                for f in kept.iter().copied() {
                     match om.get(f) {
                         Some(v) => nm.insert(f.into(), v.clone()),
                         None => nm.remove(f),

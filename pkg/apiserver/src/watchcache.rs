@@ -29,9 +29,22 @@ pub struct Event {
     /// The new state, or for a delete the last state (resourceVersion = the delete's).
     pub object: Value,
     pub prev: Option<Value>,
+    /// `object` as JSON with its kind and apiVersion, encoded once for all watchers.
+    encoded: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl Event {
+    /// The object's JSON as served (kind and apiVersion set), shared by every watcher.
+    pub fn encoded(&self, def: &rkube_api::ResourceDef) -> bytes::Bytes {
+        self.encoded
+            .get_or_init(|| {
+                let mut o = self.object.clone();
+                crate::object::set_type_meta(def, &mut o);
+                serde_json::to_vec(&o).unwrap_or_default().into()
+            })
+            .clone()
+    }
+
     pub fn from_store(ev: &rkube_store::WatchEvent) -> Option<Self> {
         let prev = ev.prev_kv.as_ref().and_then(|kv| from_stored(kv).ok());
         let (deleted, object) = match ev.kind {
@@ -48,6 +61,7 @@ impl Event {
             deleted,
             object,
             prev,
+            encoded: std::sync::OnceLock::new(),
         })
     }
 }

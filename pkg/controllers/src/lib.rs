@@ -2,7 +2,12 @@
 //! cluster only through `kube::Client` (so they work against any conformant API server).
 
 mod context;
+mod deployment;
+mod endpoints;
+mod endpointslice;
+mod gc;
 mod namespace;
+mod replicaset;
 mod serviceaccount;
 
 use std::future::Future;
@@ -27,6 +32,11 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) {
     let tasks = vec![
         tokio::spawn(namespace::run(ctx.clone())),
         tokio::spawn(serviceaccount::run(ctx.clone())),
+        tokio::spawn(replicaset::run(ctx.clone())),
+        tokio::spawn(deployment::run(ctx.clone())),
+        tokio::spawn(gc::run(ctx.clone())),
+        tokio::spawn(endpoints::run(ctx.clone())),
+        tokio::spawn(endpointslice::run(ctx.clone())),
     ];
     shutdown.await;
     for t in tasks {

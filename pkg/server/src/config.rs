@@ -21,6 +21,8 @@ pub struct ServerConfig {
     /// IPv4 CIDR for Service cluster IPs (k3s' default 10.43.0.0/16).
     pub service_cidr: String,
     pub service_node_port_range: RangeInclusive<u16>,
+    /// Simulated nodes (sim-0..) to run in-process; 0: none.
+    pub sim_nodes: usize,
     pub build: BuildInfo,
 }
 

@@ -106,12 +106,40 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             "controllers",
         );
         let ctx = rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
-        let controllers = tokio::spawn(rkube_controllers::run(ctx, stopped(stop_rx)));
+        let controllers = tokio::spawn(rkube_controllers::run(ctx, stopped(stop_rx.clone())));
+        let (cert, key) = pki.issue_client_cert("system:kube-scheduler", &[], 365)?;
+        let scheduler_kc =
+            kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "scheduler");
+        let sched = rkube_controllers::Context::connect(&scheduler_kc, pki.ca_cert_pem()).await?;
+        let scheduler = tokio::spawn(rkube_scheduler::run(sched.client, stopped(stop_rx.clone())));
+        let mut sim = None;
+        if cfg.sim_nodes > 0 {
+            let (cert, key) =
+                pki.issue_client_cert("system:node:rkube-sim", &["system:nodes"], 365)?;
+            let sim_kc = kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "sim");
+            let client = rkube_controllers::Context::connect(&sim_kc, pki.ca_cert_pem())
+                .await?
+                .client;
+            let sim_cfg = rkube_sim::SimConfig {
+                nodes: cfg.sim_nodes,
+                ..rkube_sim::SimConfig::default()
+            };
+            let stop = stopped(stop_rx.clone());
+            sim = Some(tokio::spawn(async move {
+                if let Err(e) = rkube_sim::run(client, sim_cfg, stop).await {
+                    tracing::error!(error = %e, "simulated nodes failed");
+                }
+            }));
+        }
 
         shutdown.await;
         info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = controllers.await;
+        let _ = scheduler.await;
+        if let Some(sim) = sim {
+            let _ = sim.await;
+        }
         match serving.await {
             Ok(r) => r?,
             Err(e) => tracing::warn!(error = %e, "API server task failed"),

@@ -6,7 +6,10 @@
 //!
 //! Documents are built once, on first use. Like upstream, `/swagger-2.0.0.pb-v1` is not served.
 
+pub mod fields;
+mod markers;
 mod paths;
+mod schemas;
 mod v2;
 mod v2_proto;
 mod v3;
@@ -76,6 +79,9 @@ impl Documents {
         let doc = v2::document(&sections, &catalog, version);
         let v2_json = Served::new(serde_json::to_vec(&doc).unwrap_or_default());
         let v2_proto = Served::new(v2::to_proto(&doc).encode_to_vec());
+        // Each document is dropped once serialized, to keep the peak (and so what the
+        // allocator keeps) low.
+        drop(doc);
         let v3: BTreeMap<String, Served> = sections
             .iter()
             .map(|s| {

@@ -127,11 +127,15 @@ pub struct Definition {
     pub gvks: Vec<Value>,
 }
 
-/// The schema of one definition. Minimal for now (an object carrying its description and
-/// kinds); full schemas, with properties and `$ref`s to `#/definitions/<name>`, belong here
-/// and are picked up by both documents (references are followed transitively).
-pub fn definition_schema(def: &Definition) -> Value {
-    let mut schema = json!({"description": def.description, "type": "object"});
+/// The schema of one definition of the catalog: its full schema (schemas.rs) with its kinds,
+/// or, for a definition k8s-openapi has no type for, an object carrying its description and
+/// kinds. References (`$ref: #/definitions/<name>`) are followed transitively by
+/// [`referenced_schemas`].
+pub fn definition_schema(name: &str, def: &Definition) -> Value {
+    let mut schema = match super::schemas::get(name) {
+        Some(s) => s.clone(),
+        None => json!({"description": def.description, "type": "object"}),
+    };
     if !def.gvks.is_empty() {
         schema["x-kubernetes-group-version-kind"] = Value::Array(def.gvks.clone());
     }
@@ -995,10 +999,11 @@ pub fn referenced_schemas<'a>(
         if out.contains_key(&name) {
             continue;
         }
-        let Some(def) = catalog.get(&name) else {
-            continue;
+        let schema = match (catalog.get(&name), super::schemas::get(&name)) {
+            (Some(def), _) => definition_schema(&name, def),
+            (None, Some(s)) => s.clone(),
+            (None, None) => continue,
         };
-        let schema = definition_schema(def);
         collect_refs(&schema, &mut todo);
         out.insert(name, schema);
     }

@@ -338,14 +338,38 @@ fn references_resolve() {
     ] {
         assert!(defined.contains(name), "{name}");
     }
+    // Full schemas, as upstream's: ConfigMap has no required field (k8s-openapi's schema
+    // requires `metadata`), and carries its kind.
+    let cm = &doc["definitions"]["io.k8s.api.core.v1.ConfigMap"];
     assert_eq!(
-        doc["definitions"]["io.k8s.api.core.v1.ConfigMap"],
-        json!({
-            "description": "ConfigMap holds configuration data for pods to consume.",
-            "type": "object",
-            "x-kubernetes-group-version-kind": [gvk_json("", "v1", "ConfigMap")],
-        })
+        cm["description"],
+        "ConfigMap holds configuration data for pods to consume."
     );
+    assert_eq!(cm["type"], "object");
+    assert_eq!(
+        cm["x-kubernetes-group-version-kind"],
+        json!([gvk_json("", "v1", "ConfigMap")])
+    );
+    assert_eq!(
+        cm["properties"]["data"]["additionalProperties"],
+        json!({"type": "string"})
+    );
+    assert_eq!(
+        cm["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(cm.get("required").is_none());
+    for name in [
+        "io.k8s.api.core.v1.PodSpec",
+        "io.k8s.api.core.v1.Container",
+        "io.k8s.api.core.v1.Probe",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Time",
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        "io.k8s.apimachinery.pkg.api.resource.Quantity",
+    ] {
+        assert!(defined.contains(name), "{name}");
+    }
     for (name, served) in &d.v3 {
         let doc: Value = serde_json::from_slice(&served.body).unwrap();
         let mut r = BTreeSet::new();
@@ -1005,5 +1029,34 @@ fn definition_names_and_ids() {
     assert_eq!(
         paths::definition_name("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"
+    );
+}
+
+#[test]
+fn v3_wraps_references_with_siblings_in_all_of() {
+    let d = docs();
+    let apps: Value = serde_json::from_slice(&d.v3["apis/apps/v1"].body).unwrap();
+    let schemas = &apps["components"]["schemas"];
+    let deploy = &schemas["io.k8s.api.apps.v1.Deployment"];
+    assert_eq!(
+        deploy["properties"]["metadata"]["allOf"],
+        json!([{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}])
+    );
+    assert!(deploy["properties"]["metadata"]["description"].is_string());
+    assert!(deploy["properties"]["metadata"].get("$ref").is_none());
+    // A bare reference stays one.
+    assert_eq!(
+        schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]["items"],
+        json!({"$ref": "#/components/schemas/io.k8s.api.core.v1.Container"})
+    );
+    assert_eq!(
+        deploy["x-kubernetes-group-version-kind"],
+        json!([gvk_json("apps", "v1", "Deployment")])
+    );
+    // v2 keeps `$ref` beside the description.
+    let v2 = v2_json(&d);
+    assert_eq!(
+        v2["definitions"]["io.k8s.api.apps.v1.Deployment"]["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     );
 }

@@ -92,18 +92,25 @@ fn path_item(p: &PathItem) -> Value {
     Value::Object(v)
 }
 
-/// Rewrites v2-style references (`#/definitions/<name>`) to components.
+/// Rewrites a v2 schema as upstream's v3 documents have it: references point at the
+/// components, and a reference with siblings (a field's `description`, `default`) becomes
+/// `allOf: [{$ref}]` beside them, since OpenAPI 3.0 ignores the siblings of a `$ref`.
 fn to_components(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                match (k.as_str(), x) {
-                    ("$ref", Value::String(r)) => {
-                        if let Some(name) = r.strip_prefix("#/definitions/") {
-                            *r = format!("{SCHEMAS}{name}");
-                        }
+            if let Some(Value::String(r)) = m.get_mut("$ref") {
+                if let Some(name) = r.strip_prefix("#/definitions/") {
+                    *r = format!("{SCHEMAS}{name}");
+                }
+                if m.len() > 1 {
+                    if let Some(r) = m.remove("$ref") {
+                        m.insert("allOf".into(), json!([{ "$ref": r }]));
                     }
-                    (_, x) => to_components(x),
+                }
+            }
+            for (k, x) in m.iter_mut() {
+                if k != "$ref" {
+                    to_components(x);
                 }
             }
         }

@@ -50,6 +50,8 @@ pub async fn apply(call: &Call<'_>) -> ApiResult<Response> {
             )));
         }
     }
+    // The applied configuration must fit the kind's schema (openapi/fields.rs).
+    crate::openapi::fields::check_apply(def, call.ns(), &applied)?;
     let body_name = meta_str(&applied, "name").unwrap_or_default();
     if body_name != call.name() {
         return Err(ApiError::bad_request(format!(

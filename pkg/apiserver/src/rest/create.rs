@@ -23,6 +23,15 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     }
     let mut obj = super::decode_body(call.content_type.as_deref(), &call.body)?;
     check_type_meta(def, &obj)?;
+    // Field validation (fieldValidation=Strict|Warn|Ignore): unknown and duplicate fields
+    // fail the request or become warnings; unknown ones are pruned (openapi/fields.rs).
+    super::output::add_warnings(crate::openapi::fields::check(
+        &call.params,
+        def,
+        None,
+        &call.body,
+        &mut obj,
+    )?);
     set_type_meta(def, &mut obj);
     let ns = call.ns().map(str::to_string);
     {

@@ -234,12 +234,13 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     if let Some(r) = listed.remaining.filter(|r| *r > 0) {
         metadata["remainingItemCount"] = json!(r);
     }
-    let list = json!({
-        "kind": def.list_kind(),
-        "apiVersion": def.api_version(),
-        "metadata": metadata,
-        "items": listed.items,
-    });
+    // Built by moving the items in: `json!` would copy every item once more.
+    let mut list = serde_json::Map::new();
+    list.insert("kind".into(), Value::String(def.list_kind()));
+    list.insert("apiVersion".into(), Value::String(def.api_version()));
+    list.insert("metadata".into(), metadata);
+    list.insert("items".into(), Value::Array(listed.items));
+    let list = Value::Object(list);
     respond(call, StatusCode::OK, list)
 }
 

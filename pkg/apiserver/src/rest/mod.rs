@@ -104,14 +104,18 @@ pub async fn handle(call: Call<'_>) -> ApiResult<Response> {
     if !allowed {
         return Err(ApiError::method_not_supported(def.kind, verb.as_str()));
     }
-    match verb {
-        Verb::Get => get::get(&call).await,
-        Verb::List => list::list(&call).await,
-        Verb::Watch => watch::watch(&call).await,
-        Verb::Create => create::create(&call).await,
-        Verb::Update => update::update(&call).await,
-        Verb::Patch => patch::patch(&call).await,
-        Verb::Delete => delete::delete(&call).await,
-        Verb::DeleteCollection => delete::delete_collection(&call).await,
-    }
+    // Field validation warnings the handlers record become `Warning` headers (output.rs).
+    output::with_recorded_warnings(async {
+        match verb {
+            Verb::Get => get::get(&call).await,
+            Verb::List => list::list(&call).await,
+            Verb::Watch => watch::watch(&call).await,
+            Verb::Create => create::create(&call).await,
+            Verb::Update => update::update(&call).await,
+            Verb::Patch => patch::patch(&call).await,
+            Verb::Delete => delete::delete(&call).await,
+            Verb::DeleteCollection => delete::delete_collection(&call).await,
+        }
+    })
+    .await
 }

@@ -92,7 +92,12 @@ pub fn to_table(
     let row = |o: &Value| -> Value {
         let object = match include.unwrap_or("Metadata") {
             "None" => Value::Null,
-            "Object" => o.clone(),
+            "Object" => {
+                // Row objects are decoded on their own: they need their kind.
+                let mut full = o.clone();
+                crate::object::set_type_meta(def, &mut full);
+                full
+            }
             _ => partial_object("v1", o),
         };
         json!({"cells": rkube_api::table::cells(def, o, &now), "object": object})
@@ -122,4 +127,51 @@ pub fn to_table(
         "columnDefinitions": columns,
         "rows": rows,
     })
+}
+
+// ---- Warnings (field validation) ----
+// Upstream records warnings in the request context and writes each as a `Warning: 299 -
+// "<text>"` header. Here handlers add them to a recorder scoped to the call
+// (`with_recorded_warnings`, around the verb's handler in `handle`).
+
+tokio::task_local! {
+    static WARNINGS: std::cell::RefCell<Vec<String>>;
+}
+
+/// Records warnings for the response of the call being handled (kubectl prints each as
+/// `Warning: <text>`). Outside a call, they are dropped.
+pub fn add_warnings(warnings: Vec<String>) {
+    if warnings.is_empty() {
+        return;
+    }
+    let _ = WARNINGS.try_with(|w| w.borrow_mut().extend(warnings));
+}
+
+/// Runs a handler with a warnings recorder and attaches what it recorded to its response.
+pub async fn with_recorded_warnings(
+    handler: impl std::future::Future<Output = ApiResult<Response>>,
+) -> ApiResult<Response> {
+    WARNINGS
+        .scope(std::cell::RefCell::new(Vec::new()), async {
+            let result = handler.await;
+            let warnings = WARNINGS.with(|w| w.take());
+            result.map(|r| with_warnings(r, &warnings))
+        })
+        .await
+}
+
+/// Adds one `Warning` header per distinct warning: `299 - "<text, Go-quoted>"`.
+pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    let mut seen: Vec<&str> = Vec::new();
+    for w in warnings {
+        if seen.contains(&w.as_str()) {
+            continue;
+        }
+        seen.push(w);
+        let value = format!("299 - {}", rkube_api::validation::go_quote(w));
+        if let Ok(v) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    response
 }

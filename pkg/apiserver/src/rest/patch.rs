@@ -39,8 +39,18 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
     let written = guaranteed_update(call, None, |old| {
         // A scale patch applies to the Scale view and maps back to spec.replicas.
         if scale {
-            let patched = rkube_api::patch::apply_patch(&SCALE_DEF, kind, &to_scale(old), &body)
-                .map_err(to_api)?;
+            let mut patched =
+                rkube_api::patch::apply_patch(&SCALE_DEF, kind, &to_scale(old), &body)
+                    .map_err(to_api)?;
+            // Field validation of the patched Scale (openapi/fields.rs).
+            super::output::add_warnings(crate::openapi::fields::check_patch(
+                &call.params,
+                def,
+                Some("scale"),
+                kind,
+                &body,
+                &mut patched,
+            )?);
             let mut new = old.clone();
             new["spec"]["replicas"] = patched
                 .pointer("/spec/replicas")
@@ -48,7 +58,17 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
                 .unwrap_or(Value::Null);
             return Ok(new);
         }
-        let new = rkube_api::patch::apply_patch(def, kind, old, &body).map_err(to_api)?;
+        let mut new = rkube_api::patch::apply_patch(def, kind, old, &body).map_err(to_api)?;
+        // Field validation (fieldValidation=Strict|Warn|Ignore) of the patch and the patched
+        // object: fail, or warn; unknown fields are pruned (openapi/fields.rs).
+        super::output::add_warnings(crate::openapi::fields::check_patch(
+            &call.params,
+            def,
+            call.req.subresource.as_deref(),
+            kind,
+            &body,
+            &mut new,
+        )?);
         // A resourceVersion in the patch is a precondition, as upstream.
         let want = new
             .pointer("/metadata/resourceVersion")

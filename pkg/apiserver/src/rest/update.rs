@@ -46,9 +46,25 @@ pub async fn guaranteed_update(
         if !def.namespaced {
             meta_mut(&mut new).remove("namespace");
         }
+        // Go's omitempty: empty metadata lists and maps are not stored.
+        meta_mut(&mut new).retain(|k, v| {
+            let empty = v.as_array().is_some_and(Vec::is_empty)
+                || v.as_object().is_some_and(serde_json::Map::is_empty);
+            let omitempty = matches!(
+                k.as_str(),
+                "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+            );
+            !(empty && omitempty)
+        });
         rkube_api::defaults::apply_update(def, &mut new, &old);
         strategy::prepare_for_update(def, call.req.subresource.as_deref(), &mut new, &old);
-        let errs = rkube_api::validation::validate(def, &new, Some(&old));
+        // pods/binding only sets spec.nodeName, which a pod update may not change: upstream's
+        // binding storage skips update validation too.
+        let errs = if call.req.subresource.as_deref() == Some("binding") {
+            Vec::new()
+        } else {
+            rkube_api::validation::validate(def, &new, Some(&old))
+        };
         if !errs.is_empty() {
             return Err(ApiError::invalid(def, name, &errs));
         }
@@ -124,8 +140,17 @@ fn precondition(obj: &Value) -> ApiResult<Option<i64>> {
 
 pub async fn update(call: &Call<'_>) -> ApiResult<Response> {
     let def = call.def();
-    let body = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    let mut body = super::decode_body(call.content_type.as_deref(), &call.body)?;
     let sub = call.req.subresource.as_deref();
+    // Field validation (fieldValidation=Strict|Warn|Ignore): unknown and duplicate fields
+    // fail the request or become warnings; unknown ones are pruned (openapi/fields.rs).
+    super::output::add_warnings(crate::openapi::fields::check(
+        &call.params,
+        def,
+        sub,
+        &call.body,
+        &mut body,
+    )?);
     if sub == Some("scale") {
         return update_scale(call, body).await;
     }
@@ -236,7 +261,15 @@ static SCALE: ResourceDef = ResourceDef {
 
 /// POST on a subresource: pods/binding assigns a node, pods/eviction deletes the pod.
 pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Response> {
-    let body = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    let mut body = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    // Field validation (fieldValidation=Strict|Warn|Ignore), as for any body (openapi/fields.rs).
+    super::output::add_warnings(crate::openapi::fields::check(
+        &call.params,
+        call.def(),
+        Some(sub),
+        &call.body,
+        &mut body,
+    )?);
     match sub {
         "binding" => {
             let node = body

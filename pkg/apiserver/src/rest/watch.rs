@@ -47,6 +47,17 @@ impl Sink {
         self.tx.send(Ok(line.into())).await.is_ok()
     }
 
+    /// An event whose object is already encoded: no per-watcher serialization.
+    async fn send_encoded(&self, kind: &str, object: &[u8]) -> bool {
+        let mut line = Vec::with_capacity(object.len() + 32);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        line.extend_from_slice(object);
+        line.extend_from_slice(b"}\n");
+        self.tx.send(Ok(line.into())).await.is_ok()
+    }
+
     async fn bookmark(&self, rev: i64, initial_end: bool) -> bool {
         let mut meta = json!({"resourceVersion": rev.to_string()});
         if initial_end {
@@ -235,6 +246,9 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
         (false, true, false) => "DELETED",
         (false, false, false) => return true,
     };
+    if sink.output == Output::Json {
+        return sink.send_encoded(kind, &ev.encoded(sink.def)).await;
+    }
     sink.send(kind, ev.object.clone()).await
 }
 
