@@ -437,8 +437,9 @@ impl Scheduler {
         self.patch_condition(pod, "False", Some(reason), Some(message));
     }
 
-    /// A merge patch on pods/status carrying the whole conditions list with PodScheduled
-    /// replaced (its lastTransitionTime kept when the status does not change).
+    /// PodScheduled on pods/status. Unbound: a merge patch carrying the whole conditions list
+    /// with PodScheduled replaced (its lastTransitionTime kept when the status does not
+    /// change). Bound: PodScheduled=True alone, merged by type.
     fn patch_condition(
         &self,
         pod: &Arc<Pod>,
@@ -466,7 +467,17 @@ impl Scheduler {
             last_transition_time: Some(transition),
             ..PodCondition::default()
         });
-        let patch = json!({"status": {"conditions": conditions}});
+        // Once bound, the node's kubelet writes conditions too: a strategic merge patch
+        // (merging conditions by type) leaves its conditions alone.
+        let bound = status == "True";
+        let patch = if bound {
+            json!({"status": {"conditions": [{
+                "type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                "lastTransitionTime": Time(Timestamp::now()), "reason": null, "message": null,
+            }]}})
+        } else {
+            json!({"status": {"conditions": conditions}})
+        };
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let (client, sem) = (self.client.clone(), self.status_writes.clone());
@@ -474,7 +485,15 @@ impl Scheduler {
             let _permit = sem.acquire_owned().await;
             let api: Api<Pod> = Api::namespaced(client, &ns);
             match api
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &if bound {
+                        Patch::Strategic(&patch)
+                    } else {
+                        Patch::Merge(&patch)
+                    },
+                )
                 .await
             {
                 Ok(_) => {}

@@ -274,8 +274,13 @@ impl SimNode {
 
     async fn report_status(&self, nodes: &Api<Node>) -> kube::Result<()> {
         let patch = json!({"status": status(&self.cfg, &self.name, self.ip, &self.transition, &self.boot_id)});
+        // Strategic, as the kubelet's: conditions merge by type, so others' conditions stay.
         match nodes
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -393,11 +398,12 @@ fn looks_like_ours(n: &Node, cfg: &SimConfig) -> bool {
     let ready = status.conditions.iter().flatten().any(|c| {
         c.type_ == "Ready" && c.status == "True" && c.reason.as_deref() == Some("KubeletReady")
     });
-    let pressure = status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ != "Ready" && c.status != "False");
+    let pressure = status.conditions.iter().flatten().any(|c| {
+        matches!(
+            c.type_.as_str(),
+            "MemoryPressure" | "DiskPressure" | "PIDPressure"
+        ) && c.status != "False"
+    });
     let cpu_ok = status
         .allocatable
         .as_ref()

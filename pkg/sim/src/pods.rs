@@ -502,6 +502,8 @@ impl Kubelet {
     }
 }
 
+/// A strategic merge patch on pods/status, as the kubelet's status manager writes: conditions
+/// merge by type, so conditions others own (DisruptionTarget, readiness gates) stay.
 async fn patch_status(client: Client, pod: &Pod, status: Value) -> kube::Result<()> {
     let api: Api<Pod> = Api::namespaced(
         client,
@@ -511,7 +513,7 @@ async fn patch_status(client: Client, pod: &Pod, status: Value) -> kube::Result<
     api.patch_status(
         pod.metadata.name.as_deref().unwrap_or_default(),
         &PatchParams::default(),
-        &Patch::Merge(&patch),
+        &Patch::Strategic(&patch),
     )
     .await
     .map(|_| ())
@@ -572,19 +574,16 @@ fn condition(
     reason: Option<&str>,
     message: Option<String>,
 ) -> Value {
-    let mut c = json!({
+    // Written with a strategic merge patch (conditions merge by type): null clears a
+    // reason or message left from before.
+    json!({
         "type": type_,
         "status": if status { "True" } else { "False" },
         "lastProbeTime": null,
         "lastTransitionTime": at,
-    });
-    if let Some(r) = reason {
-        c["reason"] = json!(r);
-    }
-    if let Some(m) = message {
-        c["message"] = json!(m);
-    }
-    c
+        "reason": reason,
+        "message": message,
+    })
 }
 
 /// The status the kubelet reports for a running pod, `elapsed` after it started.
