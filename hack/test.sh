@@ -17,6 +17,13 @@ cd "$RKUBE_ROOT"
 section "test dependencies"
 need_apt build-essential pkg-config protobuf-compiler etcd-server etcd-client jq curl
 ensure_cargo
+# The e2e tests drive real kubectl binaries of two versions (the machine's kubectl package).
+for v in 1.27 1.33; do
+    if [[ ! -x /usr/lib/google-cloud-sdk/bin/kubectl.$v ]]; then
+        log "kubectl $v is missing (/usr/lib/google-cloud-sdk/bin/kubectl.$v): install the kubectl package that ships 1.27..1.33"
+        exit 1
+    fi
+done
 # The Python client test (test/e2e/tests/python_client.rs) needs the official client;
 # Debian's package is the fallback where pip cannot install (no pip, PEP 668).
 if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then

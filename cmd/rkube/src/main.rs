@@ -10,11 +10,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc: large LIST and watch bursts allocate and free many small buffers across
-/// threads; glibc's per-thread arenas kept hundreds of MiB resident afterwards.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "rkube", about = "A lightweight, Kubernetes-compatible distribution", version = version::SHORT)]
 struct Cli {
