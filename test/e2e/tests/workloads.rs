@@ -1,0 +1,259 @@
+//! Self-healing through kubectl against simulated nodes (`--sim-nodes`): Deployments scale,
+//! roll out and roll back, deleted pods come back, cascading deletes, unschedulable pods.
+
+mod common;
+
+use common::{eventually, Cluster, KUBECTL_VERSIONS};
+
+fn pod_count(c: &Cluster, ns: &str, selector: &str) -> usize {
+    let out = c.kubectl(
+        "1.33",
+        &["get", "pods", "-n", ns, "-l", selector, "-o", "name"],
+    );
+    out.lines().filter(|l| !l.is_empty()).count()
+}
+
+fn deployment(name: &str, replicas: u32, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: {replicas}\n  \
+         selector: {{matchLabels: {{app: {name}}}}}\n  strategy: {{rollingUpdate: {{maxUnavailable: 0, maxSurge: 1}}}}\n  \
+         template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      \
+         containers: [{{name: c, image: \"{image}\"}}]\n"
+    )
+}
+
+#[test]
+fn deployments_scale_roll_out_undo_and_heal() {
+    let c = Cluster::start_with(&["--sim-nodes", "2"]);
+    for v in KUBECTL_VERSIONS {
+        let ns = format!("wl-{}", v.replace('.', "-"));
+        c.kubectl(v, &["create", "namespace", &ns]);
+        c.apply_stdin(
+            v,
+            &["apply", "-n", &ns, "-f", "-"],
+            &deployment("web", 3, "busybox:1.36"),
+        );
+        c.kubectl(
+            v,
+            &[
+                "rollout",
+                "status",
+                "deploy/web",
+                "-n",
+                &ns,
+                "--timeout=120s",
+            ],
+        );
+        assert_eq!(pod_count(&c, &ns, "app=web"), 3);
+
+        c.kubectl(v, &["scale", "deploy/web", "-n", &ns, "--replicas=10"]);
+        c.kubectl(
+            v,
+            &[
+                "rollout",
+                "status",
+                "deploy/web",
+                "-n",
+                &ns,
+                "--timeout=120s",
+            ],
+        );
+        let ready = c.kubectl(
+            v,
+            &[
+                "get",
+                "deploy/web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ],
+        );
+        assert_eq!(ready, "10");
+        c.kubectl(v, &["scale", "deploy/web", "-n", &ns, "--replicas=1"]);
+        eventually(120, "scale down to 1", || {
+            (pod_count(&c, &ns, "app=web") == 1).then_some(())
+        });
+
+        // Self-healing: a pod deleted by hand is replaced.
+        let pod = c.kubectl(
+            v,
+            &[
+                "get",
+                "pods",
+                "-n",
+                &ns,
+                "-l",
+                "app=web",
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
+            ],
+        );
+        c.kubectl(v, &["delete", "pod", &pod, "-n", &ns]);
+        eventually(120, "a replacement pod", || {
+            let names = c.kubectl(
+                v,
+                &["get", "pods", "-n", &ns, "-l", "app=web", "-o", "name"],
+            );
+            (names.lines().count() == 1 && !names.contains(&pod)).then_some(())
+        });
+
+        // Rollout to a new template, history, and undo back to revision 1's template.
+        c.kubectl(
+            v,
+            &["set", "image", "deploy/web", "-n", &ns, "c=busybox:1.37"],
+        );
+        c.kubectl(
+            v,
+            &[
+                "rollout",
+                "status",
+                "deploy/web",
+                "-n",
+                &ns,
+                "--timeout=120s",
+            ],
+        );
+        let rs = c.kubectl(v, &["get", "rs", "-n", &ns, "-l", "app=web", "-o", "name"]);
+        assert_eq!(rs.lines().count(), 2, "{rs}");
+        let history = c.kubectl(v, &["rollout", "history", "deploy/web", "-n", &ns]);
+        assert!(history.lines().any(|l| l.starts_with("2 ")), "{history}");
+        c.kubectl(v, &["rollout", "undo", "deploy/web", "-n", &ns]);
+        c.kubectl(
+            v,
+            &[
+                "rollout",
+                "status",
+                "deploy/web",
+                "-n",
+                &ns,
+                "--timeout=120s",
+            ],
+        );
+        let image = c.kubectl(
+            v,
+            &[
+                "get",
+                "deploy/web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image}",
+            ],
+        );
+        assert_eq!(image, "busybox:1.36");
+        let revision = c.kubectl(
+            v,
+            &[
+                "get",
+                "deploy/web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}",
+            ],
+        );
+        assert_eq!(revision, "3");
+    }
+}
+
+#[test]
+fn cascading_deletes_in_every_mode() {
+    let c = Cluster::start_with(&["--sim-nodes", "1"]);
+    let v = "1.33";
+    for (name, cascade) in [
+        ("bg", "background"),
+        ("fg", "foreground"),
+        ("orph", "orphan"),
+    ] {
+        c.apply_stdin(
+            v,
+            &["apply", "-f", "-"],
+            &deployment(name, 2, "busybox:1.36"),
+        );
+        c.kubectl(
+            v,
+            &[
+                "rollout",
+                "status",
+                &format!("deploy/{name}"),
+                "--timeout=120s",
+            ],
+        );
+        c.kubectl(
+            v,
+            &[
+                "delete",
+                &format!("deploy/{name}"),
+                &format!("--cascade={cascade}"),
+                "--timeout=120s",
+            ],
+        );
+        let selector = format!("app={name}");
+        if cascade == "orphan" {
+            // The ReplicaSet and its pods stay, no longer owned.
+            eventually(60, "orphaned ReplicaSet without owner", || {
+                let owners = c.kubectl(
+                    v,
+                    &[
+                        "get",
+                        "rs",
+                        "-l",
+                        &selector,
+                        "-o",
+                        "jsonpath={.items[*].metadata.ownerReferences}",
+                    ],
+                );
+                let count = c
+                    .kubectl(v, &["get", "rs", "-l", &selector, "-o", "name"])
+                    .lines()
+                    .count();
+                (count == 1 && owners.trim().is_empty()).then_some(())
+            });
+            assert_eq!(pod_count(&c, "default", &selector), 2);
+        } else {
+            eventually(120, "dependents gone", || {
+                let rs = c.kubectl(v, &["get", "rs", "-l", &selector, "-o", "name"]);
+                (rs.trim().is_empty() && pod_count(&c, "default", &selector) == 0).then_some(())
+            });
+        }
+    }
+}
+
+#[test]
+fn a_pod_that_fits_nowhere_says_why() {
+    let c = Cluster::start_with(&["--sim-nodes", "2"]);
+    let v = "1.33";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: huge}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    \
+               resources: {requests: {cpu: \"1000\"}}\n";
+    c.apply_stdin(v, &["create", "-f", "-"], pod);
+    let message = eventually(60, "an Unschedulable condition", || {
+        let m = c.kubectl(
+            v,
+            &[
+                "get",
+                "pod",
+                "huge",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].message}",
+            ],
+        );
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(
+        message.starts_with("0/2 nodes are available: 2 Insufficient cpu."),
+        "{message}"
+    );
+    let events = c.kubectl(
+        v,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "reason=FailedScheduling",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(!events.trim().is_empty());
+}
