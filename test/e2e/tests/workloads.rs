@@ -3,7 +3,14 @@
 
 mod common;
 
-use common::{eventually, Cluster, KUBECTL_VERSIONS};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use common::{eventually, kubectl_path, Cluster, KUBECTL_VERSIONS};
 
 fn pod_count(c: &Cluster, ns: &str, selector: &str) -> usize {
     let out = c.kubectl(
@@ -256,4 +263,54 @@ fn a_pod_that_fits_nowhere_says_why() {
         ],
     );
     assert!(!events.trim().is_empty());
+}
+
+#[test]
+fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
+    let c = Cluster::start_with(&["--sim-nodes", "2"]);
+    let v = "1.33";
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        &deployment("steady", 3, "busybox:1.36"),
+    );
+    c.kubectl(v, &["rollout", "status", "deploy/steady", "--timeout=120s"]);
+    // Sample readyReplicas through a watch for the whole rollout.
+    let mut watch = Command::new(kubectl_path(v))
+        .env("KUBECONFIG", &c.kubeconfig)
+        .args([
+            "get",
+            "deploy/steady",
+            "-w",
+            "-o",
+            "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}{\"\\n\"}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), "3/3");
+    c.kubectl(v, &["set", "env", "deploy/steady", "MSG=v2"]);
+    c.kubectl(v, &["rollout", "status", "deploy/steady", "--timeout=120s"]);
+    let mut samples = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(3)) {
+        samples.push(line);
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(samples.len() >= 2, "the watch saw the rollout: {samples:?}");
+    for s in &samples {
+        let ready: u32 = s.split('/').next().unwrap().parse().unwrap_or(0);
+        assert!(
+            ready >= 3,
+            "readyReplicas dropped below 3 during the rollout: {samples:?}"
+        );
+    }
 }
