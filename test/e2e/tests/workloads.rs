@@ -314,3 +314,82 @@ fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
         );
     }
 }
+
+#[test]
+fn recreate_and_paused_rollouts() {
+    let c = Cluster::start_with(&["--sim-nodes", "2"]);
+    let v = "1.33";
+    // Recreate: the new ReplicaSet only starts once the old one has no pods left.
+    let recreate = deployment("rec", 2, "busybox:1.36").replace(
+        "strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}",
+        "strategy: {type: Recreate}",
+    );
+    c.apply_stdin(v, &["apply", "-f", "-"], &recreate);
+    c.kubectl(v, &["rollout", "status", "deploy/rec", "--timeout=120s"]);
+    c.kubectl(v, &["set", "image", "deploy/rec", "c=busybox:1.37"]);
+    c.kubectl(v, &["rollout", "status", "deploy/rec", "--timeout=120s"]);
+    let images = c.kubectl(
+        v,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=rec",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(
+        images.split_whitespace().collect::<Vec<_>>(),
+        vec!["busybox:1.37", "busybox:1.37"],
+        "{images}"
+    );
+
+    // Paused: template changes wait, scaling does not; resume rolls out.
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        &deployment("pz", 2, "busybox:1.36"),
+    );
+    c.kubectl(v, &["rollout", "status", "deploy/pz", "--timeout=120s"]);
+    c.kubectl(v, &["rollout", "pause", "deploy/pz"]);
+    c.kubectl(v, &["set", "image", "deploy/pz", "c=busybox:1.37"]);
+    c.kubectl(v, &["scale", "deploy/pz", "--replicas=3"]);
+    eventually(60, "paused deployment scaled to 3", || {
+        (pod_count(&c, "default", "app=pz") == 3).then_some(())
+    });
+    let rs = c.kubectl(v, &["get", "rs", "-l", "app=pz", "-o", "name"]);
+    assert_eq!(
+        rs.lines().count(),
+        1,
+        "no new ReplicaSet while paused: {rs}"
+    );
+    let reason = c.kubectl(
+        v,
+        &[
+            "get",
+            "deploy/pz",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}",
+        ],
+    );
+    assert_eq!(reason, "DeploymentPaused");
+    c.kubectl(v, &["rollout", "resume", "deploy/pz"]);
+    c.kubectl(v, &["rollout", "status", "deploy/pz", "--timeout=120s"]);
+    // Old pods may still be terminating right after the rollout: wait for them to go.
+    eventually(60, "only new pods", || {
+        let images = c.kubectl(
+            v,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=pz",
+                "-o",
+                "jsonpath={.items[*].spec.containers[0].image}",
+            ],
+        );
+        let images: Vec<&str> = images.split_whitespace().collect();
+        (images.len() == 3 && images.iter().all(|i| *i == "busybox:1.37")).then_some(())
+    });
+}
