@@ -59,12 +59,16 @@ fn get_watch_sees_added_and_deleted() {
                 }
             }
         });
-        c.kubectl(v, &["delete", "configmap", "w0", "-n", &ns]);
         let mut lines = seen
             .into_iter()
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>();
-        while lines.len() < 3 {
+        // The first object the watch reported as added is deleted; the watch must report that too.
+        let first = lines[0].clone();
+        let name = first.trim_start_matches("configmap/").to_string();
+        c.kubectl(v, &["delete", "configmap", &name, "-n", &ns]);
+        let times_seen = |lines: &[String]| lines.iter().filter(|l| **l == first).count();
+        while times_seen(&lines) < 2 {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(l) => lines.push(l),
                 Err(_) => break,
@@ -72,16 +76,8 @@ fn get_watch_sees_added_and_deleted() {
         }
         let _ = child.kill();
         let _ = child.wait();
-        // ADDED and DELETED both print the object's name; w0 appears twice (added, deleted).
-        assert!(
-            lines
-                .iter()
-                .filter(|l| l.as_str() == "configmap/w0")
-                .count()
-                >= 1,
-            "{lines:?}"
-        );
-        assert!(lines.len() >= 2, "kubectl {v} saw {lines:?}");
+        // `-o name` prints the object for ADDED and again for DELETED.
+        assert_eq!(times_seen(&lines), 2, "kubectl {v} saw {lines:?}");
     }
 }
 
