@@ -100,7 +100,7 @@ fn namespace_deletion_removes_everything_in_it() {
             .then_some(())
     });
     let mut manifest = String::new();
-    for i in 0..30 {
+    for i in 0..50 {
         manifest.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{i: \"{i}\"}}\n"));
         manifest.push_str(&format!(
             "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s{i}}}\n"

@@ -228,11 +228,11 @@ fn cascading_deletes_in_every_mode() {
 }
 
 #[test]
-fn a_pod_that_fits_nowhere_says_why() {
+fn a_pod_that_fits_nowhere_says_why_then_schedules_on_a_new_node() {
     let c = Cluster::start_with(&["--sim-nodes", "2"]);
     let v = "1.33";
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: huge}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    \
-               resources: {requests: {cpu: \"1000\"}}\n";
+               resources: {requests: {cpu: \"100\"}}\n";
     c.apply_stdin(v, &["create", "-f", "-"], pod);
     let message = eventually(60, "an Unschedulable condition", || {
         let m = c.kubectl(
@@ -263,6 +263,36 @@ fn a_pod_that_fits_nowhere_says_why() {
         ],
     );
     assert!(!events.trim().is_empty());
+    // A bigger node joins (simulated nodes from outside the server): the pod lands there.
+    let _sim = common::KillOnDrop(
+        std::process::Command::new(common::rkube_bin())
+            .args([
+                "sim",
+                "--nodes",
+                "1",
+                "--cpu",
+                "128",
+                "--name-prefix",
+                "big-",
+                "--pod-cidr",
+                "10.60.0.0/16",
+            ])
+            .arg("--kubeconfig")
+            .arg(&c.kubeconfig)
+            .args(["--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let node = eventually(60, "the pod scheduled on the new node", || {
+        let n = c.kubectl(
+            v,
+            &["get", "pod", "huge", "-o", "jsonpath={.spec.nodeName}"],
+        );
+        (!n.is_empty()).then_some(n)
+    });
+    assert_eq!(node, "big-0");
 }
 
 #[test]
@@ -276,21 +306,23 @@ fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
     );
     c.kubectl(v, &["rollout", "status", "deploy/steady", "--timeout=120s"]);
     // Sample readyReplicas through a watch for the whole rollout.
-    let mut watch = Command::new(kubectl_path(v))
-        .env("KUBECONFIG", &c.kubeconfig)
-        .args([
-            "get",
-            "deploy/steady",
-            "-w",
-            "-o",
-            "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}{\"\\n\"}",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watch = common::KillOnDrop(
+        Command::new(kubectl_path(v))
+            .env("KUBECONFIG", &c.kubeconfig)
+            .args([
+                "get",
+                "deploy/steady",
+                "-w",
+                "-o",
+                "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}{\"\\n\"}",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = mpsc::channel();
-    let out = watch.stdout.take().unwrap();
+    let out = watch.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             let _ = tx.send(line);
@@ -303,8 +335,7 @@ fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(3)) {
         samples.push(line);
     }
-    let _ = watch.kill();
-    let _ = watch.wait();
+    drop(watch);
     assert!(samples.len() >= 2, "the watch saw the rollout: {samples:?}");
     for s in &samples {
         let ready: u32 = s.split('/').next().unwrap().parse().unwrap_or(0);
