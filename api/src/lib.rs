@@ -9,7 +9,9 @@
 //! - [`selectors`]: label and field selector parsing and matching.
 //! - [`defaults`]: upstream defaulting.
 //! - [`validation`]: upstream validation, with field errors worded as upstream.
+//! - [`convert`]: conversion between versions that share storage (core and events.k8s.io Events).
 
+pub mod convert;
 pub mod defaults;
 pub mod fields;
 pub mod patch;

@@ -103,7 +103,10 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     } else {
         call.api
             .store
-            .create(key.as_bytes(), &to_stored(&obj))
+            .create(
+                key.as_bytes(),
+                &to_stored(&super::convert::to_storage(def, &obj)),
+            )
             .await?
             .ok_or_else(|| ApiError::already_exists(def, &name))?
     };

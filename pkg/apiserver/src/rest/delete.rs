@@ -156,7 +156,11 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
         match call
             .api
             .store
-            .update(key.as_bytes(), rev, &crate::object::to_stored(&obj))
+            .update(
+                key.as_bytes(),
+                rev,
+                &crate::object::to_stored(&super::convert::to_storage(def, &obj)),
+            )
             .await?
         {
             Ok(new_rev) => {

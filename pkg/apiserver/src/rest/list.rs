@@ -181,7 +181,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
         }
         let n = page.kvs.len();
         for (i, kv) in page.kvs.iter().enumerate() {
-            let mut obj = from_stored(kv)?;
+            let mut obj = super::convert::from_storage(def, &from_stored(kv)?);
             if !filter.matches(&obj) {
                 continue;
             }

@@ -2,6 +2,7 @@
 
 mod apply;
 mod body;
+mod convert;
 pub(crate) mod create;
 mod delete;
 mod get;
@@ -55,7 +56,10 @@ impl Api {
     ) -> ApiResult<(Value, i64)> {
         let key = def.key(ns, name);
         match self.store.get(key.as_bytes()).await? {
-            Some(kv) => Ok((from_stored(&kv)?, kv.mod_revision)),
+            Some(kv) => Ok((
+                convert::from_storage(def, &from_stored(&kv)?),
+                kv.mod_revision,
+            )),
             None => Err(ApiError::not_found(def, name)),
         }
     }

@@ -85,7 +85,11 @@ pub async fn guaranteed_update(
         match call
             .api
             .store
-            .update(key.as_bytes(), rev, &to_stored(&new))
+            .update(
+                key.as_bytes(),
+                rev,
+                &to_stored(&super::convert::to_storage(def, &new)),
+            )
             .await?
         {
             Ok(new_rev) => {

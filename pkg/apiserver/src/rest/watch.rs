@@ -236,8 +236,24 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
     if !ev.key.starts_with(ns_prefix) {
         return true;
     }
-    let now_in = !ev.deleted && filter.matches(&ev.object);
-    let was_in = ev.prev.as_ref().is_some_and(|p| filter.matches(p));
+    // Kinds whose served form differs from the stored one (events.k8s.io Events) are
+    // converted before the selectors and sent converted; the cache's shared encoding is
+    // the stored form.
+    let converts = super::convert::converts(sink.def);
+    let converted = converts.then(|| {
+        (
+            super::convert::from_storage(sink.def, &ev.object),
+            ev.prev
+                .as_ref()
+                .map(|p| super::convert::from_storage(sink.def, p)),
+        )
+    });
+    let (object, prev) = match &converted {
+        Some((o, p)) => (o, p.as_ref()),
+        None => (&ev.object, ev.prev.as_ref()),
+    };
+    let now_in = !ev.deleted && filter.matches(object);
+    let was_in = prev.is_some_and(|p| filter.matches(p));
     let kind = match (ev.deleted, was_in, now_in) {
         (true, true, _) => "DELETED",
         (true, false, _) => return true,
@@ -246,10 +262,10 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
         (false, true, false) => "DELETED",
         (false, false, false) => return true,
     };
-    if sink.output == Output::Json {
+    if sink.output == Output::Json && !converts {
         return sink.send_encoded(kind, &ev.encoded(sink.def)).await;
     }
-    sink.send(kind, ev.object.clone()).await
+    sink.send(kind, object.clone()).await
 }
 
 /// Upstream spreads watch timeouts over [min, 2*min) so clients do not reconnect in step.
