@@ -262,3 +262,36 @@ fn errors_as_kubectl_shows_them() {
         );
     }
 }
+
+#[test]
+fn events_read_the_same_through_both_apis() {
+    let c = Cluster::start();
+    let v = "1.33";
+    let ev = "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: e1}\neventTime: \"2026-01-02T03:04:05.000000Z\"\n\
+              reportingController: example.com/ctl\nreportingInstance: ctl-1\naction: Probe\nreason: Checked\ntype: Normal\n\
+              note: all good\nregarding: {kind: ConfigMap, name: cfg, namespace: default, apiVersion: v1}\n";
+    c.apply_stdin(v, &["create", "-f", "-"], ev);
+    let core = c.kubectl(v, &["get", "events.v1.", "e1", "-o", "json"]);
+    let core: serde_json::Value = serde_json::from_str(&core).unwrap();
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "all good");
+    assert_eq!(core["involvedObject"]["name"], "cfg");
+    assert_eq!(core["reportingComponent"], "example.com/ctl");
+    let by_field = c.kubectl(
+        v,
+        &[
+            "get",
+            "events.v1.",
+            "--field-selector",
+            "involvedObject.name=cfg",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(by_field.trim(), "event/e1");
+    let new = c.kubectl(v, &["get", "events.v1.events.k8s.io", "e1", "-o", "json"]);
+    let new: serde_json::Value = serde_json::from_str(&new).unwrap();
+    assert_eq!(new["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(new["note"], "all good");
+    assert_eq!(new["regarding"]["name"], "cfg");
+}
