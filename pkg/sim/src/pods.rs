@@ -603,41 +603,19 @@ pub fn running_status(
         .unwrap_or(&empty);
     let ready_after = |c: &Container| Duration::from_secs(readiness_delay(c)) <= elapsed;
     let state_running = json!({"running": {"startedAt": start}});
-    let container_status = |c: &Container, ready: bool| {
-        json!({
-            "name": c.name,
-            "image": c.image.as_deref().unwrap_or_default(),
-            "imageID": format!("sim://{}", c.image.as_deref().unwrap_or_default()),
-            "containerID": container_id(pod, c),
-            "ready": ready,
-            "started": true,
-            "restartCount": 0,
-            "state": state_running,
-            "lastState": {},
-        })
-    };
+    let running =
+        |c: &Container, ready: bool| container_status(pod, c, ready, true, state_running.clone());
     let statuses: Vec<Value> = containers
         .iter()
-        .map(|c| container_status(c, ready_after(c)))
+        .map(|c| running(c, ready_after(c)))
         .collect();
     let init_statuses: Vec<Value> = inits
         .iter()
         .map(|c| {
             if is_sidecar(c) {
-                container_status(c, ready_after(c))
+                running(c, ready_after(c))
             } else {
-                json!({
-                    "name": c.name,
-                    "image": c.image.as_deref().unwrap_or_default(),
-                    "imageID": format!("sim://{}", c.image.as_deref().unwrap_or_default()),
-                    "containerID": container_id(pod, c),
-                    "ready": true,
-                    "started": false,
-                    "restartCount": 0,
-                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": start,
-                                             "finishedAt": start, "containerID": container_id(pod, c)}},
-                    "lastState": {},
-                })
+                container_status(pod, c, true, false, completed(pod, c, &start, &start))
             }
         })
         .collect();
@@ -694,24 +672,33 @@ pub fn running_status(
     status
 }
 
+/// One container's status as a kubelet reports it; the sim only varies readiness and state.
+fn container_status(pod: &Pod, c: &Container, ready: bool, started: bool, state: Value) -> Value {
+    json!({
+        "name": c.name,
+        "image": c.image.as_deref().unwrap_or_default(),
+        "imageID": format!("sim://{}", c.image.as_deref().unwrap_or_default()),
+        "containerID": container_id(pod, c),
+        "ready": ready,
+        "started": started,
+        "restartCount": 0,
+        "state": state,
+        "lastState": {},
+    })
+}
+
+/// A container state that ran from `started` to `finished` and exited 0.
+fn completed(pod: &Pod, c: &Container, started: &str, finished: &str) -> Value {
+    json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started,
+                          "finishedAt": finished, "containerID": container_id(pod, c)}})
+}
+
 /// The status once a deleted pod's containers stopped: terminated, exit code 0.
 pub fn terminated_status(pod: &Pod, started_at: Option<Timestamp>) -> Value {
     let now = time(Timestamp::now());
     let start = started_at.map(time).unwrap_or_else(|| now.clone());
-    let terminated = |c: &Container| {
-        json!({
-            "name": c.name,
-            "image": c.image.as_deref().unwrap_or_default(),
-            "imageID": format!("sim://{}", c.image.as_deref().unwrap_or_default()),
-            "containerID": container_id(pod, c),
-            "ready": false,
-            "started": false,
-            "restartCount": 0,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": start,
-                                     "finishedAt": now, "containerID": container_id(pod, c)}},
-            "lastState": {},
-        })
-    };
+    let terminated =
+        |c: &Container| container_status(pod, c, false, false, completed(pod, c, &start, &now));
     let empty = Vec::new();
     let spec = pod.spec.as_ref();
     let containers = spec.map_or(&empty, |s| &s.containers);
