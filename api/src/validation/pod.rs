@@ -1200,27 +1200,7 @@ fn validate_containers(
         if !all_names.insert(name) {
             errs.push(FieldError::duplicate(&p.child("name"), name));
         }
-        if let Some(l) = get(Some(c), "lifecycle") {
-            errs.extend(validate_lifecycle(l, grace, &p.child("lifecycle")));
-        }
-        errs.extend(validate_probe(
-            get(Some(c), "livenessProbe"),
-            grace,
-            &p.child("livenessProbe"),
-            Probe::Liveness,
-        ));
-        errs.extend(validate_probe(
-            get(Some(c), "readinessProbe"),
-            grace,
-            &p.child("readinessProbe"),
-            Probe::Readiness,
-        ));
-        errs.extend(validate_probe(
-            get(Some(c), "startupProbe"),
-            grace,
-            &p.child("startupProbe"),
-            Probe::Startup,
-        ));
+        errs.extend(validate_lifecycle_and_probes(c, grace, &p));
         if get(Some(c), "restartPolicy").is_some() {
             errs.push(FieldError::forbidden(
                 &p.child("restartPolicy"),
@@ -1264,27 +1244,7 @@ fn validate_init_containers(
         }
         errs.extend(check_host_port_conflicts(std::slice::from_ref(c), i, path));
         if restart_always {
-            if let Some(l) = get(Some(c), "lifecycle") {
-                errs.extend(validate_lifecycle(l, grace, &p.child("lifecycle")));
-            }
-            errs.extend(validate_probe(
-                get(Some(c), "livenessProbe"),
-                grace,
-                &p.child("livenessProbe"),
-                Probe::Liveness,
-            ));
-            errs.extend(validate_probe(
-                get(Some(c), "readinessProbe"),
-                grace,
-                &p.child("readinessProbe"),
-                Probe::Readiness,
-            ));
-            errs.extend(validate_probe(
-                get(Some(c), "startupProbe"),
-                grace,
-                &p.child("startupProbe"),
-                Probe::Startup,
-            ));
+            errs.extend(validate_lifecycle_and_probes(c, grace, &p));
         } else {
             for field in [
                 "lifecycle",
@@ -1855,6 +1815,33 @@ fn validate_probe(probe: Option<&Value>, grace: Option<i64>, path: &Path, kind: 
             }
         }
     }
+    errs
+}
+
+/// A container's lifecycle hooks and its liveness, readiness and startup probes.
+fn validate_lifecycle_and_probes(c: &Value, grace: Option<i64>, p: &Path) -> Errs {
+    let mut errs = Errs::new();
+    if let Some(l) = get(Some(c), "lifecycle") {
+        errs.extend(validate_lifecycle(l, grace, &p.child("lifecycle")));
+    }
+    errs.extend(validate_probe(
+        get(Some(c), "livenessProbe"),
+        grace,
+        &p.child("livenessProbe"),
+        Probe::Liveness,
+    ));
+    errs.extend(validate_probe(
+        get(Some(c), "readinessProbe"),
+        grace,
+        &p.child("readinessProbe"),
+        Probe::Readiness,
+    ));
+    errs.extend(validate_probe(
+        get(Some(c), "startupProbe"),
+        grace,
+        &p.child("startupProbe"),
+        Probe::Startup,
+    ));
     errs
 }
 
