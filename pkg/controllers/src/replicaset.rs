@@ -113,30 +113,14 @@ fn resolve(
     ns: &str,
     r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
 ) -> Option<Arc<ReplicaSet>> {
-    if r.kind != "ReplicaSet" {
-        return None;
-    }
-    let rs = ctx.replicasets.get(&ObjectRef::new(&r.name).within(ns))?;
-    (rs.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(rs)
+    owner::resolve(&ctx.replicasets, ns, r)
 }
 
 /// ReplicaSets that might adopt an orphan pod.
 fn matching_replicasets(ctx: &Ctx, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
-    let Some(labels) = pod.metadata.labels.as_ref().filter(|l| !l.is_empty()) else {
-        return Vec::new();
-    };
-    let ns = pod.metadata.namespace.as_deref();
-    ctx.replicasets
-        .state()
-        .iter()
-        .filter(|rs| rs.metadata.namespace.as_deref() == ns)
-        .filter(|rs| {
-            let sel = rs.spec.as_ref().map(|s| &s.selector);
-            sel.is_some_and(|s| !selector::is_empty(s))
-                && selector::parse(sel).is_some_and(|s| selector::matches(&s, Some(labels)))
-        })
-        .map(|rs| ObjectRef::from_obj(&**rs))
-        .collect()
+    owner::selecting(&ctx.replicasets, &pod.metadata, |k| {
+        k.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 /// A pod deleted or marked for deletion: the owner's deletion expectation is met.

@@ -99,30 +99,14 @@ fn resolve(
     ns: &str,
     r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
 ) -> Option<Arc<Deployment>> {
-    if r.kind != "Deployment" {
-        return None;
-    }
-    let d = ctx.deployments.get(&ObjectRef::new(&r.name).within(ns))?;
-    (d.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(d)
+    crate::replicaset::owner::resolve(&ctx.deployments, ns, r)
 }
 
 /// Deployments that might adopt an orphan ReplicaSet.
 fn matching_deployments(ctx: &Ctx, rs: &ReplicaSet) -> Vec<ObjectRef<Deployment>> {
-    let Some(labels) = rs.metadata.labels.as_ref().filter(|l| !l.is_empty()) else {
-        return Vec::new();
-    };
-    let ns = rs.metadata.namespace.as_deref();
-    ctx.deployments
-        .state()
-        .iter()
-        .filter(|d| d.metadata.namespace.as_deref() == ns)
-        .filter(|d| {
-            let sel = d.spec.as_ref().map(|s| &s.selector);
-            sel.is_some_and(|s| !selector::is_empty(s))
-                && selector::parse(sel).is_some_and(|s| selector::matches(&s, Some(labels)))
-        })
-        .map(|d| ObjectRef::from_obj(&**d))
-        .collect()
+    crate::replicaset::owner::selecting(&ctx.deployments, &rs.metadata, |k| {
+        k.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 fn owner_of(ctx: &Ctx, rs: &ReplicaSet) -> Option<ObjectRef<Deployment>> {

@@ -105,6 +105,50 @@ where
     }
 }
 
+/// The object of kind `K` a controller reference names, if it is (still) that object (same uid).
+pub(crate) fn resolve<K>(
+    store: &kube::runtime::reflector::Store<K>,
+    ns: &str,
+    r: &OwnerReference,
+) -> Option<std::sync::Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    if r.kind != K::kind(&()) {
+        return None;
+    }
+    let obj = store.get(&kube::runtime::reflector::ObjectRef::new(&r.name).within(ns))?;
+    (obj.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(obj)
+}
+
+/// Controllers in `store` (same namespace, non-empty selector) whose selector matches the
+/// labels in `meta`: the candidates to adopt an orphan.
+pub(crate) fn selecting<K>(
+    store: &kube::runtime::reflector::Store<K>,
+    meta: &ObjectMeta,
+    selector_of: impl Fn(&K) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> Vec<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    use super::selector;
+    let Some(labels) = meta.labels.as_ref().filter(|l| !l.is_empty()) else {
+        return Vec::new();
+    };
+    let ns = meta.namespace.as_deref();
+    store
+        .state()
+        .iter()
+        .filter(|k| k.meta().namespace.as_deref() == ns)
+        .filter(|k| {
+            let sel = selector_of(k);
+            sel.is_some_and(|s| !selector::is_empty(s))
+                && selector::parse(sel).is_some_and(|s| selector::matches(&s, Some(labels)))
+        })
+        .map(|k| kube::runtime::reflector::ObjectRef::from_obj(&**k))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
