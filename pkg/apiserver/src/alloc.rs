@@ -97,6 +97,19 @@ pub fn held_keys(svc: &Value) -> Vec<String> {
     keys
 }
 
+/// The transaction that creates the object at `key` together with the keys of the cluster IP
+/// and node ports it holds (all must be absent), each recording `owner` ("ns/name").
+pub fn create_holding(key: &str, obj: &Value, owner: &str) -> rkube_store::Txn {
+    use rkube_store::{Compare, Op, Txn};
+    let mut compare = vec![Compare::mod_revision_eq(key, 0)];
+    let mut ops = vec![Op::put(key, crate::object::to_stored(obj))];
+    for k in held_keys(obj) {
+        compare.push(Compare::mod_revision_eq(k.as_str(), 0));
+        ops.push(Op::put(k.as_str(), owner.as_bytes()));
+    }
+    Txn::new().when(compare).and_then(ops)
+}
+
 /// Fills in the cluster IP and node ports a new Service needs (attempt `n` picks other
 /// candidates after a collision); explicit values are checked against the ranges.
 pub fn assign(svc: &mut Value, ranges: &Ranges, seed: u64, n: u32) -> Result<(), ApiError> {

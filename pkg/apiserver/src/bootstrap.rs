@@ -1,13 +1,13 @@
 //! Objects every cluster has from its first start: the four system namespaces and the
 //! `kubernetes` Service on the first address of the service range.
 
-use rkube_store::{Compare, Op, StoreExt, Txn};
+use rkube_store::StoreExt;
 use serde_json::{json, Value};
 use tracing::info;
 
 use crate::{
     alloc,
-    object::{meta_mut, new_uid, now, set_type_meta, to_stored},
+    object::{meta_mut, new_uid, now, set_type_meta},
     rest::Api,
     status::ApiResult,
     strategy,
@@ -57,18 +57,10 @@ async fn create_if_absent(
     }
     rkube_api::defaults::apply(def, &mut obj);
     strategy::prepare_for_create(def, &mut obj);
-    let mut compare = vec![Compare::mod_revision_eq(key.as_str(), 0)];
-    let mut ops = vec![Op::put(key.as_str(), to_stored(&obj))];
-    for k in alloc::held_keys(&obj) {
-        compare.push(Compare::mod_revision_eq(k.as_str(), 0));
-        ops.push(Op::put(
-            k.as_str(),
-            format!("{}/{name}", ns.unwrap_or_default()),
-        ));
-    }
+    let owner = format!("{}/{name}", ns.unwrap_or_default());
     if api
         .store
-        .txn(Txn::new().when(compare).and_then(ops))
+        .txn(alloc::create_holding(&key, &obj, &owner))
         .await?
         .succeeded
     {

@@ -2,7 +2,7 @@
 
 use axum::{http::StatusCode, response::Response};
 use rkube_api::ResourceDef;
-use rkube_store::{Compare, Op, StoreExt, Txn};
+use rkube_store::StoreExt;
 use serde_json::Value;
 use tracing::debug;
 
@@ -125,17 +125,10 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
     for attempt in 0..32 {
         let mut candidate = obj.clone();
         alloc::assign(&mut candidate, &call.api.ranges, seed, attempt)?;
-        let held = alloc::held_keys(&candidate);
-        let mut compare = vec![Compare::mod_revision_eq(key, 0)];
-        let mut ops = vec![Op::put(key, to_stored(&candidate))];
-        for k in &held {
-            compare.push(Compare::mod_revision_eq(k.as_str(), 0));
-            ops.push(Op::put(k.as_str(), owner.as_bytes()));
-        }
         let resp = call
             .api
             .store
-            .txn(Txn::new().when(compare).and_then(ops))
+            .txn(alloc::create_holding(key, &candidate, &owner))
             .await?;
         if resp.succeeded {
             *obj = candidate;

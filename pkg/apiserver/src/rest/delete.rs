@@ -20,11 +20,7 @@ fn returns_object(kind: &str) -> bool {
 }
 
 pub async fn delete(call: &Call<'_>) -> ApiResult<Response> {
-    let opts = if call.body.is_empty() {
-        json!({})
-    } else {
-        super::decode_body(call.content_type.as_deref(), &call.body)?
-    };
+    let opts = delete_options(call)?;
     let (obj, now_gone) = delete_object(call, &opts).await?;
     let code = if now_gone {
         StatusCode::OK
@@ -41,6 +37,14 @@ pub async fn delete(call: &Call<'_>) -> ApiResult<Response> {
         return respond(call, StatusCode::OK, status);
     }
     respond(call, code, obj)
+}
+
+/// The DeleteOptions a DELETE carries in its body (none: all defaults).
+fn delete_options(call: &Call<'_>) -> ApiResult<Value> {
+    if call.body.is_empty() {
+        return Ok(json!({}));
+    }
+    super::decode_body(call.content_type.as_deref(), &call.body)
 }
 
 /// Deletes or starts deleting one object; returns its last state and whether it is gone.
@@ -222,11 +226,7 @@ fn grace_period(kind: &str, obj: &Value, requested: Option<i64>) -> i64 {
 
 pub async fn delete_collection(call: &Call<'_>) -> ApiResult<Response> {
     let def = call.def();
-    let opts = if call.body.is_empty() {
-        json!({})
-    } else {
-        super::decode_body(call.content_type.as_deref(), &call.body)?
-    };
+    let opts = delete_options(call)?;
     let filter = Filter::new(def, &call.params)?;
     let listed = super::list::read_list(call, &filter).await?;
     let mut deleted = Vec::new();

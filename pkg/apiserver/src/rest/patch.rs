@@ -40,7 +40,7 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
         // A scale patch applies to the Scale view and maps back to spec.replicas.
         if scale {
             let mut patched =
-                rkube_api::patch::apply_patch(&SCALE_DEF, kind, &to_scale(old), &body)
+                rkube_api::patch::apply_patch(&super::update::SCALE, kind, &to_scale(old), &body)
                     .map_err(to_api)?;
             // Field validation of the patched Scale (openapi/fields.rs).
             super::output::add_warnings(crate::openapi::fields::check_patch(
@@ -94,18 +94,3 @@ fn to_api(e: PatchError) -> ApiError {
     err.details = e.details();
     err
 }
-
-/// The autoscaling/v1 Scale kind, for patching scale subresources.
-static SCALE_DEF: rkube_api::ResourceDef = rkube_api::ResourceDef {
-    group: "autoscaling",
-    version: "v1",
-    kind: "Scale",
-    plural: "scale",
-    singular: "scale",
-    namespaced: true,
-    verbs: &[],
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage: "",
-};

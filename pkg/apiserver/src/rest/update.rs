@@ -248,8 +248,8 @@ async fn update_scale(call: &Call<'_>, body: Value) -> ApiResult<Response> {
     .inspect(|_| tracing::debug!(resource = def.plural, replicas, "scaled"))
 }
 
-/// For error messages about Scale objects.
-static SCALE: ResourceDef = ResourceDef {
+/// The autoscaling/v1 Scale kind: for patches of /scale and errors about Scale objects.
+pub(super) static SCALE: ResourceDef = ResourceDef {
     group: "autoscaling",
     version: "v1",
     kind: "Scale",
