@@ -135,7 +135,7 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
                 return;
             }
             let mut last = after;
-            match (sub, direct) {
+            let source = match (sub, direct) {
                 (Some(sub), _) => {
                     for ev in sub.backlog {
                         if !deliver(&sink, &filter, &ns_prefix, &ev).await {
@@ -143,39 +143,12 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
                         }
                         last = ev.revision;
                     }
-                    follow_live(&sink, &filter, &ns_prefix, sub.live, last, bookmarks).await;
+                    Source::Cache(sub.live)
                 }
-                (None, Some(mut stream)) => {
-                    let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
-                    ticker.tick().await;
-                    loop {
-                        tokio::select! {
-                            item = stream.next() => match item {
-                                Some(Ok(ev)) => {
-                                    let Some(ev) = Event::from_store(&ev) else { continue };
-                                    last = ev.revision;
-                                    if !deliver(&sink, &filter, &ns_prefix, &ev).await { return; }
-                                }
-                                Some(Err(e)) => {
-                                    let status = match e {
-                                        rkube_store::Error::Compacted { requested, compact_revision } => ApiError::gone(
-                                            format!("too old resource version: {} ({compact_revision})", requested - 1),
-                                        ),
-                                        other => ApiError::from(other),
-                                    };
-                                    sink.send("ERROR", status.status()).await;
-                                    return;
-                                }
-                                None => return,
-                            },
-                            _ = ticker.tick(), if bookmarks => {
-                                if !sink.bookmark(last, false).await { return; }
-                            }
-                        }
-                    }
-                }
-                (None, None) => {}
-            }
+                (None, Some(stream)) => Source::Store(stream),
+                (None, None) => return,
+            };
+            follow(&sink, &filter, &ns_prefix, source, last, bookmarks).await;
         };
         tokio::select! {
             () = work => {}
@@ -197,11 +170,47 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
         .into_response())
 }
 
-async fn follow_live(
+/// Where a watch's events come from after its backlog: the shared watch cache, or the store
+/// itself for a resourceVersion older than the cache holds.
+enum Source {
+    Cache(broadcast::Receiver<Arc<Event>>),
+    Store(rkube_store::WatchStream),
+}
+
+impl Source {
+    /// The next event; `Err(Some(status))` ends the watch with an ERROR event, `Err(None)`
+    /// ends it quietly (a client too slow for the cache, or the cache restarted: it resumes).
+    async fn next(&mut self) -> Result<Arc<Event>, Option<ApiError>> {
+        loop {
+            match self {
+                Source::Cache(live) => return live.recv().await.map_err(|_| None),
+                Source::Store(stream) => match stream.next().await {
+                    Some(Ok(ev)) => match Event::from_store(&ev) {
+                        Some(ev) => return Ok(Arc::new(ev)),
+                        None => continue,
+                    },
+                    Some(Err(rkube_store::Error::Compacted {
+                        requested,
+                        compact_revision,
+                    })) => {
+                        return Err(Some(ApiError::gone(format!(
+                            "too old resource version: {} ({compact_revision})",
+                            requested - 1
+                        ))))
+                    }
+                    Some(Err(other)) => return Err(Some(ApiError::from(other))),
+                    None => return Err(None),
+                },
+            }
+        }
+    }
+}
+
+async fn follow(
     sink: &Sink,
     filter: &Filter,
     ns_prefix: &[u8],
-    mut live: broadcast::Receiver<Arc<Event>>,
+    mut source: Source,
     mut last: i64,
     bookmarks: bool,
 ) {
@@ -209,8 +218,10 @@ async fn follow_live(
     ticker.tick().await;
     loop {
         tokio::select! {
-            r = live.recv() => match r {
+            r = source.next() => match r {
                 Ok(ev) => {
+                    // The live feed may repeat what the backlog delivered; the API server writes
+                    // one object per revision, so the revision tells them apart.
                     if ev.revision <= last {
                         continue;
                     }
@@ -219,8 +230,11 @@ async fn follow_live(
                         return;
                     }
                 }
-                // Too slow to keep up, or the cache restarted: end; the client resumes or re-lists.
-                Err(_) => return,
+                Err(Some(status)) => {
+                    sink.send("ERROR", status.status()).await;
+                    return;
+                }
+                Err(None) => return,
             },
             _ = ticker.tick(), if bookmarks => {
                 if !sink.bookmark(last, false).await {
