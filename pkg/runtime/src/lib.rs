@@ -163,13 +163,16 @@ pub struct ExecSpec {
     pub stdin: bool,
 }
 
+/// Sets a TTY's size (columns, rows).
+pub type ResizeFn = Box<dyn Fn(u16, u16) -> Result<()> + Send + Sync>;
+
 /// A running exec'd process. Dropping the stdio ends closes them; `wait` gives the exit code.
 pub struct ExecProcess {
     pub stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
     pub stdout: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
     /// `None` when tty (stderr is merged into the terminal).
     pub stderr: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
-    pub resize: Option<Box<dyn Fn(u16, u16) -> Result<()> + Send + Sync>>,
+    pub resize: Option<ResizeFn>,
     pub exit: tokio::sync::oneshot::Receiver<ExitInfo>,
 }
 
