@@ -4,6 +4,12 @@
 //! `/attach/<ns>/<pod>/<container>`, `/portForward/<ns>/<pod>`), speaking WebSocket
 //! (v5..v4.channel.k8s.io, portforward.k8s.io) and SPDY/3.1.
 
+pub mod exec_request;
+#[allow(dead_code)] // wired by the router
+mod spdy_exec;
+#[allow(dead_code)]
+mod spdy_portforward;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 /// What the streaming server needs to know of a container; the pod workers provide it.
@@ -24,7 +30,9 @@ pub enum Lookup {
     Found(ContainerRef),
     PodNotFound,
     /// `valid` lists the pod's container names.
-    ContainerNotFound { valid: Vec<String> },
+    ContainerNotFound {
+        valid: Vec<String>,
+    },
 }
 
 /// Implemented by the pod workers' state. `container: None` = the pod's only (or default) container
