@@ -3,7 +3,24 @@
 //! directory per layer (overlayfs lowerdirs for container root filesystems), and imports
 //! OCI-layout / docker-archive tarballs for air-gapped nodes. No Kubernetes types here.
 
-use std::{path::PathBuf, time::Duration};
+mod config;
+mod import;
+mod layers;
+mod locks;
+mod pull;
+pub mod reference;
+pub mod registries;
+mod store;
+pub mod unpack;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+pub use registries::{HostAuth, HostTls, Mirror, RegistriesConfig, RegistryHostConfig};
 
 /// Errors of the image store. `Display` texts end up in pod status messages and events.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +29,7 @@ pub enum Error {
     InvalidReference(String),
     #[error("image {0:?} is not present with pull policy Never")]
     NeverPull(String),
-    #[error("pulling {reference}: {message}")]
+    #[error("failed to pull image {reference:?}: {message}")]
     Pull { reference: String, message: String },
     #[error("image {0:?} not found")]
     NotFound(String),
@@ -77,106 +94,138 @@ pub struct PullReport {
 /// `foo/bar:1` -> `docker.io/foo/bar:1`, `127.0.0.1:5000/x` -> `127.0.0.1:5000/x:latest`;
 /// a `@sha256:` digest is kept.
 pub fn normalize_reference(reference: &str) -> Result<String> {
-    Err(Error::InvalidReference(reference.to_string()))
+    reference::parse(reference).map(|r| r.to_string())
 }
 
-/// k3s' `registries.yaml` (`--private-registry`): mirrors per registry host and per-host configs.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RegistriesConfig {
-    #[serde(default)]
-    pub mirrors: std::collections::BTreeMap<String, Mirror>,
-    #[serde(default)]
-    pub configs: std::collections::BTreeMap<String, RegistryHostConfig>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Mirror {
-    /// e.g. `http://127.0.0.1:5000`; tried in order, then the registry itself.
-    #[serde(default)]
-    pub endpoint: Vec<String>,
-    /// Optional rewrites (regex -> replacement) of the repository path.
-    #[serde(default)]
-    pub rewrite: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RegistryHostConfig {
-    #[serde(default)]
-    pub auth: Option<HostAuth>,
-    #[serde(default)]
-    pub tls: Option<HostTls>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct HostAuth {
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub auth: Option<String>,
-    pub identitytoken: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct HostTls {
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    pub ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
-
-impl RegistriesConfig {
-    /// Reads and validates a registries.yaml; errors name the file and the bad key.
-    pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-        serde_yaml::from_str(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
-    }
-}
-
-/// The node's image store, under `<data-dir>/agent/images-store` (blobs, unpacked layers, index).
+/// The node's image store, under `<data-dir>/agent/images` (blobs, unpacked layers, index).
 /// Cheap to clone; safe to use from many tasks (concurrent pulls of one image share one download).
 #[derive(Debug, Clone)]
 pub struct ImageService {
-    _root: PathBuf,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: store::Store,
+    registries: RegistriesConfig,
+    locks: locks::KeyedLocks,
+    /// When each reference was last pulled, so a pull that waited for another one of the same
+    /// reference takes its result instead of pulling again.
+    pulled_at: Mutex<HashMap<String, Instant>>,
 }
 
 impl ImageService {
     pub fn open(root: &std::path::Path, registries: RegistriesConfig) -> Result<Self> {
-        let _ = registries;
+        // oci-client's HTTPS uses rustls without a built-in provider; the workspace uses ring.
+        // Another component may have installed it already, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
-            _root: root.to_path_buf(),
+            inner: Arc::new(Inner {
+                store: store::Store::open(root)?,
+                registries,
+                locks: locks::KeyedLocks::default(),
+                pulled_at: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
     /// The image for `reference` per `policy`: pulls when Always, or IfNotPresent and absent;
     /// `Err(NeverPull)` when Never and absent. The report is `Some` only when it pulled.
+    #[tracing::instrument(level = "debug", skip(self, auth), fields(auths = auth.len()))]
     pub async fn ensure(
         &self,
         reference: &str,
         policy: PullPolicy,
         auth: &[RegistryAuth],
     ) -> Result<(Image, Option<PullReport>)> {
-        let _ = (policy, auth);
-        Err(Error::NotFound(reference.to_string()))
+        let parsed = reference::parse(reference)?;
+        let normalized = parsed.to_string();
+        if policy != PullPolicy::Always {
+            if let Some(r) = self.find(&parsed) {
+                return Ok((self.inner.store.image(&r), None));
+            }
+            if policy == PullPolicy::Never {
+                return Err(Error::NeverPull(reference.to_string()));
+            }
+        }
+        let requested = Instant::now();
+        let _guard = self.inner.locks.lock(format!("pull {normalized}")).await;
+        if let Some(r) = self.find(&parsed) {
+            let fresh = self
+                .inner
+                .pulled_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&normalized)
+                .is_some_and(|t| *t >= requested);
+            if policy == PullPolicy::IfNotPresent || fresh {
+                return Ok((self.inner.store.image(&r), None));
+            }
+        }
+        let (record, report) = pull::pull(&self.inner, &parsed, reference, auth).await?;
+        self.inner
+            .pulled_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(normalized, Instant::now());
+        Ok((self.inner.store.image(&record), Some(report)))
+    }
+
+    fn find(&self, r: &reference::ImageRef) -> Option<store::ImageRecord> {
+        let normalized = r.to_string();
+        if let Some(rec) = self.inner.store.find(Some(&normalized), "") {
+            return Some(rec);
+        }
+        // By digest: any image pulled with that manifest (or index) digest.
+        let digest = r.digest.as_ref()?;
+        let by_digest = format!("{}@{digest}", r.name());
+        self.inner
+            .store
+            .list()
+            .into_iter()
+            .find(|rec| rec.repo_digest.as_deref() == Some(by_digest.as_str()))
     }
 
     /// A present image by reference (normalized first) or by ID.
     pub fn get(&self, reference: &str) -> Result<Option<Image>> {
-        let _ = reference;
-        Ok(None)
+        let found = match reference::parse(reference) {
+            Ok(parsed) => self
+                .find(&parsed)
+                .or_else(|| self.inner.store.find(None, reference)),
+            Err(e) => Some(self.inner.store.find(None, reference).ok_or(e)?),
+        };
+        Ok(found.map(|r| self.inner.store.image(&r)))
     }
 
     /// Imports an OCI-layout or docker-archive tarball (plain or gzip); returns what it added.
+    /// Blocking: call it from a blocking thread when on an async runtime.
     pub fn import(&self, archive: &std::path::Path) -> Result<Vec<Image>> {
-        Err(Error::Other(format!("cannot import {}", archive.display())))
+        let records = import::import(&self.inner, archive)?;
+        Ok(records.iter().map(|r| self.inner.store.image(r)).collect())
     }
 
     pub fn list(&self) -> Result<Vec<Image>> {
-        Ok(Vec::new())
+        Ok(self
+            .inner
+            .store
+            .list()
+            .iter()
+            .map(|r| self.inner.store.image(r))
+            .collect())
     }
 
     /// Removes a reference (and the image with its unshared layers when no reference is left).
     pub fn remove(&self, reference_or_id: &str) -> Result<()> {
-        Err(Error::NotFound(reference_or_id.to_string()))
+        let store = &self.inner.store;
+        if let Ok(parsed) = reference::parse(reference_or_id) {
+            let normalized = parsed.to_string();
+            if let Some(r) = store.find(Some(&normalized), "") {
+                return store.remove(&r.id, Some(&normalized));
+            }
+        }
+        match store.find(None, reference_or_id) {
+            Some(r) => store.remove(&r.id, None),
+            None => Err(Error::NotFound(reference_or_id.to_string())),
+        }
     }
 }
