@@ -5,7 +5,21 @@
 //! [`helper_main`]); this process is a child subreaper, so container processes are re-parented to it
 //! and their exits are seen at once. No Kubernetes types here.
 
-use std::{net::SocketAddr, path::PathBuf, time::SystemTime};
+mod cgroup;
+mod container;
+mod dial;
+mod exec;
+mod helper;
+mod logs;
+mod overlay;
+mod reaper;
+mod record;
+mod runtime;
+mod sandbox;
+mod spec;
+mod sys;
+
+use std::{path::PathBuf, sync::Arc, time::SystemTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -192,67 +206,96 @@ pub struct LogOptions {
 /// The container runtime. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    _cfg: RuntimeConfig,
-}
-
-fn unimplemented<T>(what: &str) -> Result<T> {
-    Err(Error::Other(format!("{what}: not implemented yet")))
+    inner: Arc<runtime::Inner>,
 }
 
 impl Runtime {
     /// Creates the root directories and makes this process a child subreaper.
     pub fn new(cfg: RuntimeConfig) -> Result<Self> {
-        Ok(Self { _cfg: cfg })
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Io {
+            op: "PR_SET_CHILD_SUBREAPER".into(),
+            source: e.into(),
+        })?;
+        let inner = runtime::Inner::new(cfg);
+        for dir in [
+            inner.containers_dir(),
+            inner.state_root(),
+            inner.cfg.root.join("sandboxes"),
+            inner.run_dir(),
+        ] {
+            runtime::mkdirs(&dir)?;
+        }
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     pub async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox> {
-        let _ = spec;
-        unimplemented("create_sandbox")
+        let dir = self.inner.sandbox_dir(&spec.id);
+        let sandbox = sandbox::layout(&dir, &spec.id, spec.host_network);
+        if dir.join("ns").join("ipc").exists() && sandbox::is_mounted(&sandbox.ipc_ns) {
+            return Ok(sandbox);
+        }
+        sandbox::write_files(&dir, spec).map_err(|source| Error::Io {
+            op: format!("writing sandbox files in {}", dir.display()),
+            source,
+        })?;
+        let req = helper::Request::Sandbox {
+            dir: dir.clone(),
+            hostname: spec.hostname.clone(),
+            host_network: spec.host_network,
+        };
+        let null = || std::process::Stdio::null();
+        if let Err(e) = self.inner.helper(&req, [null(), null(), null()]).await {
+            let _ = sandbox::remove(&dir);
+            return Err(Error::Other(format!("sandbox {}: {e}", spec.id)));
+        }
+        Ok(sandbox)
     }
 
     /// Unmounts and removes the sandbox's namespaces and files; idempotent.
     pub async fn remove_sandbox(&self, id: &str) -> Result<()> {
-        let _ = id;
-        unimplemented("remove_sandbox")
+        let dir = self.inner.sandbox_dir(id);
+        sandbox::remove(&dir).map_err(|source| Error::Io {
+            op: format!("removing sandbox {}", dir.display()),
+            source,
+        })
     }
 
     /// Creates and starts a container; its stdout/stderr go to `spec.log_path`.
     pub async fn run_container(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
-        let _ = spec;
-        unimplemented("run_container")
+        container::run(&self.inner, spec).await
     }
 
     /// Resolves when the container's init process exits (at once if it already has).
+    /// For a container started by an earlier agent process the exit code is unknown
+    /// (reported as 255, containerd's convention), since only the parent can collect it.
     pub async fn wait(&self, id: &str) -> Result<ExitInfo> {
-        let _ = id;
-        unimplemented("wait")
+        container::wait(&self.inner, id).await
     }
 
     pub async fn kill(&self, id: &str, signal: i32) -> Result<()> {
-        let _ = (id, signal);
-        unimplemented("kill")
+        container::kill(&self.inner, id, signal).await
     }
 
     /// Deletes a stopped container: state, cgroup, overlay mounts; idempotent.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
-        let _ = id;
-        unimplemented("remove_container")
+        container::remove(&self.inner, id).await
     }
 
+    /// Containers on disk; running ones are re-adopted (exit watched, logs copied again).
     pub async fn list(&self) -> Result<Vec<ContainerState>> {
-        unimplemented("list")
+        container::list(&self.inner).await
     }
 
     /// Runs a process inside a running container (its namespaces and cgroup).
     pub async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecProcess> {
-        let _ = (id, spec);
-        unimplemented("exec")
+        exec::exec(&self.inner, id, spec).await
     }
 
     /// A TCP connection to `port` on the sandbox's loopback, made from inside its network namespace.
     pub async fn dial(&self, sandbox: &Sandbox, port: u16) -> Result<tokio::net::TcpStream> {
-        let _ = (sandbox, port, SocketAddr::from(([127, 0, 0, 1], port)));
-        unimplemented("dial")
+        dial::dial(sandbox.netns.as_deref(), port).await
     }
 }
 
@@ -261,13 +304,11 @@ pub fn read_logs(
     path: &std::path::Path,
     opts: LogOptions,
 ) -> impl futures_core::Stream<Item = Result<bytes::Bytes>> + Send + 'static {
-    let _ = (path, opts);
-    futures_util::stream::empty()
+    logs::reader::read_logs(path, opts)
 }
 
 /// The entry of the `rkube __runtime` helper process: does one libcontainer operation, single
 /// threaded, and exits. `args` are the arguments after the hidden subcommand.
 pub fn helper_main(args: Vec<String>) -> std::process::ExitCode {
-    eprintln!("rkube __runtime {args:?}: not implemented yet");
-    std::process::ExitCode::FAILURE
+    helper::main(args)
 }

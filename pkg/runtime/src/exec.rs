@@ -1,0 +1,230 @@
+//! `exec`: a process in a running container's namespaces and cgroup (libcontainer's tenant
+//! builder in the helper), with its stdio as async streams and its exit code.
+
+use std::{
+    os::fd::OwnedFd,
+    pin::Pin,
+    process::Stdio,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use serde_json::Value;
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::{
+    container, helper::Request, reaper, runtime::Inner, sys, Error, ExecProcess, ExecSpec,
+    ExitInfo, Result,
+};
+
+fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io {
+        op: op.into(),
+        source,
+    }
+}
+
+/// The container's process (user, capabilities, cwd, env) with the exec's args, env and tty.
+fn process_json(config: &[u8], spec: &ExecSpec) -> Result<Value> {
+    let config: Value =
+        serde_json::from_slice(config).map_err(|e| Error::Other(format!("config.json: {e}")))?;
+    let mut process = config["process"].clone();
+    let key = |kv: &str| kv.split('=').next().unwrap_or_default().to_string();
+    let overrides: Vec<String> = spec.env.iter().map(|e| key(e)).collect();
+    let mut env: Vec<Value> = process["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| !overrides.contains(&key(e.as_str().unwrap_or_default())))
+        .collect();
+    env.extend(spec.env.iter().map(|e| Value::from(e.as_str())));
+    process["env"] = Value::from(env);
+    process["args"] = Value::from(spec.args.clone());
+    process["terminal"] = Value::from(spec.tty);
+    Ok(process)
+}
+
+pub(crate) async fn exec(inner: &Arc<Inner>, id: &str, spec: ExecSpec) -> Result<ExecProcess> {
+    match container::watch(inner, id)? {
+        Ok(t) if t.exit.borrow().is_none() => {}
+        _ => return Err(Error::Other(format!("container {id:?} is not running"))),
+    }
+    let bundle = inner.bundle(id);
+    let config = std::fs::read(bundle.join("config.json")).map_err(io("reading config.json"))?;
+    let process = process_json(&config, &spec)?;
+    let name = inner.unique("exec-");
+    let process_path = inner.run_dir().join(format!("{name}.json"));
+    std::fs::write(&process_path, process.to_string()).map_err(io("writing process.json"))?;
+    let result = if spec.tty {
+        exec_tty(inner, id, &name, &process_path).await
+    } else {
+        exec_pipes(inner, id, &process_path, spec.stdin).await
+    };
+    let _ = std::fs::remove_file(&process_path);
+    result
+}
+
+fn request(
+    inner: &Inner,
+    id: &str,
+    process: &std::path::Path,
+    console: Option<std::path::PathBuf>,
+) -> Request {
+    Request::Exec {
+        state_root: inner.state_root(),
+        id: id.to_string(),
+        process: process.to_path_buf(),
+        console_socket: console,
+    }
+}
+
+async fn exec_pipes(
+    inner: &Arc<Inner>,
+    id: &str,
+    process: &std::path::Path,
+    with_stdin: bool,
+) -> Result<ExecProcess> {
+    use tokio::net::unix::pipe;
+    let (stdin, stdin_w) = if with_stdin {
+        let (r, w) = std::io::pipe().map_err(io("pipe"))?;
+        (Stdio::from(OwnedFd::from(r)), Some(OwnedFd::from(w)))
+    } else {
+        (Stdio::null(), None)
+    };
+    let (out_r, out_w) = std::io::pipe().map_err(io("pipe"))?;
+    let (err_r, err_w) = std::io::pipe().map_err(io("pipe"))?;
+    let stdio = [
+        stdin,
+        OwnedFd::from(out_w).into(),
+        OwnedFd::from(err_w).into(),
+    ];
+    // The helper's stdio ends are closed here when it exits, so EOF means the process is done.
+    let pid = run_helper(inner, &request(inner, id, process, None), stdio).await?;
+    let exit = watch_exit(pid)?;
+    let stdin = match stdin_w {
+        Some(w) => Some(
+            Box::new(pipe::Sender::from_owned_fd(w).map_err(io("stdin pipe"))?)
+                as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+        ),
+        None => None,
+    };
+    Ok(ExecProcess {
+        stdin,
+        stdout: Some(Box::new(
+            pipe::Receiver::from_owned_fd(out_r.into()).map_err(io("stdout pipe"))?,
+        )),
+        stderr: Some(Box::new(
+            pipe::Receiver::from_owned_fd(err_r.into()).map_err(io("stderr pipe"))?,
+        )),
+        resize: None,
+        exit,
+    })
+}
+
+async fn exec_tty(
+    inner: &Arc<Inner>,
+    id: &str,
+    name: &str,
+    process: &std::path::Path,
+) -> Result<ExecProcess> {
+    let sock_path = inner.run_dir().join(format!("{name}.sock"));
+    let listener = tokio::net::UnixListener::bind(&sock_path).map_err(io("console socket"))?;
+    let req = request(inner, id, process, Some(sock_path.clone()));
+    let stdio = [Stdio::null(), Stdio::null(), Stdio::null()];
+    let helper = run_helper(inner, &req, stdio);
+    let accept = async {
+        let (conn, _) = listener.accept().await.map_err(io("console accept"))?;
+        let conn = conn.into_std().map_err(io("console socket"))?;
+        conn.set_nonblocking(false).map_err(io("console socket"))?;
+        tokio::task::spawn_blocking(move || sys::recv_fd(&conn))
+            .await
+            .map_err(|e| Error::Other(e.to_string()))?
+            .map_err(io("receiving the pty master"))
+    };
+    tokio::pin!(helper, accept);
+    // The helper sends the pty master before it exits; if it fails first, report its error.
+    let (master, pid) = tokio::select! {
+        m = &mut accept => { let m = m; (m, helper.await) }
+        p = &mut helper => match p {
+            Err(e) => { let _ = std::fs::remove_file(&sock_path); return Err(e) }
+            Ok(pid) => (accept.await, Ok(pid)),
+        },
+    };
+    let _ = std::fs::remove_file(&sock_path);
+    let (master, pid) = (master?, pid?);
+    let exit = watch_exit(pid)?;
+    let resize_fd = master.try_clone().map_err(io("dup pty"))?;
+    let write = tokio::fs::File::from_std(std::fs::File::from(
+        master.try_clone().map_err(io("dup pty"))?,
+    ));
+    let read = PtyReader(tokio::fs::File::from_std(std::fs::File::from(master)));
+    Ok(ExecProcess {
+        stdin: Some(Box::new(write)),
+        stdout: Some(Box::new(read)),
+        stderr: None,
+        resize: Some(Box::new(move |cols, rows| {
+            sys::set_winsize(&resize_fd, cols, rows).map_err(io("TIOCSWINSZ"))
+        })),
+        exit,
+    })
+}
+
+async fn run_helper(inner: &Arc<Inner>, req: &Request, stdio: [Stdio; 3]) -> Result<i32> {
+    inner
+        .helper(req, stdio)
+        .await
+        .map_err(|e| Error::Other(format!("exec: {e}")))?
+        .ok_or_else(|| Error::Other("exec: runtime helper returned no pid".into()))
+}
+
+fn watch_exit(pid: i32) -> Result<tokio::sync::oneshot::Receiver<ExitInfo>> {
+    let pidfd = sys::pidfd_open(pid).map_err(io("pidfd_open"))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let exit = reaper::wait(pid, pidfd).await;
+        let _ = tx.send(ExitInfo {
+            exit_code: exit.code,
+            signal: exit.signal,
+            oom_killed: false,
+            finished_at: exit.at,
+        });
+    });
+    Ok(rx)
+}
+
+/// A pty master reports EIO once the last slave closes: that is EOF for the reader.
+struct PtyReader(tokio::fs::File);
+
+impl AsyncRead for PtyReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_env_overrides_container_env() {
+        let config = br#"{"process":{"env":["PATH=/bin","A=1"],"args":["sleep"],"cwd":"/"}}"#;
+        let spec = ExecSpec {
+            args: vec!["env".into()],
+            env: vec!["A=2".into()],
+            tty: false,
+            stdin: false,
+        };
+        let p = process_json(config, &spec).unwrap();
+        assert_eq!(p["env"], serde_json::json!(["PATH=/bin", "A=2"]));
+        assert_eq!(p["args"], serde_json::json!(["env"]));
+        assert_eq!(p["terminal"], serde_json::json!(false));
+    }
+}
