@@ -29,6 +29,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The container runtime's helper re-execs this binary: dispatch it before clap and before
+    // any tokio runtime exists (libcontainer must run single-threaded).
+    let mut args = std::env::args();
+    if args.nth(1).as_deref() == Some("__runtime") {
+        return rkube_runtime::helper_main(args.collect());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {

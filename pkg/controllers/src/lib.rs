@@ -7,6 +7,7 @@ mod endpoints;
 mod endpointslice;
 mod gc;
 mod namespace;
+pub mod nodeipam;
 mod replicaset;
 mod serviceaccount;
 
