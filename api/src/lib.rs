@@ -10,10 +10,12 @@
 //! - [`defaults`]: upstream defaulting.
 //! - [`validation`]: upstream validation, with field errors worded as upstream.
 //! - [`convert`]: conversion between versions that share storage (core and events.k8s.io Events).
+//! - [`managed`]: field management (managedFields, server-side apply merges and conflicts).
 
 pub mod convert;
 pub mod defaults;
 pub mod fields;
+pub mod managed;
 pub mod patch;
 pub mod proto;
 pub mod registry;
