@@ -44,7 +44,7 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
             entry["categories"] = json!(r.categories);
         }
         resources.push(entry);
-        for s in r.subresources {
+        for s in crate::proxy::discovery_subresources(r) {
             let mut sub = json!({
                 "name": format!("{}/{}", r.plural, s.name),
                 "singularName": "",
@@ -79,9 +79,8 @@ fn aggregated_group(group: &str, versions: &[&str]) -> Value {
         .map(|v| {
             let resources: Vec<Value> = resources_in(group, v)
                 .map(|r| {
-                    let subs: Vec<Value> = r
-                        .subresources
-                        .iter()
+                    let subs: Vec<Value> = crate::proxy::discovery_subresources(r)
+                        .into_iter()
                         .map(|s| {
                             json!({
                                 "subresource": s.name,

@@ -11,6 +11,7 @@ mod health;
 mod object;
 mod openapi;
 mod params;
+mod proxy;
 mod request;
 mod rest;
 mod serve;
@@ -64,12 +65,23 @@ pub struct Config {
     /// Service ClusterIP range (IPv4 CIDR) and NodePort range.
     pub service_cidr: String,
     pub node_port_range: std::ops::RangeInclusive<u16>,
+    /// The identity presented to kubelets for logs, exec, port-forward and nodes/proxy; without
+    /// it those answer 503.
+    pub kubelet_client: Option<KubeletClientCert>,
+}
+
+/// A client certificate (PEM, signed by the cluster CA) and its key.
+#[derive(Clone)]
+pub struct KubeletClientCert {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 struct AppState {
     api: rest::Api,
     advertise: String,
     version: VersionInfo,
+    kubelet: Option<proxy::kubelet::KubeletClient>,
 }
 
 /// A bound API server: the port is taken, objects bootstrapped; `serve` runs it.
@@ -84,6 +96,11 @@ impl ApiServer {
         let tls = tls::server_config(&cfg.ca_pem, &cfg.serving_chain_pem, &cfg.serving_key_pem)?;
         let ranges = alloc::Ranges::parse(&cfg.service_cidr, cfg.node_port_range.clone())
             .map_err(Error::Config)?;
+        let kubelet = cfg
+            .kubelet_client
+            .as_ref()
+            .map(|c| proxy::kubelet::KubeletClient::new(&cfg.ca_pem, &c.cert_pem, &c.key_pem))
+            .transpose()?;
         let api = rest::Api::new(store, ranges);
         bootstrap::ensure(&api)
             .await
@@ -92,6 +109,7 @@ impl ApiServer {
             api,
             advertise: cfg.advertise,
             version: cfg.version,
+            kubelet,
         });
         let app = Router::new().fallback(dispatch).with_state(state);
         let listener = tokio::net::TcpListener::bind(cfg.bind)
@@ -165,6 +183,10 @@ async fn route(
     );
     if let Some(r) = openapi {
         return r;
+    }
+    // Connect subresources (logs, exec, port-forward, node proxy) go to the kubelet.
+    if let Some(target) = proxy::parse(&path) {
+        return rest::proxy::serve(&state.api, state.kubelet.as_ref(), target, req).await;
     }
     let params = params::Params::parse(req.uri().query())?;
     let target = request::parse(req.method(), &path, params.watch)?;

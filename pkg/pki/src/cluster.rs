@@ -18,6 +18,11 @@ pub const SERVING_CERT_FILE: &str = "serving-kube-apiserver.crt";
 pub const SERVING_KEY_FILE: &str = "serving-kube-apiserver.key";
 pub const ADMIN_CERT_FILE: &str = "client-admin.crt";
 pub const ADMIN_KEY_FILE: &str = "client-admin.key";
+/// The API server's client identity towards kubelets (logs, exec, port-forward, nodes/proxy).
+pub const KUBELET_CLIENT_CERT_FILE: &str = "client-kube-apiserver.crt";
+pub const KUBELET_CLIENT_KEY_FILE: &str = "client-kube-apiserver.key";
+/// Upstream kubeadm's name for that identity.
+pub const KUBELET_CLIENT_CN: &str = "kube-apiserver-kubelet-client";
 
 const KEY_MODE: u32 = 0o600;
 const CERT_MODE: u32 = 0o644;
@@ -32,6 +37,8 @@ pub struct ClusterPki {
     serving_key_pem: String,
     admin_cert_pem: String,
     admin_key_pem: String,
+    kubelet_client_cert_pem: String,
+    kubelet_client_key_pem: String,
 }
 
 impl fmt::Debug for ClusterPki {
@@ -88,6 +95,23 @@ impl ClusterPki {
                     LEAF_VALIDITY_DAYS,
                 )
             })?;
+        let (kubelet_client_cert_pem, kubelet_client_key_pem) = ensure_leaf(
+            tls_dir,
+            &ca,
+            KUBELET_CLIENT_CERT_FILE,
+            KUBELET_CLIENT_KEY_FILE,
+            None,
+            || {
+                issue_leaf(
+                    &ca,
+                    KUBELET_CLIENT_CN,
+                    &["system:masters"],
+                    Usage::Client,
+                    &[],
+                    LEAF_VALIDITY_DAYS,
+                )
+            },
+        )?;
 
         Ok(ClusterPki {
             dir: tls_dir.to_owned(),
@@ -96,6 +120,8 @@ impl ClusterPki {
             serving_key_pem,
             admin_cert_pem,
             admin_key_pem,
+            kubelet_client_cert_pem,
+            kubelet_client_key_pem,
         })
     }
 
@@ -126,6 +152,16 @@ impl ClusterPki {
 
     pub fn admin_key_pem(&self) -> &str {
         &self.admin_key_pem
+    }
+
+    /// `CN=kube-apiserver-kubelet-client, O=system:masters`: what the API server presents to
+    /// kubelets when it proxies logs, exec, port-forward and nodes/proxy.
+    pub fn kubelet_client_cert_pem(&self) -> &str {
+        &self.kubelet_client_cert_pem
+    }
+
+    pub fn kubelet_client_key_pem(&self) -> &str {
+        &self.kubelet_client_key_pem
     }
 
     /// A client certificate (EKU clientAuth) for user `cn` in groups
@@ -277,14 +313,24 @@ mod tests {
         let dir = tmp.path().join("server/tls");
         let pki = ClusterPki::load_or_create(&dir, &sans(&[])).unwrap();
         assert_eq!(mode(&dir), 0o700);
-        for f in [CA_KEY_FILE, SERVING_KEY_FILE, ADMIN_KEY_FILE] {
+        for f in [
+            CA_KEY_FILE,
+            SERVING_KEY_FILE,
+            ADMIN_KEY_FILE,
+            KUBELET_CLIENT_KEY_FILE,
+        ] {
             assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
         }
-        for f in [CA_CERT_FILE, SERVING_CERT_FILE, ADMIN_CERT_FILE] {
+        for f in [
+            CA_CERT_FILE,
+            SERVING_CERT_FILE,
+            ADMIN_CERT_FILE,
+            KUBELET_CLIENT_CERT_FILE,
+        ] {
             assert_eq!(mode(&dir.join(f)), 0o644, "{f}");
         }
         let before = snapshot(&dir);
-        assert_eq!(before.len(), 6, "no temp files left");
+        assert_eq!(before.len(), 8, "no temp files left");
 
         let again = ClusterPki::load_or_create(&dir, &sans(&[])).unwrap();
         assert_eq!(snapshot(&dir), before);
@@ -293,6 +339,11 @@ mod tests {
         assert_eq!(again.serving_key_pem(), pki.serving_key_pem());
         assert_eq!(again.admin_cert_pem(), pki.admin_cert_pem());
         assert_eq!(again.admin_key_pem(), pki.admin_key_pem());
+        assert_eq!(
+            again.kubelet_client_cert_pem(),
+            pki.kubelet_client_cert_pem()
+        );
+        assert_eq!(again.kubelet_client_key_pem(), pki.kubelet_client_key_pem());
         assert_eq!(
             pki.serving_cert_chain_pem().as_bytes(),
             fs::read(dir.join(SERVING_CERT_FILE)).unwrap()
@@ -357,6 +408,19 @@ mod tests {
             - admin.validity().not_before.timestamp())
             / 86400;
         assert_eq!(days, 365);
+
+        let der = verified(pki.ca_cert_pem(), pki.kubelet_client_cert_pem());
+        let kc = parse_der(&der).unwrap();
+        assert_eq!(cn(&kc), KUBELET_CLIENT_CN);
+        let orgs: Vec<_> = kc
+            .subject()
+            .iter_organization()
+            .map(|o| o.as_str().unwrap())
+            .collect();
+        assert_eq!(orgs, ["system:masters"]);
+        let eku = kc.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.client_auth && !eku.server_auth);
+        rcgen::KeyPair::from_pem(pki.kubelet_client_key_pem()).unwrap();
 
         // On-demand issuance.
         let (c, k) = pki

@@ -69,6 +69,10 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             },
             service_cidr: cfg.service_cidr.clone(),
             node_port_range: cfg.service_node_port_range.clone(),
+            kubelet_client: Some(rkube_apiserver::KubeletClientCert {
+                cert_pem: pki.kubelet_client_cert_pem().to_string(),
+                key_pem: pki.kubelet_client_key_pem().to_string(),
+            }),
         };
         let server = ApiServer::bind(api_cfg, store.clone()).await?;
         let local = server.local_addr().map_err(rkube_apiserver::Error::Serve)?;

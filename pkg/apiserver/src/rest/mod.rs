@@ -10,6 +10,7 @@ mod list;
 mod namespace;
 mod output;
 mod patch;
+pub mod proxy;
 mod update;
 mod watch;
 
