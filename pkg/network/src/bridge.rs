@@ -1,9 +1,14 @@
 //! The node bridge: created or adopted, up, with the pod range's first address (the pods'
-//! default gateway) and the configured MTU.
+//! default gateway) and the configured MTU. An adopted bridge loses IPv4 addresses from an
+//! earlier pod range (the node's podCIDR changed), which would otherwise keep stale routes.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use rtnetlink::LinkBridge;
+use futures_util::TryStreamExt;
+use rtnetlink::{
+    packet_route::address::{AddressAttribute, AddressMessage},
+    LinkBridge,
+};
 use tracing::{debug, info};
 
 use crate::{
@@ -41,6 +46,7 @@ pub(crate) async fn ensure(
         .await?
         .ok_or_else(|| Error::Other(format!("bridge {name} vanished after creation")))?;
     nl.set_up(index, Some(mtu)).await?;
+    remove_stale_addresses(nl, name, index, gateway, prefix_len).await?;
     match nl
         .handle
         .address()
@@ -53,4 +59,45 @@ pub(crate) async fn ensure(
         Err(e) => return Err(nl_err(&format!("add {gateway}/{prefix_len} to {name}"), e)),
     }
     Ok(index)
+}
+
+async fn remove_stale_addresses(
+    nl: &Netlink,
+    name: &str,
+    index: u32,
+    gateway: Ipv4Addr,
+    prefix_len: u8,
+) -> Result<()> {
+    let mut stale: Vec<AddressMessage> = Vec::new();
+    let mut addrs = nl
+        .handle
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute();
+    while let Some(msg) = addrs
+        .try_next()
+        .await
+        .map_err(|e| nl_err(&format!("list addresses of {name}"), e))?
+    {
+        let v4 = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(IpAddr::V4(ip)) => Some(*ip),
+            _ => None,
+        });
+        if let Some(ip) = v4 {
+            if (ip, msg.header.prefix_len) != (gateway, prefix_len) {
+                info!(bridge = name, %ip, prefix_len = msg.header.prefix_len, "removing stale bridge address");
+                stale.push(msg);
+            }
+        }
+    }
+    for msg in stale {
+        nl.handle
+            .address()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_err(&format!("remove stale address of {name}"), e))?;
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use std::{
 
 use rtnetlink::{
     packet_route::link::{InfoData, InfoKind, InfoVeth},
-    LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
 use crate::{
@@ -32,7 +32,8 @@ pub(crate) fn host_name(pod_id: &str) -> String {
     format!("veth{h:08x}")
 }
 
-/// Creates the pair: `host` enslaved to the bridge and up, eth0 inside `netns`.
+/// Creates the pair: `host` enslaved to the bridge (hairpin on, so a pod can reach itself
+/// through a Service address, as the CNI bridge plugin's hairpinMode) and up, eth0 inside `netns`.
 pub(crate) async fn create(
     nl: &Netlink,
     host: &str,
@@ -60,6 +61,12 @@ pub(crate) async fn create(
         .link_index(host)
         .await?
         .ok_or_else(|| Error::Other(format!("veth {host} vanished after creation")))?;
+    nl.handle
+        .link()
+        .set_port(LinkBridgePort::new(index).hairpin(true).build())
+        .execute()
+        .await
+        .map_err(|e| nl_err(&format!("hairpin on {host}"), e))?;
     nl.set_up(index, None).await
 }
 

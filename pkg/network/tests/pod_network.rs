@@ -140,6 +140,13 @@ async fn pods_reach_each_other_the_gateway_and_outside_and_keep_their_addresses(
         assert!(ip.octets()[..3] == [10, 250, x] && ip != gateway, "{ip}");
     }
     assert!(link_exists(&host_interface("pod-a")));
+    let hairpin = format!(
+        "/sys/class/net/{}/brport/hairpin_mode",
+        host_interface("pod-a")
+    );
+    assert_eq!(std::fs::read_to_string(hairpin).unwrap().trim(), "1");
+    let master = std::fs::read_link(format!("/sys/class/net/{}/master", host_interface("pod-a")));
+    assert!(master.unwrap().ends_with(&cfg.bridge), "veth on the bridge");
     assert!(a.has_link("eth0"));
 
     assert!(a.ping(att_b.ip), "a -> b");
@@ -266,5 +273,29 @@ async fn a_missing_netns_costs_no_address() {
         .unwrap_err();
     assert!(matches!(err, Error::Other(_)), "{err:?}");
     assert_eq!(net.address_of("ghost"), None);
+    net.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_adopted_bridge_keeps_only_the_current_gateway() {
+    let t = tag();
+    let x = (t & 0xff) as u8;
+    let (cfg, _cleanup) = config(t, format!("10.248.{x}.0/24"), "10.248.0.0/16");
+    // Left over from an earlier pod range.
+    assert!(ok("ip", &["link", "add", &cfg.bridge, "type", "bridge"]));
+    assert!(ok(
+        "ip",
+        &["addr", "add", "10.247.9.1/24", "dev", &cfg.bridge]
+    ));
+    let net = PodNetwork::new(cfg.clone()).await.unwrap();
+    let out = run("ip", &["-4", "-o", "addr", "show", "dev", &cfg.bridge]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("10.248.{x}.1/24")), "{text}");
+    assert!(!text.contains("10.247.9.1"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    // Administratively up (IFF_UP) even without ports.
+    let flags = std::fs::read_to_string(format!("/sys/class/net/{}/flags", cfg.bridge)).unwrap();
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "bridge is up");
     net.teardown().await.unwrap();
 }
