@@ -64,7 +64,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, spec: &ContainerSpec) -> Result<Cont
 async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Result<ContainerInfo> {
     let cgroups_path = inner.cgroups_path(&spec.id);
     let oci =
-        spec::build(spec, &cgroups_path).map_err(|e| Error::Other(format!("OCI spec: {e}")))?;
+        spec::build(spec, &cgroups_path).map_err(|e| Error::CannotRun(format!("OCI spec: {e}")))?;
     oci.save(bundle.join("config.json"))
         .map_err(|e| Error::Other(format!("writing config.json: {e}")))?;
     let log = LogFile::open(&spec.log_path, spec.log_max_size, spec.log_max_files)

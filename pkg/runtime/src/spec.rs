@@ -89,6 +89,78 @@ const READONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
+/// Syscalls the RuntimeDefault profile refuses with EPERM. Not Docker's full allowlist: a
+/// denylist of the calls its profile exists to stop (kernel modules, kexec, reboot, clocks,
+/// keyrings, bpf/perf, userfaultfd, handle-based opens, namespace and mount tricks).
+const RUNTIME_DEFAULT_DENY: [&str; 36] = [
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "move_mount",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "query_module",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "userfaultfd",
+    "uselib",
+];
+
+/// The seccomp section for a profile name: `RuntimeDefault`, `Unconfined`, or the path of an
+/// OCI-format (Docker-compatible) JSON profile, optionally prefixed `localhost/`.
+fn seccomp(profile: Option<&str>, privileged: bool) -> Result<Option<Value>, String> {
+    match profile {
+        None | Some("") | Some("Unconfined") | Some("unconfined") => Ok(None),
+        // Privileged containers run unconfined, as in containerd.
+        Some(_) if privileged => Ok(None),
+        Some("RuntimeDefault") | Some("runtime/default") | Some("docker/default") => {
+            Ok(Some(json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{
+                    "names": RUNTIME_DEFAULT_DENY.to_vec(),
+                    "action": "SCMP_ACT_ERRNO",
+                    "errnoRet": libc::EPERM,
+                }],
+            })))
+        }
+        Some(path) => {
+            let path = path
+                .strip_prefix("localhost/")
+                .or_else(|| path.strip_prefix("Localhost/"))
+                .unwrap_or(path);
+            let data = std::fs::read(path).map_err(|e| format!("seccomp profile {path}: {e}"))?;
+            serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|e| format!("seccomp profile {path}: {e}"))
+        }
+    }
+}
+
 /// The capability set after add/drop (names without `CAP_`, `ALL` allowed), as OCI names.
 pub(crate) fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Vec<String> {
     let norm = |c: &String| c.trim_start_matches("CAP_").to_ascii_uppercase();
@@ -127,7 +199,7 @@ fn bind(source: &std::path::Path, destination: &str, read_only: bool) -> Value {
 }
 
 /// The OCI spec for `spec`, with the rootfs at `<bundle>/rootfs` and cgroup `cgroups_path`.
-pub(crate) fn build(spec: &ContainerSpec, cgroups_path: &str) -> Result<Spec, serde_json::Error> {
+pub(crate) fn build(spec: &ContainerSpec, cgroups_path: &str) -> Result<Spec, String> {
     let sec = &spec.security;
     let caps = capabilities(sec.privileged, &sec.cap_add, &sec.cap_drop);
     let sys_opts = if sec.privileged {
@@ -210,12 +282,15 @@ pub(crate) fn build(spec: &ContainerSpec, cgroups_path: &str) -> Result<Spec, se
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
+    if let Some(profile) = seccomp(sec.seccomp.as_deref(), sec.privileged)? {
+        linux["seccomp"] = profile;
+    }
 
     let mut user = json!({"uid": spec.uid, "gid": spec.gid});
     if !spec.additional_gids.is_empty() {
         user["additionalGids"] = json!(spec.additional_gids);
     }
-    let config = json!({
+    let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -226,13 +301,17 @@ pub(crate) fn build(spec: &ContainerSpec, cgroups_path: &str) -> Result<Spec, se
             "capabilities": {
                 "bounding": caps, "effective": caps, "permitted": caps,
             },
-            "noNewPrivileges": sec.no_new_privileges,
         },
         "root": {"path": "rootfs", "readonly": sec.read_only_rootfs},
         "mounts": mounts,
         "linux": linux,
     });
-    serde_json::from_value(config)
+    // Only when true: libcontainer 0.7 loads seccomp before dropping capabilities only when
+    // the field is absent, and `false` would make a non-root container fail to load it.
+    if sec.no_new_privileges {
+        config["process"]["noNewPrivileges"] = json!(true);
+    }
+    serde_json::from_value(config).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

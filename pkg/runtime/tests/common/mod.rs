@@ -16,7 +16,7 @@ pub struct Fixture {
     pub layer: PathBuf,
     pub cgroup_parent: String,
     cfg: RuntimeConfig,
-    sandboxes: Vec<String>,
+    pub sandboxes: Vec<String>,
 }
 
 /// A rootfs layer: /bin/busybox, its applets as symlinks, /etc/passwd and /etc/group.
