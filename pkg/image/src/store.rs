@@ -56,7 +56,14 @@ impl From<ConfigRecord> for ImageConfig {
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
-    records: Mutex<BTreeMap<String, ImageRecord>>,
+    records: Mutex<Loaded>,
+}
+
+/// The records and the modification time of the images directory they were read at.
+#[derive(Debug, Default)]
+struct Loaded {
+    dir_mtime: Option<std::time::SystemTime>,
+    records: BTreeMap<String, ImageRecord>,
 }
 
 pub fn io_error(what: impl std::fmt::Display, e: std::io::Error) -> Error {
@@ -80,30 +87,12 @@ impl Store {
                 };
             }
         }
-        let mut records = BTreeMap::new();
         let dir = root.join("images");
-        let entries =
-            fs::read_dir(&dir).map_err(|e| io_error(format!("reading {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let p = entry.path();
-            if p.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            match fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<ImageRecord>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(r) => {
-                    records.insert(r.id.clone(), r);
-                }
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "skipping unreadable image record")
-                }
-            }
-        }
+        let dir_mtime = fs::metadata(&dir).and_then(|m| m.modified()).ok();
+        let records = load_records(&dir)?;
         Ok(Self {
             root: root.to_path_buf(),
-            records: Mutex::new(records),
+            records: Mutex::new(Loaded { dir_mtime, records }),
         })
     }
 
@@ -136,15 +125,38 @@ impl Store {
         }
     }
 
-    fn records(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ImageRecord>> {
+    /// The records, re-read when the images directory changed: `rkube images import|rm` may
+    /// change them while a server runs on the same store. Every write renames a file into that
+    /// directory, which moves its mtime.
+    fn records(&self) -> std::sync::MutexGuard<'_, Loaded> {
         // A panic while holding the lock cannot leave a record half-changed: keep going.
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+        let mut loaded = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = self.root.join("images");
+        // Read before loading, so a write during the load is seen by the next call.
+        let mtime = fs::metadata(&dir).and_then(|m| m.modified()).ok();
+        if mtime.is_none() || mtime != loaded.dir_mtime {
+            match load_records(&dir) {
+                Ok(records) => {
+                    loaded.records = records;
+                    loaded.dir_mtime = mtime;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot re-read the image index"),
+            }
+        }
+        loaded
     }
 
     /// The record a normalized reference or an ID (`sha256:<hex>`, `<hex>` or a unique hex
     /// prefix of at least 12 characters) names.
     pub fn find(&self, normalized: Option<&str>, id_like: &str) -> Option<ImageRecord> {
-        let records = self.records();
+        Self::find_in(&self.records().records, normalized, id_like)
+    }
+
+    fn find_in(
+        records: &BTreeMap<String, ImageRecord>,
+        normalized: Option<&str>,
+        id_like: &str,
+    ) -> Option<ImageRecord> {
         if let Some(n) = normalized {
             if let Some(r) = records
                 .values()
@@ -164,13 +176,14 @@ impl Store {
     }
 
     pub fn list(&self) -> Vec<ImageRecord> {
-        self.records().values().cloned().collect()
+        self.records().records.values().cloned().collect()
     }
 
     /// Stores `record`, merging references with an existing record of the same ID and taking
     /// its references away from other images (a tag points at one image).
     pub fn commit(&self, mut record: ImageRecord) -> Result<ImageRecord> {
-        let mut records = self.records();
+        let mut loaded = self.records();
+        let records = &mut loaded.records;
         if let Some(old) = records.get(&record.id) {
             // Same config, same layer contents: keep the layers already unpacked (an import
             // of an uncompressed docker archive names them by other digests).
@@ -208,7 +221,8 @@ impl Store {
     /// Removes a reference, or the whole image when `reference` is None; deletes the image and
     /// its unshared layers when no reference is left. Returns whether anything was removed.
     pub fn remove(&self, id: &str, reference: Option<&str>) -> Result<()> {
-        let mut records = self.records();
+        let mut loaded = self.records();
+        let records = &mut loaded.records;
         let Some(mut record) = records.get(id).cloned() else {
             return Ok(());
         };
@@ -241,6 +255,31 @@ impl Store {
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| Error::Other(e.to_string()))?;
         write_atomic(&path, &bytes)
     }
+}
+
+/// Reads every record under `dir`; unreadable ones are logged and skipped.
+fn load_records(dir: &Path) -> Result<BTreeMap<String, ImageRecord>> {
+    let mut records = BTreeMap::new();
+    let entries =
+        fs::read_dir(dir).map_err(|e| io_error(format!("reading {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        match fs::read(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<ImageRecord>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(r) => {
+                records.insert(r.id.clone(), r);
+            }
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "skipping unreadable image record")
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// Writes via a temporary file, fsync and rename, so a crash leaves the old or the new file.

@@ -33,6 +33,8 @@ async fn import_oci_and_docker_archives() {
     // No registry configured: whatever is found must come from the archives.
     let root = tempfile::tempdir().unwrap();
     let svc = ImageService::open(root.path(), RegistriesConfig::default()).unwrap();
+    // A second service on the same store, like a running server while `rkube images` runs.
+    let server = ImageService::open(root.path(), RegistriesConfig::default()).unwrap();
 
     let added = svc.import(&oci).unwrap();
     assert_eq!(added.len(), 1);
@@ -54,6 +56,11 @@ async fn import_oci_and_docker_archives() {
         .unwrap();
     assert!(report.is_none());
     assert_eq!(ensured.id, img.id);
+    let (seen, _) = server
+        .ensure("busybox:import", PullPolicy::Never, &[])
+        .await
+        .expect("the other service sees the import");
+    assert_eq!(seen.id, img.id);
 
     // Idempotent.
     let again = svc.import(&oci).unwrap();
@@ -69,6 +76,12 @@ async fn import_oci_and_docker_archives() {
     assert_eq!(both.id, img.id);
     assert_eq!(svc.list().unwrap().len(), 1);
     assert!(both.layers[0].join("bin/busybox").is_file());
+
+    // Removing by ID removes every name, the record and the layers.
+    server.remove(&img.id[7..19]).unwrap();
+    assert!(svc.get("busybox:import").unwrap().is_none());
+    assert!(svc.list().unwrap().is_empty());
+    assert!(!both.layers[0].exists());
 
     // Not an archive: a clear error naming the file.
     let junk = work.path().join("junk.tar");
