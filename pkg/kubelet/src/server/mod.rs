@@ -15,6 +15,8 @@ mod router;
 mod spdy_exec;
 mod spdy_portforward;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod tls;
 mod upgrade;
 mod ws_io;
