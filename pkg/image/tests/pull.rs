@@ -188,3 +188,58 @@ async fn never_missing_tag_and_unreachable_registry() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_schema2_manifest_and_pull_by_digest() {
+    let reg = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let oci = work.path().join("bb.tar");
+    reg.push("oci", Some(&oci));
+    // The same image with Docker media types (manifest v2 schema 2, gzip layer).
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--format",
+            "v2s2",
+        ])
+        .arg(format!("oci-archive:{}", oci.display()))
+        .arg(format!("docker://{}/library/busybox:v2s2", reg.addr))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    let svc = service(&reg, root.path());
+    let (image, report) = svc
+        .ensure("busybox:v2s2", PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    assert!(report.is_some());
+    assert_eq!(image.config.cmd, vec!["sh"]);
+    assert!(image.layers[0].join("bin/busybox").is_file());
+
+    // By digest: present already (same repo digest), so IfNotPresent does not pull.
+    let by_digest = image.repo_digest.clone().unwrap();
+    let (same, report) = svc
+        .ensure(&by_digest, PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    assert!(report.is_none());
+    assert_eq!(same.id, image.id);
+    // And pulled by digest into a fresh store.
+    let root2 = tempfile::tempdir().unwrap();
+    let svc2 = service(&reg, root2.path());
+    let (fresh, report) = svc2
+        .ensure(&by_digest, PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    assert!(report.is_some());
+    assert_eq!(fresh.id, image.id);
+    assert_eq!(fresh.references, vec![by_digest.clone()]);
+}
