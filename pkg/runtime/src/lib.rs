@@ -4,6 +4,17 @@
 //! libcontainer call runs in a short-lived re-exec of the rkube binary (`rkube __runtime ...`,
 //! [`helper_main`]); this process is a child subreaper, so container processes are re-parented to it
 //! and their exits are seen at once. No Kubernetes types here.
+//!
+//! Choices worth knowing:
+//! - Exits are seen through a pidfd in tokio's reactor, then `waitid` on that one PID (never
+//!   `waitpid(-1)`). A container started by an earlier agent process is re-adopted by
+//!   [`Runtime::list`]/[`Runtime::wait`] (PID plus start time, so a reused PID is not mistaken
+//!   for it), but only the parent can collect an exit status: its exit code is then reported
+//!   as 255 (containerd's convention for "unknown").
+//! - stdout/stderr are FIFOs in the bundle that the container holds read-write: it never gets
+//!   EPIPE while no agent reads, and a restarted agent reopens them and continues the CRI log.
+//! - Not supported yet: a container's own stdin and TTY (`kubectl attach`, `run -it`); exec
+//!   supports both.
 
 mod cgroup;
 mod container;

@@ -247,3 +247,28 @@ async fn a_new_runtime_readopts_running_containers() {
     assert!(exit.exit_code == 137 || exit.exit_code == 255, "{exit:?}");
     assert!(!again.list().await.unwrap()[0].running);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_do_not_interfere() {
+    let mut fx = Fixture::new("par");
+    let sb = fx.sandbox("pod-par", "pod-par").await;
+    let specs: Vec<_> = (0..6)
+        .map(|i| {
+            fx.spec(
+                &format!("c-par-{i}"),
+                &sb,
+                &["sh", "-c", &format!("echo out-{i}")],
+            )
+        })
+        .collect();
+    let runs = specs.iter().map(|s| fx.rt.run_container(s));
+    for r in futures_util::future::join_all(runs).await {
+        r.unwrap();
+    }
+    for i in 0..6 {
+        let id = format!("c-par-{i}");
+        assert_eq!(fx.rt.wait(&id).await.unwrap().exit_code, 0);
+        // Each container got its own output pipes (no fd inherited from a sibling's create).
+        assert_eq!(fx.logs(&id).await, format!("out-{i}\n"));
+    }
+}
