@@ -1,6 +1,7 @@
 //! rkube: one binary, thin main. Parses and validates configuration once, sets up logging,
 //! and hands over to the pkg/ crates.
 
+mod images_args;
 mod logging;
 mod server_args;
 mod sim_args;
@@ -26,6 +27,8 @@ enum Command {
     Version,
     /// Run simulated nodes (no containers) against a cluster, for tests and benchmarks.
     Sim(sim_args::SimArgs),
+    /// Manage the images on this node: import archives, list, remove.
+    Images(images_args::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,16 @@ fn main() -> ExitCode {
         Command::Version => {
             print!("{}", version::long());
             ExitCode::SUCCESS
+        }
+        Command::Images(args) => {
+            logging::init(logging::LogFormat::detect());
+            match images_args::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rkube: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Sim(args) => {
             let (cfg, kubeconfig, log_format) = match args.resolve() {

@@ -1,6 +1,8 @@
 //! A real `rkube server` for a test, and the kubectl binaries to drive it.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
