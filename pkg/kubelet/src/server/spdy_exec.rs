@@ -486,7 +486,11 @@ mod kubectl_tests {
     use super::*;
     use crate::server::spdy_portforward::{self, test_dial};
 
-    const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
+    /// kubectl speaks SPDY for exec up to 1.29 and for port-forward up to 1.30.
+    const KUBECTLS: [&str; 2] = [
+        "/usr/lib/google-cloud-sdk/bin/kubectl.1.27",
+        "/usr/lib/google-cloud-sdk/bin/kubectl.1.29",
+    ];
 
     async fn read_head(s: &mut TcpStream) -> Option<String> {
         let mut head = Vec::new();
@@ -584,18 +588,24 @@ mod kubectl_tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn kubectl_1_27_exec_and_port_forward() {
-        if !std::path::Path::new(KUBECTL).exists() {
-            eprintln!("skipping: {KUBECTL} is not installed");
-            return;
+    async fn kubectl_1_27_and_1_29_exec_and_port_forward() {
+        for kubectl in KUBECTLS {
+            if !std::path::Path::new(kubectl).exists() {
+                eprintln!("skipping: {kubectl} is not installed");
+                continue;
+            }
+            exec_and_port_forward(kubectl).await;
         }
+    }
+
+    async fn exec_and_port_forward(kubectl_path: &'static str) {
         let dir = tempfile::tempdir().unwrap();
         let echo_port = test_dial::echo_server().await;
         let api = api_server().await;
         let kc = kubeconfig(dir.path(), api);
         let home = dir.path().to_path_buf();
         let kubectl = |args: &[&str]| {
-            let mut c = std::process::Command::new(KUBECTL);
+            let mut c = std::process::Command::new(kubectl_path);
             c.arg("--kubeconfig").arg(&kc).args(args).env("HOME", &home);
             c
         };
@@ -631,7 +641,7 @@ mod kubectl_tests {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             "hello from kubectl\n",
-            "stderr: {stderr}"
+            "{kubectl_path} stderr: {stderr}"
         );
         assert!(stderr.contains("to-stderr"), "{stderr}");
         assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
