@@ -243,3 +243,69 @@ async fn docker_schema2_manifest_and_pull_by_digest() {
     assert_eq!(fresh.id, image.id);
     assert_eq!(fresh.references, vec![by_digest.clone()]);
 }
+
+/// Pushes an OCI index for library/busybox:multi: linux/arm64 -> the image tagged `arm`,
+/// linux/amd64 -> the image tagged 1.36 (with the arm64 entry first, so order alone is not it).
+/// Returns the index's digest.
+fn push_index(reg: &TestRegistry) -> String {
+    let script = r#"
+set -euo pipefail
+base="http://$1/v2/library/busybox/manifests"
+accept="Accept: application/vnd.oci.image.manifest.v1+json"
+entry() {
+    curl -fsS -H "$accept" -o "$2/$3.json" "$base/$3"
+    printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"%s","os":"linux"}}' \
+        "$(sha256sum "$2/$3.json" | cut -d' ' -f1)" "$(stat -c %s "$2/$3.json")" "$4"
+}
+arm="$(entry "$1" "$2" arm arm64)"
+amd="$(entry "$1" "$2" 1.36 amd64)"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s,%s]}' "$arm" "$amd" >"$2/index.json"
+curl -fsS -X PUT -H "Content-Type: application/vnd.oci.image.index.v1+json" \
+    --data-binary @"$2/index.json" "$base/multi"
+echo "sha256:$(sha256sum "$2/index.json" | cut -d' ' -f1)"
+"#;
+    let work = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["-c", script, "push-index"])
+        .arg(&reg.addr)
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_index_resolves_to_linux_amd64() {
+    let reg = TestRegistry::start();
+    // A second build of the test image: another config, so another image ID.
+    reg.push("arm", None);
+    let index_digest = push_index(&reg);
+
+    let root = tempfile::tempdir().unwrap();
+    let svc = service(&reg, root.path());
+    let (amd64, _) = svc
+        .ensure("busybox:1.36", PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    let (arm, _) = svc
+        .ensure("busybox:arm", PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    assert_ne!(amd64.id, arm.id);
+    let (multi, report) = svc
+        .ensure("busybox:multi", PullPolicy::IfNotPresent, &[])
+        .await
+        .unwrap();
+    assert_eq!(multi.id, amd64.id, "the linux/amd64 entry");
+    assert_eq!(report.unwrap().bytes, 0, "its blobs were there already");
+    // The repo digest is the index's (what a pod's imageID shows for a multi-arch tag).
+    assert_eq!(
+        multi.repo_digest.unwrap(),
+        format!("docker.io/library/busybox@{index_digest}")
+    );
+}
