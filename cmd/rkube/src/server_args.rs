@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use rkube_server::ServerConfig;
+use rkube_server::{AgentConfig, ServerConfig};
 use rkube_store::etcd::EtcdConfig;
 use serde::Deserialize;
 
@@ -95,6 +95,38 @@ pub struct ServerArgs {
     /// pods and report them Running, but run no containers (for tests and benchmarks).
     #[arg(long, value_name = "N")]
     sim_nodes: Option<usize>,
+
+    /// This machine's node name (default: the hostname, lowercased).
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
+
+    /// The node's InternalIP, where the kubelet API listens (default: the advertise address).
+    #[arg(long, value_name = "IP")]
+    node_ip: Option<String>,
+
+    /// k3s registries.yaml: registry mirrors and credentials for image pulls.
+    #[arg(long, value_name = "FILE")]
+    private_registry: Option<PathBuf>,
+
+    /// IPv4 network for pod IPs; each node takes a /24 of it.
+    #[arg(long, value_name = "CIDR")]
+    cluster_cidr: Option<String>,
+
+    /// The cluster DNS service IP written into pods' resolv.conf.
+    #[arg(long, value_name = "IP")]
+    cluster_dns: Option<String>,
+
+    /// The cluster's DNS domain.
+    #[arg(long, value_name = "DOMAIN")]
+    cluster_domain: Option<String>,
+
+    /// Port of the kubelet API (logs, exec, port-forward).
+    #[arg(long, value_name = "PORT")]
+    kubelet_port: Option<u16>,
+
+    /// Name of the pod bridge.
+    #[arg(long, value_name = "NAME")]
+    pod_bridge: Option<String>,
 }
 
 /// One wrong setting: the key and what is wrong with it.
@@ -122,6 +154,7 @@ impl ServerArgs {
         };
         let a = self.merge(file);
 
+        let agent = resolve_agent(&a)?;
         let data_dir = a.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         if data_dir.as_os_str().is_empty() {
             return Err(bad("data-dir", "must not be empty"));
@@ -179,6 +212,7 @@ impl ServerArgs {
             sim.plan().map_err(|e| bad("sim-nodes", e.to_string()))?;
         }
         let cfg = ServerConfig {
+            agent,
             data_dir,
             datastore,
             bind_address,
@@ -240,8 +274,107 @@ impl ServerArgs {
             compaction_interval: self.compaction_interval.or(file.compaction_interval),
             log_format: self.log_format.or(file.log_format),
             sim_nodes: self.sim_nodes.or(file.sim_nodes),
+            node_name: self.node_name.or(file.node_name),
+            node_ip: self.node_ip.or(file.node_ip),
+            private_registry: self.private_registry.or(file.private_registry),
+            cluster_cidr: self.cluster_cidr.or(file.cluster_cidr),
+            cluster_dns: self.cluster_dns.or(file.cluster_dns),
+            cluster_domain: self.cluster_domain.or(file.cluster_domain),
+            kubelet_port: self.kubelet_port.or(file.kubelet_port),
+            pod_bridge: self.pod_bridge.or(file.pod_bridge),
         }
     }
+}
+
+fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
+    let node_name = match &a.node_name {
+        Some(n) => n.clone(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_lowercase())
+            .unwrap_or_else(|_| "localhost".into()),
+    };
+    let valid_name = !node_name.is_empty()
+        && node_name.len() <= 253
+        && node_name
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && node_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !valid_name {
+        return Err(bad(
+            "node-name",
+            format!("{node_name:?} is not a lowercase DNS name"),
+        ));
+    }
+    let node_ip = match a.node_ip.as_deref() {
+        None => None,
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| bad("node-ip", format!("{s:?} is not an IP address")))?,
+        ),
+    };
+    let registries = match &a.private_registry {
+        None => rkube_server::RegistriesConfig::default(),
+        Some(p) => rkube_server::RegistriesConfig::from_file(p)
+            .map_err(|e| bad("private-registry", format!("{}: {e}", p.display())))?,
+    };
+    let cluster_cidr = a
+        .cluster_cidr
+        .clone()
+        .unwrap_or_else(|| "10.42.0.0/16".into());
+    validate_cidr(&cluster_cidr).map_err(|m| bad("cluster-cidr", m))?;
+    if cluster_cidr
+        .split_once('/')
+        .and_then(|(_, l)| l.parse::<u8>().ok())
+        .is_some_and(|l| l > 24)
+    {
+        return Err(bad(
+            "cluster-cidr",
+            format!("{cluster_cidr:?}: must hold at least one /24"),
+        ));
+    }
+    let cluster_dns = match a.cluster_dns.as_deref() {
+        None => IpAddr::from([10, 43, 0, 10]),
+        Some(s) => s
+            .parse()
+            .map_err(|_| bad("cluster-dns", format!("{s:?} is not an IP address")))?,
+    };
+    let cluster_domain = a
+        .cluster_domain
+        .clone()
+        .unwrap_or_else(|| "cluster.local".into());
+    if cluster_domain.is_empty() || cluster_domain.contains(char::is_whitespace) {
+        return Err(bad(
+            "cluster-domain",
+            format!("{cluster_domain:?} is not a DNS domain"),
+        ));
+    }
+    let kubelet_port = a.kubelet_port.unwrap_or(10250);
+    if kubelet_port == 0 {
+        return Err(bad("kubelet-port", "must be between 1 and 65535"));
+    }
+    let pod_bridge = a.pod_bridge.clone().unwrap_or_else(|| "rkube0".into());
+    // Linux interface names: at most 15 bytes, no '/' or whitespace.
+    if pod_bridge.is_empty()
+        || pod_bridge.len() > 15
+        || pod_bridge.contains(|c: char| c == '/' || c.is_whitespace())
+    {
+        return Err(bad(
+            "pod-bridge",
+            format!("{pod_bridge:?} is not a valid interface name (1-15 characters)"),
+        ));
+    }
+    Ok(AgentConfig {
+        node_name,
+        node_ip,
+        registries,
+        cluster_cidr,
+        cluster_dns,
+        cluster_domain,
+        kubelet_port,
+        pod_bridge,
+    })
 }
 
 fn resolve_datastore(
@@ -425,6 +558,13 @@ mod tests {
         assert_eq!(c.write_kubeconfig_mode, 0o600);
         assert!(c.datastore.is_none());
         assert_eq!(c.compaction_interval, Duration::from_secs(300));
+        assert_eq!(c.agent.cluster_cidr, "10.42.0.0/16");
+        assert_eq!(c.agent.cluster_dns.to_string(), "10.43.0.10");
+        assert_eq!(c.agent.cluster_domain, "cluster.local");
+        assert_eq!(c.agent.kubelet_port, 10250);
+        assert_eq!(c.agent.pod_bridge, "rkube0");
+        assert!(!c.agent.node_name.is_empty());
+        assert_eq!(c.agent.node_name, c.agent.node_name.to_lowercase());
     }
 
     #[test]
@@ -443,6 +583,16 @@ mod tests {
                 "service-node-port-range",
             ),
             (&["--advertise-address", "x"], "advertise-address"),
+            (&["--node-name", "Big_Name"], "node-name"),
+            (&["--node-ip", "x"], "node-ip"),
+            (
+                &["--private-registry", "/nonexistent.yaml"],
+                "/nonexistent.yaml",
+            ),
+            (&["--cluster-cidr", "10.0.0.0/28"], "cluster-cidr"),
+            (&["--cluster-dns", "x"], "cluster-dns"),
+            (&["--kubelet-port", "0"], "kubelet-port"),
+            (&["--pod-bridge", "a-very-long-bridge-name"], "pod-bridge"),
         ] {
             let e = resolve(args).unwrap_err();
             assert!(e.contains(key), "{args:?}: {e}");

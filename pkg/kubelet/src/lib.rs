@@ -3,9 +3,25 @@
 //! `kube::Client`, like the upstream kubelet; serves the kubelet API (logs, exec, attach,
 //! port-forward) that the API server proxies to.
 
+mod container_spec;
+mod env;
+mod lease;
+mod machine;
+mod node;
+mod pods;
+mod probes;
 pub mod server;
+mod status;
+mod time;
+mod volumes;
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use tracing::{info, warn};
+
+pub use pods::PodTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,6 +59,8 @@ pub struct KubeletConfig {
     /// The node's pod CIDR when configured locally; else `node.spec.podCIDR` is used.
     pub pod_cidr: Option<String>,
     pub cluster_cidr: String,
+    /// The pod bridge (`rkube0`; tests use their own so clusters do not collide).
+    pub pod_bridge: String,
     pub cluster_dns: IpAddr,
     pub cluster_domain: String,
     pub registries: rkube_image::RegistriesConfig,
@@ -57,13 +75,159 @@ pub struct KubeletConfig {
 }
 
 /// Runs the kubelet until `shutdown` resolves. Running containers are left running on shutdown
-/// (a restarted kubelet re-adopts them).
+/// (a restarted kubelet replaces them: see pods::worker).
 pub async fn run(
     cfg: KubeletConfig,
     client: kube::Client,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
-    let _ = (cfg, client);
-    shutdown.await;
+    let runtime = rkube_runtime::Runtime::new(rkube_runtime::RuntimeConfig {
+        root: cfg.agent_dir.join("containers"),
+        helper_exe: cfg.helper_exe.clone(),
+        cgroup_parent: "/rkube".into(),
+    })?;
+    let images = rkube_image::ImageService::open(
+        &cfg.agent_dir.join("images-store"),
+        cfg.registries.clone(),
+    )?;
+    let (net_tx, net_rx) = tokio::sync::watch::channel(None);
+    let table = PodTable::default();
+    let ctx = Arc::new(pods::Ctx {
+        client: client.clone(),
+        runtime: runtime.clone(),
+        images,
+        network: net_rx,
+        events: pods::Recorder::new(client.clone(), cfg.node_name.clone()),
+        table: table.clone(),
+        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        host_ip: cfg.node_ip.to_string(),
+        cfg: cfg.clone(),
+    });
+    let streaming = server::serve(
+        server::StreamingConfig {
+            bind: std::net::SocketAddr::new(cfg.node_ip, cfg.port),
+            serving_cert_pem: cfg.serving_cert_pem.clone(),
+            serving_key_pem: cfg.serving_key_pem.clone(),
+            client_ca_pem: cfg.client_ca_pem.clone(),
+            idle_timeout: cfg.streaming_idle_timeout,
+        },
+        runtime,
+        Arc::new(table),
+        std::future::pending(),
+    );
+    let work = async {
+        let mut reporter = node::NodeReporter::new(cfg.clone(), client.clone());
+        let mut not_ready: node::NotReady = Some(
+            "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:no podCIDR assigned yet".into(),
+        );
+        let registered = loop {
+            match reporter.register(&not_ready).await {
+                Ok(n) => break n,
+                Err(e) => {
+                    warn!(error = %e, "registering the node failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        };
+        let node_uid = registered.metadata.uid.clone().unwrap_or_default();
+        tokio::spawn(lease::renew_forever(
+            client.clone(),
+            cfg.node_name.clone(),
+            node_uid,
+            cfg.lease_interval,
+        ));
+        let pods = tokio::spawn(pods::run(ctx.clone()));
+        let pod_cidr = wait_pod_cidr(&cfg, &client, registered).await;
+        let network = loop {
+            match rkube_network::PodNetwork::new(rkube_network::NetworkConfig {
+                pod_cidr: pod_cidr.clone(),
+                cluster_cidr: cfg.cluster_cidr.clone(),
+                bridge: cfg.pod_bridge.clone(),
+                state_dir: cfg.agent_dir.join("network"),
+                mtu: 1500,
+            })
+            .await
+            {
+                Ok(n) => break n,
+                Err(e) => {
+                    warn!(error = %e, "setting up the pod network failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        info!(pod_cidr = %pod_cidr, bridge = %cfg.pod_bridge, "pod network ready");
+        let _ = net_tx.send(Some(network));
+        not_ready = None;
+        let mut tick = tokio::time::interval(node::NodeReporter::check_every());
+        loop {
+            tick.tick().await;
+            if let Err(e) = reporter.update(&not_ready).await {
+                warn!(error = %e, "reporting node status failed");
+            }
+            if pods.is_finished() {
+                warn!("the pod watch ended");
+            }
+        }
+    };
+    tokio::select! {
+        _ = work => {}
+        r = streaming => {
+            if let Err(e) = r {
+                return Err(Error::Server(e.to_string()));
+            }
+        }
+        _ = shutdown => {}
+    }
+    info!("kubelet stopped; containers keep running");
     Ok(())
+}
+
+/// The configured pod CIDR, else the node's spec.podCIDR once the node IPAM controller set it.
+async fn wait_pod_cidr(cfg: &KubeletConfig, client: &kube::Client, node: Node) -> String {
+    let from = |n: &Node| {
+        n.spec
+            .as_ref()
+            .and_then(|s| s.pod_cidr.clone())
+            .filter(|c| !c.is_empty())
+    };
+    if let Some(c) = from(&node).or_else(|| cfg.pod_cidr.clone()) {
+        return c;
+    }
+    info!("waiting for the node's podCIDR");
+    let api: Api<Node> = Api::all(client.clone());
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Ok(n) = api.get(&cfg.node_name).await {
+            if let Some(c) = from(&n) {
+                return c;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn config() -> KubeletConfig {
+        KubeletConfig {
+            node_name: "n1".into(),
+            agent_dir: "/tmp/rkube-test-agent".into(),
+            node_ip: "10.0.0.5".parse().unwrap(),
+            port: 10250,
+            serving_cert_pem: String::new(),
+            serving_key_pem: String::new(),
+            client_ca_pem: String::new(),
+            pod_cidr: None,
+            cluster_cidr: "10.42.0.0/16".into(),
+            pod_bridge: "rkube0".into(),
+            cluster_dns: "10.43.0.10".parse().unwrap(),
+            cluster_domain: "cluster.local".into(),
+            registries: Default::default(),
+            control_plane: false,
+            helper_exe: "/bin/false".into(),
+            lease_interval: Duration::from_secs(10),
+            streaming_idle_timeout: Duration::from_secs(3600),
+        }
+    }
 }

@@ -23,7 +23,25 @@ pub struct ServerConfig {
     pub service_node_port_range: RangeInclusive<u16>,
     /// Simulated nodes (sim-0..) to run in-process; 0: none.
     pub sim_nodes: usize,
+    /// The embedded agent (unless `disable_agent`).
+    pub agent: AgentConfig,
     pub build: BuildInfo,
+}
+
+/// The in-process agent's settings (`--node-name`, `--node-ip`, `--private-registry`, ...).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Lowercased hostname by default.
+    pub node_name: String,
+    /// `None`: the advertise address.
+    pub node_ip: Option<IpAddr>,
+    pub registries: rkube_image::RegistriesConfig,
+    /// The whole cluster's pod network (10.42.0.0/16); this node takes a /24 of it.
+    pub cluster_cidr: String,
+    pub cluster_dns: IpAddr,
+    pub cluster_domain: String,
+    pub kubelet_port: u16,
+    pub pod_bridge: String,
 }
 
 /// How this binary was built, for /version.
@@ -41,6 +59,11 @@ impl ServerConfig {
 
     pub fn tls_dir(&self) -> PathBuf {
         self.data_dir.join("server").join("tls")
+    }
+
+    /// `<data-dir>/agent`: images, containers, pods, network state.
+    pub fn agent_dir(&self) -> PathBuf {
+        self.data_dir.join("agent")
     }
 
     pub fn token_file(&self) -> PathBuf {

@@ -1,5 +1,6 @@
 //! rkube-server: composes the store, API server, controllers and agent into `rkube server`.
 
+mod agent;
 mod config;
 
 use std::{future::Future, net::SocketAddr};
@@ -10,7 +11,8 @@ use rkube_store::Compactor;
 use thiserror::Error;
 use tracing::{info, info_span, Instrument};
 
-pub use config::{BuildInfo, ServerConfig};
+pub use config::{AgentConfig, BuildInfo, ServerConfig};
+pub use rkube_image::RegistriesConfig;
 
 /// The Kubernetes version whose API rkube serves.
 pub const KUBERNETES_VERSION: &str = "v1.33.0";
@@ -136,11 +138,20 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             }));
         }
 
+        let agent = if cfg.disable_agent {
+            None
+        } else {
+            Some(agent::start(&cfg, &pki, &url, advertise_ip, stop_rx.clone()).await?)
+        };
+
         shutdown.await;
         info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = controllers.await;
         let _ = scheduler.await;
+        if let Some(agent) = agent {
+            let _ = agent.await;
+        }
         if let Some(sim) = sim {
             let _ = sim.await;
         }

@@ -1,0 +1,1087 @@
+//! One task per pod: sandbox, network, volumes, images, init then app containers, restarts
+//! with backoff, probes, status, and termination.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use rkube_image::PullPolicy;
+use rkube_runtime::{ExitInfo, Sandbox, SandboxSpec};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use super::{
+    backoff, dns,
+    state::{ContainerState, Instance},
+    Ctx,
+};
+use crate::{
+    container_spec,
+    env::{self, PodFacts},
+    probes::{self, Kind, ProbeResult},
+    status::{self, restart_policy, Transitions, View},
+    volumes,
+};
+
+const RETRY: Duration = Duration::from_secs(5);
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+
+#[derive(Debug)]
+pub enum Msg {
+    Exited {
+        container: String,
+        instance: String,
+        exit: ExitInfo,
+    },
+    Probe(ProbeResult),
+}
+
+pub struct Worker {
+    ctx: Arc<Ctx>,
+    uid: String,
+    ns: String,
+    name: String,
+    pod_dir: PathBuf,
+    pod_rx: watch::Receiver<Option<Arc<Pod>>>,
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    sandbox: Option<Sandbox>,
+    pod_ip: Option<String>,
+    volumes: Option<volumes::Prepared>,
+    init: Vec<ContainerState>,
+    containers: Vec<ContainerState>,
+    start_time: Option<String>,
+    transitions: Transitions,
+    last_status: Option<Value>,
+    retry_at: Option<Instant>,
+    /// Reported failures, so a retry loop does not repeat the same event.
+    reported: HashMap<String, String>,
+    probes: Vec<tokio::task::JoinHandle<()>>,
+    torn_down: bool,
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<Ctx>, pod: &Pod, pod_rx: watch::Receiver<Option<Arc<Pod>>>) -> Worker {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let spec = pod.spec.as_ref();
+        let make = |c: &Container, init: bool| {
+            ContainerState::new(&c.name, c.image.as_deref().unwrap_or_default(), init)
+        };
+        Worker {
+            pod_dir: ctx.pod_dir(&ns, &name, &uid),
+            init: spec
+                .and_then(|s| s.init_containers.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| make(c, true))
+                .collect(),
+            containers: spec
+                .map(|s| s.containers.iter().map(|c| make(c, false)).collect())
+                .unwrap_or_default(),
+            start_time: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| crate::time::time(t.0)),
+            ctx,
+            uid,
+            ns,
+            name,
+            pod_rx,
+            tx,
+            rx,
+            sandbox: None,
+            pod_ip: None,
+            volumes: None,
+            transitions: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let t = c.last_transition_time.as_ref()?;
+                    Some((
+                        c.type_.clone(),
+                        (c.status == "True", crate::time::time(t.0)),
+                    ))
+                })
+                .collect(),
+            last_status: None,
+            retry_at: None,
+            reported: HashMap::new(),
+            probes: Vec::new(),
+            torn_down: false,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let span = info_span!("pod", pod = %format!("{}/{}", self.ns, self.name), uid = %self.uid);
+        async move {
+            // A pod already finished before this kubelet started: nothing to run.
+            let first = self.pod_rx.borrow().clone();
+            let finished = first
+                .as_ref()
+                .and_then(|p| p.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|p| p == "Succeeded" || p == "Failed");
+            self.clear_leftovers().await;
+            if finished {
+                self.torn_down = true;
+            }
+            loop {
+                let Some(pod) = self.pod_rx.borrow_and_update().clone() else {
+                    // Gone from the API (force-deleted): stop everything at once.
+                    self.terminate(None, Duration::ZERO).await;
+                    break;
+                };
+                if pod.metadata.deletion_timestamp.is_some() {
+                    let grace = pod
+                        .metadata
+                        .deletion_grace_period_seconds
+                        .or_else(|| {
+                            pod.spec
+                                .as_ref()
+                                .and_then(|s| s.termination_grace_period_seconds)
+                        })
+                        .unwrap_or(30)
+                        .max(0) as u64;
+                    self.terminate(Some(&pod), Duration::from_secs(grace)).await;
+                    break;
+                }
+                if !self.torn_down {
+                    self.sync(&pod).await;
+                }
+                self.write_status(&pod).await;
+                if !self.torn_down && self.terminal(&pod) {
+                    self.teardown_sandbox().await;
+                    self.torn_down = true;
+                }
+                let deadline = self.next_deadline();
+                tokio::select! {
+                    r = self.pod_rx.changed() => {
+                        if r.is_err() {
+                            // The manager dropped us: treat as gone.
+                            self.terminate(None, Duration::ZERO).await;
+                            break;
+                        }
+                    }
+                    Some(m) = self.rx.recv() => self.handle(&pod, m).await,
+                    _ = sleep_until(deadline) => {}
+                }
+                // Drain what else arrived, so one status write covers it.
+                while let Ok(m) = self.rx.try_recv() {
+                    self.handle(&pod, m).await;
+                }
+            }
+            self.ctx.table.remove(&self.ns, &self.name, &self.uid);
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn terminal(&self, pod: &Pod) -> bool {
+        matches!(status::phase(&self.view(pod, "")), "Succeeded" | "Failed")
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.init
+            .iter()
+            .chain(&self.containers)
+            .flat_map(|c| [c.not_before, c.pull_not_before])
+            .flatten()
+            .chain(self.retry_at)
+            .filter(|_| !self.torn_down)
+            .min()
+    }
+
+    /// Containers and sandbox a previous kubelet run left for this pod: started afresh.
+    async fn clear_leftovers(&mut self) {
+        let rt = &self.ctx.runtime;
+        let Ok(list) = rt.list().await else { return };
+        let mine: Vec<_> = list
+            .into_iter()
+            .filter(|c| c.sandbox_id == self.uid)
+            .collect();
+        if mine.is_empty() && !self.pod_dir.exists() {
+            return;
+        }
+        info!(
+            containers = mine.len(),
+            "clearing what a previous run left for this pod"
+        );
+        for c in &mine {
+            if c.running {
+                let _ = rt.kill(&c.id, SIGKILL).await;
+                let _ = tokio::time::timeout(Duration::from_secs(10), rt.wait(&c.id)).await;
+            }
+            let _ = rt.remove_container(&c.id).await;
+        }
+        self.ctx.release_network(&self.uid).await;
+        let _ = rt.remove_sandbox(&self.uid).await;
+        volumes::teardown(&self.pod_dir);
+    }
+
+    fn facts(&self) -> (String, String) {
+        (
+            self.pod_ip.clone().unwrap_or_default(),
+            self.ctx.cfg.node_ip.to_string(),
+        )
+    }
+
+    /// Moves the pod forward one step: sandbox, volumes, next init container, app containers.
+    async fn sync(&mut self, pod: &Pod) {
+        if self.retry_at.is_some_and(|t| t > Instant::now()) {
+            return;
+        }
+        self.retry_at = None;
+        if self.start_time.is_none() {
+            self.start_time = Some(crate::time::now());
+        }
+        if self.sandbox.is_none() {
+            if let Err(msg) = self.create_sandbox(pod).await {
+                self.warn_once(
+                    pod,
+                    None,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {msg}"),
+                );
+                self.retry_at = Some(Instant::now() + RETRY);
+                return;
+            }
+        }
+        if self.volumes.is_none() {
+            let (ip, host) = self.facts();
+            let facts = PodFacts {
+                pod_ip: &ip,
+                host_ip: &host,
+                node_name: &self.ctx.cfg.node_name,
+            };
+            match volumes::prepare(&self.ctx.client, pod, &self.pod_dir, &facts).await {
+                Ok(v) => self.volumes = Some(v),
+                Err(e) => {
+                    self.warn_once(pod, None, "FailedMount", e.to_string());
+                    self.retry_at = Some(Instant::now() + RETRY);
+                    return;
+                }
+            }
+        }
+        let policy = restart_policy(pod).to_string();
+        for i in 0..self.init.len() {
+            let c = &self.init[i];
+            if c.succeeded() && c.waiting.is_none() {
+                continue;
+            }
+            if c.running() {
+                return;
+            }
+            let failed = c.terminated().is_some();
+            if failed && policy == "Never" {
+                return;
+            }
+            self.start_or_backoff(pod, true, i).await;
+            return;
+        }
+        for i in 0..self.containers.len() {
+            let c = &self.containers[i];
+            if c.running() {
+                continue;
+            }
+            let never_started = c.instance.is_none() && c.last.is_none();
+            let restart = match c.terminated() {
+                None => never_started || c.waiting.is_some(),
+                Some(t) => match policy.as_str() {
+                    "Never" => false,
+                    "OnFailure" => t.exit_code != 0,
+                    _ => true,
+                },
+            };
+            if restart {
+                self.start_or_backoff(pod, false, i).await;
+            }
+        }
+    }
+
+    fn state_mut(&mut self, init: bool, i: usize) -> &mut ContainerState {
+        if init {
+            &mut self.init[i]
+        } else {
+            &mut self.containers[i]
+        }
+    }
+
+    fn spec_of<'a>(pod: &'a Pod, init: bool, name: &str) -> Option<&'a Container> {
+        let spec = pod.spec.as_ref()?;
+        if init {
+            spec.init_containers
+                .iter()
+                .flatten()
+                .find(|c| c.name == name)
+        } else {
+            spec.containers.iter().find(|c| c.name == name)
+        }
+    }
+
+    fn field_path(init: bool, name: &str) -> Option<String> {
+        Some(if init {
+            format!("spec.initContainers{{{name}}}")
+        } else {
+            format!("spec.containers{{{name}}}")
+        })
+    }
+
+    async fn start_or_backoff(&mut self, pod: &Pod, init: bool, i: usize) {
+        let c = self.state_mut(init, i);
+        // In crash-loop backoff: the waiting reason was set when it exited.
+        if c.not_before.is_some_and(|t| t > Instant::now()) {
+            return;
+        }
+        c.not_before = None;
+        self.start(pod, init, i).await;
+    }
+
+    /// Pulls the image if needed, builds the spec, and runs one instance of the container.
+    async fn start(&mut self, pod: &Pod, init: bool, i: usize) {
+        let name = self.state_mut(init, i).name.clone();
+        let Some(spec) = Self::spec_of(pod, init, &name).cloned() else {
+            return;
+        };
+        let fp = Self::field_path(init, &name);
+        let image_ref = spec.image.clone().unwrap_or_default();
+        // Image.
+        let image = match self.ensure_image(pod, init, i, &spec).await {
+            Some(img) => img,
+            None => return,
+        };
+        let c = self.state_mut(init, i);
+        c.image_id = image
+            .repo_digest
+            .clone()
+            .unwrap_or_else(|| image.id.clone());
+        // Env and mounts.
+        let (ip, host) = self.facts();
+        let facts = PodFacts {
+            pod_ip: &ip,
+            host_ip: &host,
+            node_name: &self.ctx.cfg.node_name,
+        };
+        let sources = self.ctx.env_sources(pod, &spec).await;
+        let built = env::resolve(pod, &spec, &facts, &sources).and_then(|env| {
+            let mounts = volumes::mounts(&spec, self.volumes.as_ref().expect("volumes set up"))
+                .map_err(env::ConfigError)?;
+            Ok((env, mounts))
+        });
+        let (env, mounts) = match built {
+            Ok(v) => v,
+            Err(e) => {
+                self.config_error(pod, init, i, e.0);
+                return;
+            }
+        };
+        let c = self.state_mut(init, i);
+        // A restart: the previous instance goes (its log stays for --previous).
+        let restart = if let Some(prev) = c.instance.take() {
+            if let Some(t) = prev.terminated() {
+                c.last = Some(t);
+            }
+            c.restart_count += 1;
+            Some(prev.id)
+        } else {
+            None
+        };
+        let restart_count = c.restart_count;
+        if let Some(old) = restart {
+            if let Err(e) = self.ctx.runtime.remove_container(&old).await {
+                debug!(container = %old, error = %e, "removing the previous instance failed");
+            }
+        }
+        let id = format!("{}-{}-{}", self.uid, name, restart_count);
+        let log_path = self
+            .pod_dir
+            .join(&name)
+            .join(format!("{restart_count}.log"));
+        if let Some(dir) = log_path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let sandbox = self.sandbox.clone().expect("sandbox created");
+        let built = container_spec::build(container_spec::Parts {
+            pod,
+            container: &spec,
+            image: &image,
+            env,
+            id: id.clone(),
+            sandbox: sandbox.clone(),
+            mounts,
+            log_path,
+        });
+        let cspec = match built {
+            Ok(s) => s,
+            Err(e) => {
+                self.config_error(pod, init, i, e.0);
+                return;
+            }
+        };
+        let _ = image_ref;
+        match self.ctx.runtime.run_container(&cspec).await {
+            Ok(info) => {
+                self.ctx.events.record(
+                    pod,
+                    fp.clone(),
+                    false,
+                    "Created",
+                    format!("Created container: {name}"),
+                );
+                self.ctx.events.record(
+                    pod,
+                    fp,
+                    false,
+                    "Started",
+                    format!("Started container {name}"),
+                );
+                info!(container = %name, id = %info.id, pid = info.pid, restart = restart_count, "container started");
+                let has_readiness = spec.readiness_probe.is_some();
+                let c = self.state_mut(init, i);
+                c.instance = Some(Instance {
+                    id: id.clone(),
+                    started_at: info.started_at,
+                    exit: None,
+                    cannot_run: None,
+                });
+                c.waiting = None;
+                c.ready = !has_readiness;
+                c.probe_failures = 0;
+                c.probe_successes = 0;
+                c.liveness_failures = 0;
+                self.spawn_waiter(&name, &id);
+                if !init {
+                    for (kind, probe) in [
+                        (Kind::Readiness, spec.readiness_probe.clone()),
+                        (Kind::Liveness, spec.liveness_probe.clone()),
+                    ] {
+                        if let Some(p) = probe {
+                            self.probes.push(probes::spawn(
+                                self.ctx.runtime.clone(),
+                                sandbox.clone(),
+                                spec.clone(),
+                                id.clone(),
+                                kind,
+                                p,
+                                self.tx.clone(),
+                            ));
+                        }
+                    }
+                }
+                self.publish();
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                warn!(container = %name, error = %msg, "container failed to start");
+                self.ctx
+                    .events
+                    .record(pod, fp, true, "Failed", format!("Error: {msg}"));
+                let c = self.state_mut(init, i);
+                c.instance = Some(Instance {
+                    id: id.clone(),
+                    started_at: SystemTime::now(),
+                    exit: None,
+                    cannot_run: Some(msg),
+                });
+                let _ = self.ctx.runtime.remove_container(&id).await;
+                self.after_exit(pod, init, i);
+            }
+        }
+    }
+
+    async fn ensure_image(
+        &mut self,
+        pod: &Pod,
+        init: bool,
+        i: usize,
+        spec: &Container,
+    ) -> Option<rkube_image::Image> {
+        let image_ref = spec.image.clone().unwrap_or_default();
+        let fp = Self::field_path(init, &spec.name);
+        let policy = pull_policy(spec);
+        let now = Instant::now();
+        let c = self.state_mut(init, i);
+        if c.pull_not_before.is_some_and(|t| t > now) {
+            let msg = format!("Back-off pulling image \"{image_ref}\"");
+            if c.waiting.as_ref().map(|w| w.0.as_str()) != Some("ImagePullBackOff") {
+                c.waiting = Some(("ImagePullBackOff".into(), msg.clone()));
+                self.ctx
+                    .events
+                    .record(pod, fp.clone(), false, "BackOff", msg);
+                self.ctx
+                    .events
+                    .record(pod, fp, true, "Failed", "Error: ImagePullBackOff".into());
+            }
+            return None;
+        }
+        let present = policy != PullPolicy::Always
+            && self.ctx.images.get(&image_ref).ok().flatten().is_some();
+        if present {
+            self.ctx.events.record(
+                pod,
+                fp.clone(),
+                false,
+                "Pulled",
+                format!("Container image \"{image_ref}\" already present on machine"),
+            );
+        } else if policy != PullPolicy::Never {
+            self.ctx.events.record(
+                pod,
+                fp.clone(),
+                false,
+                "Pulling",
+                format!("Pulling image \"{image_ref}\""),
+            );
+        }
+        let auth = self.ctx.pull_secrets(pod).await;
+        let started = Instant::now();
+        match self.ctx.images.ensure(&image_ref, policy, &auth).await {
+            Ok((img, report)) => {
+                if let Some(r) = report {
+                    let took = started.elapsed();
+                    self.ctx.events.record(
+                        pod,
+                        fp,
+                        false,
+                        "Pulled",
+                        format!(
+                            "Successfully pulled image \"{image_ref}\" in {:.3}s ({:.3}s including waiting). Image size: {} bytes.",
+                            r.duration.as_secs_f64(),
+                            took.as_secs_f64(),
+                            r.bytes
+                        ),
+                    );
+                }
+                let c = self.state_mut(init, i);
+                c.pull_backoff = None;
+                c.pull_not_before = None;
+                if matches!(
+                    c.waiting.as_ref().map(|w| w.0.as_str()),
+                    Some("ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull")
+                ) {
+                    c.waiting = None;
+                }
+                Some(img)
+            }
+            Err(rkube_image::Error::NeverPull(_)) => {
+                let msg = format!(
+                    "Container image \"{image_ref}\" is not present with pull policy of Never"
+                );
+                let c = self.state_mut(init, i);
+                c.waiting = Some(("ErrImageNeverPull".into(), msg.clone()));
+                c.pull_not_before = Some(Instant::now() + backoff::INITIAL);
+                self.warn_once(pod, fp, "ErrImageNeverPull", msg);
+                None
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                warn!(image = %image_ref, error = %msg, "pulling an image failed");
+                self.ctx.events.record(
+                    pod,
+                    fp.clone(),
+                    true,
+                    "Failed",
+                    format!("Failed to pull image \"{image_ref}\": {msg}"),
+                );
+                self.ctx
+                    .events
+                    .record(pod, fp, true, "Failed", "Error: ErrImagePull".into());
+                let c = self.state_mut(init, i);
+                let delay = c
+                    .pull_backoff
+                    .map_or(backoff::INITIAL, |d| (d * 2).min(backoff::MAX));
+                c.pull_backoff = Some(delay);
+                c.pull_not_before = Some(Instant::now() + delay);
+                c.waiting = Some(("ErrImagePull".into(), msg));
+                None
+            }
+        }
+    }
+
+    fn config_error(&mut self, pod: &Pod, init: bool, i: usize, msg: String) {
+        let fp = Self::field_path(init, &self.state_mut(init, i).name.clone());
+        self.warn_once(pod, fp, "Failed", format!("Error: {msg}"));
+        let c = self.state_mut(init, i);
+        c.waiting = Some(("CreateContainerConfigError".into(), msg));
+        self.retry_at = Some(Instant::now() + RETRY);
+    }
+
+    /// An event once per (reason, message) until it changes.
+    fn warn_once(&mut self, pod: &Pod, fp: Option<String>, reason: &str, msg: String) {
+        let key = format!("{reason}/{}", fp.clone().unwrap_or_default());
+        if self.reported.get(&key) == Some(&msg) {
+            return;
+        }
+        self.reported.insert(key, msg.clone());
+        self.ctx.events.record(pod, fp, true, reason, msg);
+    }
+
+    fn spawn_waiter(&self, name: &str, id: &str) {
+        let (rt, tx, name, id) = (
+            self.ctx.runtime.clone(),
+            self.tx.clone(),
+            name.to_string(),
+            id.to_string(),
+        );
+        tokio::spawn(async move {
+            loop {
+                match rt.wait(&id).await {
+                    Ok(exit) => {
+                        let _ = tx.send(Msg::Exited {
+                            container: name,
+                            instance: id,
+                            exit,
+                        });
+                        return;
+                    }
+                    Err(e) => {
+                        // Not knowing the exit is worse than a late one: keep asking.
+                        debug!(container = %id, error = %e, "waiting for a container failed; retrying");
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn handle(&mut self, pod: &Pod, m: Msg) {
+        match m {
+            Msg::Exited {
+                container,
+                instance,
+                exit,
+            } => {
+                let Some((init, i)) = self.find(&container) else {
+                    return;
+                };
+                let c = self.state_mut(init, i);
+                let Some(inst) = c.instance.as_mut().filter(|x| x.id == instance) else {
+                    return;
+                };
+                info!(container = %container, exit_code = exit.exit_code, oom = exit.oom_killed, "container exited");
+                inst.exit = Some(exit);
+                self.after_exit(pod, init, i);
+            }
+            Msg::Probe(r) => self.on_probe(pod, r).await,
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<(bool, usize)> {
+        if let Some(i) = self.containers.iter().position(|c| c.name == name) {
+            return Some((false, i));
+        }
+        self.init
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| (true, i))
+    }
+
+    /// An instance ended: decide when it restarts (CrashLoopBackOff) per the restart policy.
+    fn after_exit(&mut self, pod: &Pod, init: bool, i: usize) {
+        let policy = restart_policy(pod).to_string();
+        let pod_ref = format!("{}_{}({})", self.name, self.ns, self.uid);
+        let fp = Self::field_path(init, &self.state_mut(init, i).name.clone());
+        let c = self.state_mut(init, i);
+        c.ready = false;
+        let Some(t) = c.terminated() else { return };
+        let restarts = match policy.as_str() {
+            "Never" => false,
+            "OnFailure" => t.exit_code != 0,
+            _ => !init || t.exit_code != 0,
+        };
+        if !restarts {
+            self.publish();
+            return;
+        }
+        let ran = t
+            .finished_at
+            .duration_since(t.started_at)
+            .unwrap_or_default();
+        let (delay, next) = backoff::next(c.backoff, ran);
+        c.backoff = Some(next);
+        if delay.is_zero() {
+            c.not_before = None;
+        } else {
+            c.not_before = Some(Instant::now() + delay);
+            c.last = Some(t);
+            let msg = format!(
+                "back-off {} restarting failed container={} pod={pod_ref}",
+                backoff::go_duration(delay),
+                c.name
+            );
+            c.waiting = Some(("CrashLoopBackOff".into(), msg));
+            let name = c.name.clone();
+            self.ctx.events.record(
+                pod,
+                fp,
+                true,
+                "BackOff",
+                format!("Back-off restarting failed container {name} in pod {pod_ref}"),
+            );
+        }
+        self.publish();
+    }
+
+    async fn on_probe(&mut self, pod: &Pod, r: ProbeResult) {
+        let Some((init, i)) = self.find(&r.container) else {
+            return;
+        };
+        let Some(spec) = Self::spec_of(pod, init, &r.container).cloned() else {
+            return;
+        };
+        let fp = Self::field_path(init, &r.container);
+        let ctx = self.ctx.clone();
+        let c = self.state_mut(init, i);
+        if c.instance.as_ref().map(|x| x.id.as_str()) != Some(r.instance.as_str()) || !c.running() {
+            return;
+        }
+        match r.kind {
+            Kind::Readiness => {
+                let p = spec.readiness_probe.unwrap_or_default();
+                if r.ok {
+                    c.probe_failures = 0;
+                    c.probe_successes += 1;
+                    if c.probe_successes >= p.success_threshold.unwrap_or(1) {
+                        c.ready = true;
+                    }
+                } else {
+                    c.probe_successes = 0;
+                    c.probe_failures += 1;
+                    if c.probe_failures >= p.failure_threshold.unwrap_or(3) {
+                        c.ready = false;
+                    }
+                    ctx.events.record(
+                        pod,
+                        fp,
+                        true,
+                        "Unhealthy",
+                        format!("Readiness probe failed: {}", r.message),
+                    );
+                }
+            }
+            Kind::Liveness => {
+                let p = spec.liveness_probe.unwrap_or_default();
+                if r.ok {
+                    c.liveness_failures = 0;
+                } else {
+                    c.liveness_failures += 1;
+                    ctx.events.record(
+                        pod,
+                        fp.clone(),
+                        true,
+                        "Unhealthy",
+                        format!("Liveness probe failed: {}", r.message),
+                    );
+                    if c.liveness_failures >= p.failure_threshold.unwrap_or(3) {
+                        c.liveness_failures = 0;
+                        let id = r.instance.clone();
+                        let name = c.name.clone();
+                        ctx.events.record(
+                            pod,
+                            fp,
+                            false,
+                            "Killing",
+                            format!("Container {name} failed liveness probe, will be restarted"),
+                        );
+                        let _ = ctx.runtime.kill(&id, SIGKILL).await;
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), String> {
+        let spec = pod.spec.as_ref();
+        let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
+        let cfg = &self.ctx.cfg;
+        let hosts = dns::hosts_file(pod, None, &cfg.cluster_domain);
+        let resolv = dns::resolv_conf(
+            pod,
+            &cfg.cluster_dns.to_string(),
+            &cfg.cluster_domain,
+            &self.ctx.host_resolv,
+        );
+        std::fs::create_dir_all(&self.pod_dir)
+            .map_err(|e| format!("{}: {e}", self.pod_dir.display()))?;
+        let sb = self
+            .ctx
+            .runtime
+            .create_sandbox(&SandboxSpec {
+                id: self.uid.clone(),
+                hostname: dns::hostname(pod),
+                host_network,
+                hosts_file: hosts,
+                resolv_conf: resolv,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let ip = if host_network {
+            cfg.node_ip.to_string()
+        } else {
+            let Some(netns) = sb.netns.clone() else {
+                return Err("the sandbox has no network namespace".into());
+            };
+            let network = self.ctx.network().await?;
+            let att = network
+                .attach(&self.uid, &netns)
+                .await
+                .map_err(|e| format!("plugin type=\"rkube-bridge\" failed (add): {e}"))?;
+            att.ip.to_string()
+        };
+        // Now that the address is known, /etc/hosts can name the pod.
+        let hosts = dns::hosts_file(pod, Some(&ip), &cfg.cluster_domain);
+        if let Err(e) = std::fs::write(&sb.hosts_file, hosts) {
+            warn!(error = %e, "writing the pod's /etc/hosts failed");
+        }
+        info!(ip = %ip, "sandbox ready");
+        self.pod_ip = Some(ip);
+        self.sandbox = Some(sb);
+        self.publish();
+        Ok(())
+    }
+
+    /// Network and sandbox go when the pod is done (its containers and logs stay until it is
+    /// deleted).
+    async fn teardown_sandbox(&mut self) {
+        for p in self.probes.drain(..) {
+            p.abort();
+        }
+        for c in self.init.iter().chain(&self.containers) {
+            if let Some(i) = &c.instance {
+                let _ = self.ctx.runtime.remove_container(&i.id).await;
+            }
+        }
+        self.ctx.release_network(&self.uid).await;
+        if let Err(e) = self.ctx.runtime.remove_sandbox(&self.uid).await {
+            debug!(error = %e, "removing the sandbox failed");
+        }
+        volumes::teardown(&self.pod_dir);
+    }
+
+    /// Stops the pod: SIGTERM, the grace period, SIGKILL; removes containers, network,
+    /// sandbox, volumes and logs; then completes the API delete (`pod` set) with a UID
+    /// precondition.
+    async fn terminate(&mut self, pod: Option<&Pod>, grace: Duration) {
+        info!(grace_seconds = grace.as_secs(), "stopping pod");
+        for p in self.probes.drain(..) {
+            p.abort();
+        }
+        let running: Vec<(String, String, bool)> = self
+            .containers
+            .iter()
+            .chain(&self.init)
+            .filter(|c| c.running())
+            .filter_map(|c| {
+                c.instance
+                    .as_ref()
+                    .map(|i| (c.name.clone(), i.id.clone(), c.init))
+            })
+            .collect();
+        for (name, id, init) in &running {
+            if let Some(pod) = pod {
+                self.ctx.events.record(
+                    pod,
+                    Self::field_path(*init, name),
+                    false,
+                    "Killing",
+                    format!("Stopping container {name}"),
+                );
+            }
+            let sig = if grace.is_zero() { SIGKILL } else { SIGTERM };
+            if let Err(e) = self.ctx.runtime.kill(id, sig).await {
+                debug!(container = %id, error = %e, "signalling a container failed");
+            }
+        }
+        let deadline = Instant::now() + grace;
+        let mut left: std::collections::HashSet<String> =
+            running.iter().map(|r| r.1.clone()).collect();
+        while !left.is_empty() {
+            match tokio::time::timeout_at(deadline.into(), self.rx.recv()).await {
+                Ok(Some(Msg::Exited { instance, .. })) => {
+                    left.remove(&instance);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for id in &left {
+            let _ = self.ctx.runtime.kill(id, SIGKILL).await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.ctx.runtime.wait(id)).await;
+        }
+        for c in self.init.iter().chain(&self.containers) {
+            if let Some(i) = &c.instance {
+                if let Err(e) = self.ctx.runtime.remove_container(&i.id).await {
+                    debug!(container = %i.id, error = %e, "removing a container failed");
+                }
+            }
+        }
+        self.ctx.release_network(&self.uid).await;
+        if let Err(e) = self.ctx.runtime.remove_sandbox(&self.uid).await {
+            debug!(error = %e, "removing the sandbox failed");
+        }
+        volumes::teardown(&self.pod_dir);
+        let _ = std::fs::remove_dir_all(&self.pod_dir);
+        self.ctx.table.remove(&self.ns, &self.name, &self.uid);
+        let Some(pod) = pod else { return };
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        for attempt in 0..5 {
+            match api.delete(&self.name, &dp).await {
+                Ok(_) => {
+                    info!("pod deleted");
+                    return;
+                }
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => return,
+                Err(e) => {
+                    warn!(error = %e, attempt, "completing the pod's deletion failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+        let _ = pod;
+    }
+
+    fn view<'a>(&'a self, pod: &'a Pod, now: &'a str) -> View<'a> {
+        View {
+            pod,
+            host_ip: &self.ctx.host_ip,
+            pod_ip: self.pod_ip.as_deref(),
+            start_time: self.start_time.as_deref(),
+            sandbox_ready: self.sandbox.is_some(),
+            init: &self.init,
+            containers: &self.containers,
+            now,
+        }
+    }
+
+    async fn write_status(&mut self, pod: &Pod) {
+        let now = crate::time::now();
+        let mut transitions = std::mem::take(&mut self.transitions);
+        let st = status::build(&self.view(pod, &now), &mut transitions);
+        self.transitions = transitions;
+        if self.last_status.as_ref() == Some(&st) {
+            return;
+        }
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        match api
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({ "status": st })),
+            )
+            .await
+        {
+            Ok(_) => {
+                debug!(phase = %st["phase"], "pod status written");
+                self.last_status = Some(st);
+            }
+            Err(e) => {
+                warn!(error = %e, "writing the pod status failed; retrying");
+                self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+        self.publish();
+    }
+
+    /// Shares what the streaming server needs (logs, exec, port-forward).
+    fn publish(&self) {
+        let mut containers = Vec::new();
+        for c in self.containers.iter().chain(&self.init) {
+            let log = |n: i32| self.pod_dir.join(&c.name).join(format!("{n}.log"));
+            let has_instance = c.instance.is_some();
+            containers.push((
+                c.name.clone(),
+                crate::server::ContainerRef {
+                    container_id: c.instance.as_ref().map(|i| i.id.clone()),
+                    sandbox: self.sandbox.clone(),
+                    log_path: has_instance.then(|| log(c.restart_count)),
+                    previous_log_path: (c.restart_count > 0).then(|| log(c.restart_count - 1)),
+                    running: c.running(),
+                },
+            ));
+        }
+        self.ctx.table.set(
+            &self.ns,
+            &self.name,
+            &self.uid,
+            self.sandbox.clone(),
+            containers,
+        );
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// imagePullPolicy, defaulted as the API does: Always for `:latest` or no tag, else IfNotPresent.
+pub fn pull_policy(c: &Container) -> PullPolicy {
+    match c.image_pull_policy.as_deref() {
+        Some("Always") => PullPolicy::Always,
+        Some("Never") => PullPolicy::Never,
+        Some("IfNotPresent") => PullPolicy::IfNotPresent,
+        _ => {
+            let image = c.image.as_deref().unwrap_or_default();
+            let last = image.rsplit('/').next().unwrap_or(image);
+            if image.contains('@') {
+                PullPolicy::IfNotPresent
+            } else if !last.contains(':') || last.ends_with(":latest") {
+                PullPolicy::Always
+            } else {
+                PullPolicy::IfNotPresent
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy_defaults() {
+        let c = |image: &str| Container {
+            name: "c".into(),
+            image: Some(image.into()),
+            ..Default::default()
+        };
+        assert_eq!(pull_policy(&c("busybox")), PullPolicy::Always);
+        assert_eq!(pull_policy(&c("busybox:latest")), PullPolicy::Always);
+        assert_eq!(
+            pull_policy(&c("127.0.0.1:5000/busybox")),
+            PullPolicy::Always
+        );
+        assert_eq!(pull_policy(&c("busybox:1.36")), PullPolicy::IfNotPresent);
+        assert_eq!(
+            pull_policy(&c("busybox@sha256:abc")),
+            PullPolicy::IfNotPresent
+        );
+    }
+}

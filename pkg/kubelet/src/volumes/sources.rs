@@ -1,0 +1,280 @@
+//! The files of configMap, secret, downwardAPI and projected volumes.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::{
+    authentication::v1::TokenRequest,
+    core::v1::{ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, ServiceAccount, Volume},
+};
+use kube::{api::Api, Client};
+use serde_json::json;
+use tracing::warn;
+
+use super::{atomic_writer::Payload, VolumeError};
+use crate::env::{field_value, format_map, resource_value, PodFacts};
+
+pub type Facts<'a> = PodFacts<'a>;
+
+const DEFAULT_MODE: u32 = 0o644;
+
+/// The volume's files, or None for a volume kind this module does not handle.
+pub async fn payload(
+    client: &Client,
+    pod: &Pod,
+    v: &Volume,
+    facts: &Facts<'_>,
+) -> Result<Option<Payload>, VolumeError> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let setup = |message: String| VolumeError::Setup {
+        volume: v.name.clone(),
+        message,
+    };
+    let mut out = Payload::new();
+    if let Some(cm) = &v.config_map {
+        let mode = cm.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
+        match get::<ConfigMap>(client, &ns, &cm.name)
+            .await
+            .map_err(setup)?
+        {
+            Some(obj) => add_items(
+                &mut out,
+                config_map_data(&obj),
+                cm.items.as_deref(),
+                mode,
+                cm.optional,
+            )
+            .map_err(|k| setup(format!("configmap references non-existent config key: {k}")))?,
+            None if cm.optional == Some(true) => {}
+            None => return Err(setup(format!("configmap \"{}\" not found", cm.name))),
+        }
+        return Ok(Some(out));
+    }
+    if let Some(s) = &v.secret {
+        let name = s.secret_name.clone().unwrap_or_default();
+        let mode = s.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
+        match get::<Secret>(client, &ns, &name).await.map_err(setup)? {
+            Some(obj) => add_items(
+                &mut out,
+                secret_data(&obj),
+                s.items.as_deref(),
+                mode,
+                s.optional,
+            )
+            .map_err(|k| setup(format!("references non-existent secret key: {k}")))?,
+            None if s.optional == Some(true) => {}
+            None => return Err(setup(format!("secret \"{name}\" not found"))),
+        }
+        return Ok(Some(out));
+    }
+    if let Some(d) = &v.downward_api {
+        let mode = d.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
+        add_downward(
+            &mut out,
+            pod,
+            d.items.as_deref().unwrap_or_default(),
+            mode,
+            facts,
+        )
+        .map_err(setup)?;
+        return Ok(Some(out));
+    }
+    if let Some(p) = &v.projected {
+        let mode = p.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
+        for src in p.sources.iter().flatten() {
+            if let Some(cm) = &src.config_map {
+                match get::<ConfigMap>(client, &ns, &cm.name)
+                    .await
+                    .map_err(setup)?
+                {
+                    Some(obj) => add_items(
+                        &mut out,
+                        config_map_data(&obj),
+                        cm.items.as_deref(),
+                        mode,
+                        cm.optional,
+                    )
+                    .map_err(|k| {
+                        setup(format!("configmap references non-existent config key: {k}"))
+                    })?,
+                    None if cm.optional == Some(true) => {}
+                    None => return Err(setup(format!("configmap \"{}\" not found", cm.name))),
+                }
+            }
+            if let Some(s) = &src.secret {
+                match get::<Secret>(client, &ns, &s.name).await.map_err(setup)? {
+                    Some(obj) => add_items(
+                        &mut out,
+                        secret_data(&obj),
+                        s.items.as_deref(),
+                        mode,
+                        s.optional,
+                    )
+                    .map_err(|k| setup(format!("references non-existent secret key: {k}")))?,
+                    None if s.optional == Some(true) => {}
+                    None => return Err(setup(format!("secret \"{}\" not found", s.name))),
+                }
+            }
+            if let Some(d) = &src.downward_api {
+                add_downward(
+                    &mut out,
+                    pod,
+                    d.items.as_deref().unwrap_or_default(),
+                    mode,
+                    facts,
+                )
+                .map_err(setup)?;
+            }
+            if let Some(t) = &src.service_account_token {
+                match token(client, pod, t.audience.as_deref(), t.expiration_seconds).await {
+                    Ok(tok) => {
+                        out.insert(t.path.clone(), (tok.into_bytes(), mode));
+                    }
+                    Err(e) => warn!(
+                        volume = %v.name, error = %e,
+                        "no service account token (serviceaccounts/token unavailable); skipping that source"
+                    ),
+                }
+            }
+        }
+        return Ok(Some(out));
+    }
+    Ok(None)
+}
+
+async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, String>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
+    for (k, v) in cm.binary_data.clone().unwrap_or_default() {
+        out.insert(k, v.0);
+    }
+    out
+}
+
+fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = s
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    for (k, v) in s.string_data.clone().unwrap_or_default() {
+        out.insert(k, v.into_bytes());
+    }
+    out
+}
+
+/// All keys, or the listed items (a missing key fails unless optional); Err names the key.
+fn add_items(
+    out: &mut Payload,
+    data: BTreeMap<String, Vec<u8>>,
+    items: Option<&[KeyToPath]>,
+    mode: u32,
+    optional: Option<bool>,
+) -> Result<(), String> {
+    match items.filter(|i| !i.is_empty()) {
+        None => {
+            for (k, v) in data {
+                out.insert(k, (v, mode));
+            }
+        }
+        Some(items) => {
+            for it in items {
+                match data.get(&it.key) {
+                    Some(v) => {
+                        let m = it.mode.map_or(mode, |m| m as u32);
+                        out.insert(it.path.clone(), (v.clone(), m));
+                    }
+                    None if optional == Some(true) => {}
+                    None => return Err(it.key.clone()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_downward(
+    out: &mut Payload,
+    pod: &Pod,
+    items: &[DownwardAPIVolumeFile],
+    mode: u32,
+    facts: &Facts<'_>,
+) -> Result<(), String> {
+    for it in items {
+        let value = if let Some(f) = &it.field_ref {
+            match f.field_path.as_str() {
+                "metadata.labels" => format_map(pod.metadata.labels.as_ref()),
+                "metadata.annotations" => format_map(pod.metadata.annotations.as_ref()),
+                p => field_value(pod, p, facts).map_err(|e| e.0)?,
+            }
+        } else if let Some(r) = &it.resource_field_ref {
+            let spec = pod.spec.as_ref();
+            let c = spec
+                .and_then(|s| {
+                    s.containers
+                        .iter()
+                        .find(|c| Some(c.name.as_str()) == r.container_name.as_deref())
+                        .or(s.containers.first())
+                })
+                .ok_or("no container")?;
+            resource_value(c, &r.resource, r.divisor.as_ref()).map_err(|e| e.0)?
+        } else {
+            continue;
+        };
+        let m = it.mode.map_or(mode, |m| m as u32);
+        out.insert(it.path.clone(), (value.into_bytes(), m));
+    }
+    Ok(())
+}
+
+/// A bound token from serviceaccounts/<sa>/token, when the API server has that subresource.
+async fn token(
+    client: &Client,
+    pod: &Pod,
+    audience: Option<&str>,
+    expiration: Option<i64>,
+) -> Result<String, String> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let sa = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
+    let req = json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {
+            "audiences": audience.map(|a| vec![a.to_string()]).unwrap_or_default(),
+            "expirationSeconds": expiration.unwrap_or(3607),
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                               "name": pod.metadata.name, "uid": pod.metadata.uid},
+        },
+    });
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
+    let tr: TokenRequest = api
+        .create_subresource("token", &sa, &Default::default(), &req)
+        .await
+        .map_err(|e| e.to_string())?;
+    tr.status
+        .map(|s| s.token)
+        .ok_or_else(|| "no token in the TokenRequest status".into())
+}
