@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 /// Looks a definition up by its `$ref` (`#/definitions/<name>`).
-pub type Resolver<'a> = &'a dyn Fn(&str) -> Option<&'a Value>;
+pub type Resolver<'a> = &'a (dyn Fn(&str) -> Option<&'a Value> + Sync);
 
 /// One place in a schema: the field's own schema (whose extensions describe lists) and the
 /// definition it refers to.

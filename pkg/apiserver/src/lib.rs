@@ -8,6 +8,7 @@ mod authn;
 mod bootstrap;
 mod discovery;
 mod health;
+mod managed;
 mod object;
 mod openapi;
 mod params;
@@ -188,7 +189,12 @@ async fn route(
     if let Some(target) = proxy::parse(&path) {
         return rest::proxy::serve(&state.api, state.kubelet.as_ref(), target, req).await;
     }
-    let params = params::Params::parse(req.uri().query())?;
+    let mut params = params::Params::parse(req.uri().query())?;
+    params.user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let target = request::parse(req.method(), &path, params.watch)?;
     let headers = req.headers().clone();
     match target {

@@ -22,6 +22,9 @@ pub struct Params {
     pub propagation_policy: Option<String>,
     pub orphan_dependents: Option<bool>,
     pub include_object: Option<String>,
+    /// The request's User-Agent (not a query parameter): the field manager when
+    /// `fieldManager` is not given.
+    pub user_agent: Option<String>,
 }
 
 fn boolean(key: &str, v: &str) -> ApiResult<bool> {

@@ -520,3 +520,108 @@ fn wait_explain_and_describe() {
         c.kubectl(v, &["describe", "namespace", ns]);
     });
 }
+
+/// A Deployment whose one container `name` runs `image`, as manager-specific configuration.
+fn deploy_with(container: &str, image: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: two}}
+spec:
+  selector: {{matchLabels: {{app: two}}}}
+  template:
+    metadata: {{labels: {{app: two}}}}
+    spec:
+      containers: [{{name: {container}, image: "{image}", command: [sleep, "3600"]}}]
+"#
+    )
+}
+
+#[test]
+fn server_side_apply_owns_containers_by_name_and_other_writes_record_updates() {
+    let c = Cluster::start();
+    per_version(&c, |c, v, ns| {
+        let ssa = |manager: &str, manifest: &str| {
+            let m = format!("--field-manager={manager}");
+            c.apply_stdin(
+                v,
+                &["-n", ns, "apply", "--server-side", &m, "-f", "-"],
+                manifest,
+            );
+        };
+        let names = || {
+            jp(
+                c,
+                v,
+                ns,
+                "deploy/two",
+                "{.spec.template.spec.containers[*].name}",
+            )
+        };
+        ssa("a", &deploy_with("c1", "busybox:1.36"));
+        ssa("b", &deploy_with("c2", "busybox:1.36"));
+        assert_eq!(names(), "c1 c2", "{v}");
+        // Each re-applies its own container only; the other's survives.
+        ssa("a", &deploy_with("c1", "busybox:1.37"));
+        ssa("b", &deploy_with("c2", "busybox:1.37"));
+        assert_eq!(names(), "c1 c2", "{v}");
+        assert_eq!(
+            jp(
+                c,
+                v,
+                ns,
+                "deploy/two",
+                "{.spec.template.spec.containers[*].image}"
+            ),
+            "busybox:1.37 busybox:1.37"
+        );
+        let yaml = c.kubectl(
+            v,
+            &[
+                "-n",
+                ns,
+                "get",
+                "deploy/two",
+                "-o",
+                "yaml",
+                "--show-managed-fields",
+            ],
+        );
+        assert!(yaml.contains(r#"k:{"name":"c1"}"#), "{v}: {yaml}");
+        assert!(yaml.contains(r#"k:{"name":"c2"}"#), "{v}: {yaml}");
+
+        // label and scale are Update entries (scale's on the scale subresource).
+        c.kubectl(v, &["-n", ns, "label", "deploy/two", "tier=web"]);
+        c.kubectl(v, &["-n", ns, "scale", "deploy/two", "--replicas=3"]);
+        let entries = jp(
+            c,
+            v,
+            ns,
+            "deploy/two",
+            "{range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource};{end}",
+        );
+        assert!(entries.contains("a/Apply/;"), "{v}: {entries}");
+        assert!(entries.contains("b/Apply/;"), "{v}: {entries}");
+        assert!(entries.contains("kubectl-label/Update/;"), "{v}: {entries}");
+        assert!(entries.contains("/Update/scale;"), "{v}: {entries}");
+        let label = jp(
+            c,
+            v,
+            ns,
+            "deploy/two",
+            "{.metadata.managedFields[?(@.manager==\"kubectl-label\")].fieldsV1}",
+        );
+        assert!(label.contains("f:tier"), "{v}: {label}");
+
+        // b stops applying c2: nobody else owns it, so it goes.
+        let b_without_c2 = deploy_with("c1", "busybox:1.37").replace(
+            "containers: [{name: c1, image: \"busybox:1.37\", command: [sleep, \"3600\"]}]",
+            "containers: []",
+        );
+        assert!(b_without_c2.contains("containers: []"));
+        // Keep b's other fields (selector, labels) so only the container goes.
+        ssa("b", &b_without_c2);
+        assert_eq!(names(), "c1", "{v}");
+    });
+}

@@ -9,7 +9,7 @@
 pub mod fields;
 mod markers;
 mod paths;
-mod schemas;
+pub(crate) mod schemas;
 mod v2;
 mod v2_proto;
 mod v3;

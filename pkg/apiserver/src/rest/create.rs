@@ -86,6 +86,10 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     }
     rkube_api::defaults::apply(def, &mut obj);
     strategy::prepare_for_create(def, &mut obj);
+    // A create owns what it sets (server-side apply's create records its own entry).
+    if call.req.verb == crate::request::Verb::Create {
+        crate::managed::record_create(call, &mut obj);
+    }
     let name = crate::object::name(&obj).to_string();
     let errs = rkube_api::validation::validate(def, &obj, None);
     if !errs.is_empty() {

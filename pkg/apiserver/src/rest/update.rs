@@ -43,6 +43,12 @@ pub async fn guaranteed_update(
         set_type_meta(def, &mut old);
         let mut new = mutate(&old)?;
         set_type_meta(def, &mut new);
+        // Updates and patches record who changed what (managed/); the client's
+        // managedFields (edits, or a reset) are taken out before they look empty.
+        let records = crate::managed::records_update(call);
+        let sent = records
+            .then(|| crate::managed::take_sent(&mut new))
+            .flatten();
         if !def.namespaced {
             meta_mut(&mut new).remove("namespace");
         }
@@ -58,6 +64,9 @@ pub async fn guaranteed_update(
         });
         rkube_api::defaults::apply_update(def, &mut new, &old);
         strategy::prepare_for_update(def, call.req.subresource.as_deref(), &mut new, &old);
+        if records {
+            crate::managed::record_update(call, &old, &mut new, sent);
+        }
         // pods/binding only sets spec.nodeName, which a pod update may not change: upstream's
         // binding storage skips update validation too.
         let errs = if call.req.subresource.as_deref() == Some("binding") {
