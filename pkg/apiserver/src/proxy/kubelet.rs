@@ -26,7 +26,7 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
-    #[error("dial tcp {addr}: {source}")]
+    #[error("dial tcp {addr}: connect: {}", go_wording(.source))]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
@@ -37,6 +37,24 @@ pub enum DialError {
     Tls(std::io::Error),
     #[error("{0}")]
     Http(#[from] hyper::Error),
+}
+
+/// An OS error as Go prints it ("connection refused"), which clients and people grep for.
+fn go_wording(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        std::io::ErrorKind::HostUnreachable => "no route to host".into(),
+        std::io::ErrorKind::NetworkUnreachable => "network is unreachable".into(),
+        _ => {
+            let s = e.to_string();
+            // Rust appends " (os error N)"; Go does not.
+            match s.rfind(" (os error ") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
 }
 
 /// The client identity and trust towards kubelets.

@@ -17,7 +17,7 @@ use tracing::debug;
 use super::{
     exec_request::ExecRequest,
     exec_status::ExecOutcome,
-    wsstream::{decode, encode, Frame, Proto},
+    wsstream::{decode, encode, normal_close, Frame, Proto},
 };
 
 pub(crate) const STDIN: u8 = 0;
@@ -62,6 +62,7 @@ pub(crate) async fn serve<S>(
                 break;
             }
         }
+        let _ = sink.send(normal_close()).await;
         let _ = sink.close().await;
     };
     tokio::join!(writer, session(incoming, tx, proto, runtime, req));

@@ -15,7 +15,7 @@ use tokio::{
 use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 use tracing::debug;
 
-use super::wsstream::{decode, encode, Frame, Proto};
+use super::wsstream::{decode, encode, normal_close, Frame, Proto};
 
 const CHUNK: usize = 32 * 1024;
 
@@ -46,6 +46,7 @@ pub(crate) async fn serve<S>(
                 break;
             }
         }
+        let _ = sink.send(normal_close()).await;
         let _ = sink.close().await;
     };
     let session = async move {

@@ -7,7 +7,10 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{
+    protocol::{frame::coding::CloseCode, CloseFrame},
+    Message,
+};
 
 /// The exec/attach subprotocols, newest first (what the kubelet accepts).
 pub(crate) const EXEC_PROTOCOLS: &[&str] = &[
@@ -120,6 +123,15 @@ pub(crate) fn encode(proto: Proto, channel: u8, data: &[u8]) -> Message {
         v.extend_from_slice(data);
         Message::binary(v)
     }
+}
+
+/// The close frame that ends a stream cleanly: Go clients (gorilla) treat anything but 1000 as
+/// an error on every channel still being read (kubectl then reports the error stream failing).
+pub(crate) fn normal_close() -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
 }
 
 /// A received message, split into its channel and payload.

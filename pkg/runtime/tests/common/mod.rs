@@ -107,13 +107,20 @@ impl Fixture {
     }
 
     pub async fn logs(&self, id: &str) -> String {
+        self.logs_with(
+            id,
+            LogOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn logs_with(&self, id: &str, opts: LogOptions) -> String {
         use futures_util::StreamExt;
         let path = self.dir.path().join("logs").join(format!("{id}.log"));
-        let opts = LogOptions {
-            stdout: true,
-            stderr: true,
-            ..Default::default()
-        };
         let mut out = Vec::new();
         let mut s = Box::pin(rkube_runtime::read_logs(&path, opts));
         while let Some(c) = s.next().await {

@@ -1,0 +1,434 @@
+//! kubectl logs / exec / port-forward through the API server to a kubelet, with real kubectl
+//! (1.27: SPDY; 1.33: WebSocket, and the SPDY-in-WebSocket tunnel for port-forward).
+//!
+//! The kubelet here is the real kubelet API server (rkube_kubelet::server::KubeletServer) run by
+//! the test with a fixed pod table and the real runtime, behind a real `rkube server` (agent
+//! disabled): a Node object points the API server at it (InternalIP 127.0.0.1, its port), and
+//! its one pod is a hostNetwork sandbox, so port-forward reaches a busybox httpd on this host.
+//! Containers proper (exec into a running process, kubectl cp) need the in-process agent.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{mpsc, Arc},
+    time::{Duration, Instant},
+};
+
+use common::{eventually, kubectl_path, Cluster, KillOnDrop, KUBECTL_VERSIONS};
+use rkube_kubelet::server::{ContainerRef, KubeletServer, Lookup, PodLookup, StreamingConfig};
+
+const NODE: &str = "stream-node";
+
+/// The kubelet's view: pod `web` (container `c`) in `default`, running, logging to `log`.
+struct Pods {
+    log: PathBuf,
+}
+
+impl PodLookup for Pods {
+    fn lookup(&self, namespace: &str, pod: &str, container: Option<&str>) -> Lookup {
+        if (namespace, pod) != ("default", "web") {
+            return Lookup::PodNotFound;
+        }
+        if container.is_some_and(|c| c != "c") {
+            return Lookup::ContainerNotFound {
+                valid: vec!["c".into()],
+            };
+        }
+        Lookup::Found(ContainerRef {
+            container_id: Some("web-c-0".into()),
+            sandbox: Some(rkube_runtime::Sandbox {
+                id: "uid-web".into(),
+                netns: None,
+                ipc_ns: "/proc/self/ns/ipc".into(),
+                uts_ns: None,
+                hosts_file: "/etc/hosts".into(),
+                resolv_conf: "/etc/resolv.conf".into(),
+            }),
+            log_path: Some(self.log.clone()),
+            previous_log_path: None,
+            running: true,
+        })
+    }
+}
+
+/// A kubelet API on 127.0.0.1 with a serving certificate from the cluster's CA.
+struct Kubelet {
+    port: u16,
+    log: PathBuf,
+    _rt: tokio::runtime::Runtime,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn start_kubelet(c: &Cluster) -> Kubelet {
+    // Issue from a copy of the TLS directory: the CA is reused, the server's files stay as they are.
+    let tls = c.dir.path().join("kubelet-tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let server_tls = c.dir.path().join("data/server/tls");
+    for f in [rkube_pki::CA_CERT_FILE, rkube_pki::CA_KEY_FILE] {
+        std::fs::copy(server_tls.join(f), tls.join(f)).unwrap();
+    }
+    let sans = rkube_pki::ServingSans {
+        hostname: NODE.into(),
+        ips: vec!["127.0.0.1".parse().unwrap()],
+        dns: vec![],
+        extra: vec![],
+    };
+    let pki = rkube_pki::ClusterPki::load_or_create(&tls, &sans).unwrap();
+    let (cert, key) = pki
+        .issue_serving_cert(NODE, &[rkube_pki::San::parse("127.0.0.1").unwrap()])
+        .unwrap();
+    let log = c.dir.path().join("web-c.log");
+    write_log(&log, &["hello", "world"]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = rkube_runtime::Runtime::new(rkube_runtime::RuntimeConfig {
+        root: c.dir.path().join("containers"),
+        helper_exe: common::rkube_bin(),
+        cgroup_parent: "/rkube-e2e-streaming".into(),
+    })
+    .unwrap();
+    let cfg = StreamingConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        serving_cert_pem: cert,
+        serving_key_pem: key,
+        client_ca_pem: pki.ca_cert_pem().to_string(),
+        idle_timeout: Duration::from_secs(3600),
+    };
+    let pods = Arc::new(Pods { log: log.clone() });
+    let server = rt
+        .block_on(KubeletServer::bind(cfg, runtime, pods))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    Kubelet {
+        port,
+        log,
+        _rt: rt,
+        _stop: stop,
+    }
+}
+
+/// Appends CRI-format lines (stdout, full).
+fn write_log(path: &Path, lines: &[&str]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "2024-01-01T00:00:00.000000000Z stdout F {l}").unwrap();
+    }
+}
+
+/// The Node pointing at `port`, and pod `web` bound to it with a running container `c`.
+fn register(c: &Cluster, kubelet_port: u16) {
+    let v = "1.33";
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        &format!(r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{NODE}"}}}}"#),
+    );
+    let status = format!(
+        r#"{{"status":{{"addresses":[{{"type":"InternalIP","address":"127.0.0.1"}}],
+            "daemonEndpoints":{{"kubeletEndpoint":{{"Port":{kubelet_port}}}}}}}}}"#
+    );
+    c.kubectl(
+        v,
+        &[
+            "patch",
+            "node",
+            NODE,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ],
+    );
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        &format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"web","namespace":"default"}},
+            "spec":{{"nodeName":"{NODE}","containers":[{{"name":"c","image":"busybox:1.36"}}]}}}}"#
+        ),
+    );
+    let running = r#"{"status":{"phase":"Running","containerStatuses":[{"name":"c","ready":true,
+        "restartCount":0,"image":"busybox:1.36","imageID":"","started":true,
+        "state":{"running":{"startedAt":"2024-01-01T00:00:00Z"}}}]}}"#;
+    c.kubectl(
+        v,
+        &[
+            "patch",
+            "pod",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            running,
+        ],
+    );
+}
+
+#[test]
+fn logs_exec_and_port_forward_through_the_api_server() {
+    let c = Cluster::start();
+    let k = start_kubelet(&c);
+    register(&c, k.port);
+
+    for v in KUBECTL_VERSIONS {
+        assert_eq!(c.kubectl(v, &["logs", "web"]), "hello\nworld\n", "{v}");
+        assert_eq!(
+            c.kubectl(v, &["logs", "web", "--tail=1", "--timestamps"]),
+            "2024-01-01T00:00:00Z world\n",
+            "{v}"
+        );
+        let err = c.kubectl_err(v, &["logs", "web", "-c", "nope"]);
+        assert!(
+            err.contains("container nope is not valid for pod web"),
+            "{v}: {err}"
+        );
+    }
+
+    // logs -f: lines written later arrive while the request is open.
+    for v in KUBECTL_VERSIONS {
+        let mut child = KillOnDrop(
+            Command::new(kubectl_path(v))
+                .env("KUBECONFIG", &c.kubeconfig)
+                .args(["logs", "-f", "web"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.0.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(next(), "hello");
+        assert_eq!(next(), "world");
+        let marker = format!("followed-{v}");
+        write_log(&k.log, &[&marker]);
+        // Lines of earlier iterations are in the file too; the new one must come.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(Instant::now() < deadline, "{v}: {marker} never arrived");
+            if next() == marker {
+                break;
+            }
+        }
+    }
+
+    // exec reaches the kubelet and the runtime; there is no container "web-c-0" behind this
+    // kubelet, so the runtime's error comes back and kubectl fails with it.
+    for v in KUBECTL_VERSIONS {
+        let out = c.kubectl_raw(v, &["exec", "web", "--", "true"]);
+        assert!(!out.status.success(), "{v}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("web-c-0"), "{v}: {err}");
+    }
+
+    // port-forward to a busybox httpd on this host (the pod's network is the host's): 20
+    // requests in parallel, each answered.
+    let www = c.dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "served by busybox\n").unwrap();
+    let httpd_port = free_port();
+    let _httpd = KillOnDrop(
+        Command::new("busybox")
+            .args([
+                "httpd",
+                "-f",
+                "-p",
+                &format!("127.0.0.1:{httpd_port}"),
+                "-h",
+            ])
+            .arg(&www)
+            .spawn()
+            .unwrap(),
+    );
+    eventually(10, "busybox httpd", || {
+        std::net::TcpStream::connect(("127.0.0.1", httpd_port)).ok()
+    });
+    for v in KUBECTL_VERSIONS {
+        let mut pf = KillOnDrop(
+            Command::new(kubectl_path(v))
+                .env("KUBECONFIG", &c.kubeconfig)
+                .args(["port-forward", "pod/web", &format!(":{httpd_port}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stdout = BufReader::new(pf.0.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        // Keep reading: a closed pipe would kill kubectl at its next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        // "Forwarding from 127.0.0.1:41234 -> 8080"
+        let local: u16 = first
+            .split_whitespace()
+            .nth(2)
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{v}: unexpected port-forward output {first:?}"));
+        let curls: Vec<_> = (0..20)
+            .map(|_| {
+                Command::new("curl")
+                    .args(["-sS", "--max-time", "20"])
+                    .arg(format!("http://127.0.0.1:{local}/index.html"))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for curl in curls {
+            let out = curl.wait_with_output().unwrap();
+            if out.stdout != b"served by busybox\n" {
+                failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        if !failures.is_empty() {
+            let _ = pf.0.kill();
+            let mut pf_err = String::new();
+            let _ = std::io::Read::read_to_string(&mut pf.0.stderr.take().unwrap(), &mut pf_err);
+            panic!(
+                "{v}: {} of 20 requests failed: {failures:?}\nkubectl port-forward: {pf_err}\n{}",
+                failures.len(),
+                common::tail(&c.log(), 2000)
+            );
+        }
+    }
+
+    // kubectl 1.33 used WebSockets (GET upgrades: exec v5, the port-forward tunnel), 1.27 SPDY
+    // (POST upgrades); both were switched (101) by the kubelet and spliced.
+    let log = c.log();
+    for (method, sub) in [
+        ("GET", "exec"),
+        ("POST", "exec"),
+        ("GET", "portforward"),
+        ("POST", "portforward"),
+    ] {
+        let path = format!("/api/v1/namespaces/default/pods/web/{sub}");
+        assert!(
+            log.lines().any(|l| l.contains("\"code\":101")
+                && l.contains(&format!("\"method\":\"{method}\",\"path\":\"{path}\""))),
+            "no switched {method} {path}"
+        );
+    }
+}
+
+#[test]
+fn connect_errors_in_upstream_words() {
+    let c = Cluster::start();
+    let v = "1.33";
+    // Discovery lists the connect subresources as upstream; api-resources is unchanged.
+    let core = c.kubectl(v, &["get", "--raw", "/api/v1"]);
+    for sub in [
+        "pods/attach",
+        "pods/exec",
+        "pods/log",
+        "pods/portforward",
+        "nodes/proxy",
+    ] {
+        assert!(core.contains(&format!("\"name\":\"{sub}\"")), "{sub}");
+    }
+    let resources = c.kubectl(v, &["api-resources", "--api-group=", "-o", "name"]);
+    assert!(resources.lines().any(|l| l == "pods"));
+    assert!(!resources.contains('/'), "{resources}");
+
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"two","namespace":"default"},
+        "spec":{"nodeSelector":{"nowhere":"true"},"containers":[{"name":"a","image":"busybox:1.36"},{"name":"b","image":"busybox:1.36"}]}}"#,
+    );
+    let out = c.kubectl_raw(
+        v,
+        &["get", "--raw", "/api/v1/namespaces/default/pods/two/log"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a container name must be specified for pod two, choose one of: [a b]"),
+        "{err}"
+    );
+    // Not scheduled: logs are empty, exec and port-forward are refused.
+    assert_eq!(c.kubectl(v, &["logs", "two", "-c", "a"]), "");
+    for version in KUBECTL_VERSIONS {
+        let err = c.kubectl_err(version, &["exec", "two", "-c", "a", "--", "true"]);
+        assert!(
+            err.contains("pod two does not have a host assigned"),
+            "{version}: {err}"
+        );
+    }
+
+    // A node whose kubelet does not answer: a prompt error, not a hang.
+    let dead = free_port();
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"dead"}}"#,
+    );
+    let status = format!(
+        r#"{{"status":{{"addresses":[{{"type":"InternalIP","address":"127.0.0.1"}}],"daemonEndpoints":{{"kubeletEndpoint":{{"Port":{dead}}}}}}}}}"#
+    );
+    c.kubectl(
+        v,
+        &[
+            "patch",
+            "node",
+            "dead",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ],
+    );
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"orphan","namespace":"default"},
+        "spec":{"nodeName":"dead","containers":[{"name":"c","image":"busybox:1.36"}]}}"#,
+    );
+    c.kubectl(
+        v,
+        &["patch", "pod", "orphan", "--subresource=status", "--type=merge", "-p",
+          r#"{"status":{"phase":"Running","containerStatuses":[{"name":"c","ready":true,"restartCount":0,"image":"busybox:1.36","imageID":"","state":{"running":{"startedAt":"2024-01-01T00:00:00Z"}}}]}}"#],
+    );
+    let started = Instant::now();
+    let err = c.kubectl_err(v, &["logs", "orphan"]);
+    assert!(err.contains("connect: connection refused"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = c.kubectl_err(v, &["get", "--raw", "/api/v1/nodes/dead/proxy/healthz"]);
+    assert!(err.contains("error dialing backend"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
