@@ -61,5 +61,6 @@ fn read(m: &Map<String, Value>) -> Result<(Set, bool), String> {
         set.insert_child(pe, child);
     }
     // An object with nothing (known) below it is a member, as upstream reads it.
-    Ok((set.clone(), member || set.is_empty()))
+    let member = member || set.is_empty();
+    Ok((set, member))
 }
