@@ -15,6 +15,7 @@ pub(crate) fn pod(obj: &mut Map<String, Value>) {
         }
     }
     set_if_absent(spec, "enableServiceLinks", Value::Bool(true));
+    default_toleration_seconds(spec);
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
         for field in ["containers", "initContainers"] {
             for c in list_mut(spec, field) {
@@ -47,6 +48,40 @@ pub(crate) fn pod(obj: &mut Map<String, Value>) {
             Value::from("PreemptLowerPriority"),
         );
     }
+}
+
+/// The DefaultTolerationSeconds admission plugin: a pod that does not already tolerate the
+/// `not-ready` / `unreachable` NoExecute taints (a toleration with that key or no key, and that
+/// effect or none) gets `Exists` tolerations for 300 s, so it is evicted from a failed node
+/// after five minutes instead of never.
+fn default_toleration_seconds(spec: &mut Map<String, Value>) {
+    const KEYS: [&str; 2] = [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ];
+    let existing: Vec<Value> = spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let field = |t: &Value, k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let missing: Vec<&str> = KEYS
+        .into_iter()
+        .filter(|key| {
+            !existing.iter().any(|t| {
+                let (k, e) = (field(t, "key"), field(t, "effect"));
+                (k.is_empty() || k == *key) && (e.is_empty() || e == "NoExecute")
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut all = existing;
+    all.extend(missing.into_iter().map(|key| {
+        serde_json::json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    }));
+    spec.insert("tolerations".into(), Value::Array(all));
 }
 
 /// Upstream's `qos.ComputePodQOS`: `Guaranteed`, `Burstable` or `BestEffort` from the cpu and
@@ -352,6 +387,39 @@ fn downward_api_items(d: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_toleration_seconds_fills_only_what_is_missing() {
+        let spec = |tolerations: serde_json::Value| {
+            let mut m = serde_json::json!({"containers": [], "tolerations": tolerations})
+                .as_object()
+                .cloned()
+                .unwrap();
+            super::default_toleration_seconds(&mut m);
+            m["tolerations"].clone()
+        };
+        let both = spec(serde_json::json!([]));
+        assert_eq!(
+            both,
+            serde_json::json!([
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            ])
+        );
+        // Idempotent: applying again changes nothing.
+        assert_eq!(spec(both.clone()), both);
+        let own = serde_json::json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5});
+        let got = spec(serde_json::json!([own]));
+        assert_eq!(got.as_array().unwrap().len(), 2);
+        assert_eq!(got[0], own);
+        assert_eq!(got[1]["key"], "node.kubernetes.io/not-ready");
+        // An empty key and effect tolerates everything: nothing added.
+        let all = serde_json::json!([{"operator": "Exists"}]);
+        assert_eq!(spec(all.clone()), all);
+        // A NoSchedule toleration does not count.
+        let no_schedule = serde_json::json!([{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"}]);
+        assert_eq!(spec(no_schedule).as_array().unwrap().len(), 3);
+    }
 
     #[test]
     fn image_tags() {

@@ -96,6 +96,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     sim_nodes: Option<usize>,
 
+    /// How long a node may stay silent before it is marked Unknown and its pods evicted
+    /// (kube-controller-manager's flag; shorter for tests, but longer than the 10 s lease renewal).
+    #[arg(long, hide = true, value_name = "DURATION")]
+    node_monitor_grace_period: Option<String>,
+
     /// This machine's node name (default: the hostname, lowercased).
     #[arg(long, value_name = "NAME")]
     node_name: Option<String>,
@@ -211,6 +216,13 @@ impl ServerArgs {
             };
             sim.plan().map_err(|e| bad("sim-nodes", e.to_string()))?;
         }
+        let node_monitor_grace_period = match a.node_monitor_grace_period.as_deref() {
+            None => Duration::from_secs(40),
+            Some(s) => parse_duration(s).map_err(|m| bad("node-monitor-grace-period", m))?,
+        };
+        if node_monitor_grace_period < Duration::from_secs(1) {
+            return Err(bad("node-monitor-grace-period", "must be at least 1s"));
+        }
         let cfg = ServerConfig {
             agent,
             data_dir,
@@ -221,6 +233,7 @@ impl ServerArgs {
             service_cidr,
             service_node_port_range,
             sim_nodes,
+            node_monitor_grace_period,
             build: rkube_server::BuildInfo {
                 git_commit: env!("RKUBE_GIT_COMMIT").into(),
                 rustc_version: env!("RKUBE_RUSTC_VERSION").into(),
@@ -274,6 +287,9 @@ impl ServerArgs {
             compaction_interval: self.compaction_interval.or(file.compaction_interval),
             log_format: self.log_format.or(file.log_format),
             sim_nodes: self.sim_nodes.or(file.sim_nodes),
+            node_monitor_grace_period: self
+                .node_monitor_grace_period
+                .or(file.node_monitor_grace_period),
             node_name: self.node_name.or(file.node_name),
             node_ip: self.node_ip.or(file.node_ip),
             private_registry: self.private_registry.or(file.private_registry),

@@ -8,6 +8,9 @@ pub struct Context {
     pub client: kube::Client,
     /// The cluster CA bundle (PEM), published in every namespace as kube-root-ca.crt.
     pub root_ca_pem: Arc<str>,
+    /// How long a node may stay silent before it is marked Unknown and tainted unreachable
+    /// (`--node-monitor-grace-period`, 40 s).
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 impl Context {
@@ -25,6 +28,7 @@ impl Context {
         Ok(Self {
             client,
             root_ca_pem: root_ca_pem.into(),
+            node_monitor_grace_period: crate::nodelifecycle::DEFAULT_GRACE_PERIOD,
         })
     }
 }

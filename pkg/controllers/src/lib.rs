@@ -6,8 +6,10 @@ mod deployment;
 mod endpoints;
 mod endpointslice;
 mod gc;
+pub mod leader;
 mod namespace;
 pub mod nodeipam;
+pub mod nodelifecycle;
 mod replicaset;
 mod serviceaccount;
 
@@ -38,6 +40,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) {
         tokio::spawn(gc::run(ctx.clone())),
         tokio::spawn(endpoints::run(ctx.clone())),
         tokio::spawn(endpointslice::run(ctx.clone())),
+        tokio::spawn(nodelifecycle::run(ctx.clone())),
     ];
     shutdown.await;
     for t in tasks {

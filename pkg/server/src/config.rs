@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub service_node_port_range: RangeInclusive<u16>,
     /// Simulated nodes (sim-0..) to run in-process; 0: none.
     pub sim_nodes: usize,
+    /// How long a node may stay silent before it is marked Unknown (kube-controller-manager's
+    /// `--node-monitor-grace-period`, 40 s).
+    pub node_monitor_grace_period: Duration,
     /// The embedded agent (unless `disable_agent`).
     pub agent: AgentConfig,
     pub build: BuildInfo,

@@ -111,13 +111,32 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             "default",
             "controllers",
         );
-        let ctx = rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
-        let controllers = tokio::spawn(rkube_controllers::run(ctx, stopped(stop_rx.clone())));
+        let mut ctx =
+            rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
+        ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
+        // Servers sharing an etcd take turns: controllers and scheduler run only while leading.
+        use rkube_controllers::leader;
+        let (elect, identity) = (cfg.datastore.is_some(), leader::identity());
+        let controllers = tokio::spawn(leader::run_elected(
+            elect,
+            ctx.client.clone(),
+            leader::CONTROLLER_MANAGER_LEASE,
+            identity.clone(),
+            move |stop| rkube_controllers::run(ctx.clone(), stop),
+            stopped(stop_rx.clone()),
+        ));
         let (cert, key) = pki.issue_client_cert("system:kube-scheduler", &[], 365)?;
         let scheduler_kc =
             kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "scheduler");
         let sched = rkube_controllers::Context::connect(&scheduler_kc, pki.ca_cert_pem()).await?;
-        let scheduler = tokio::spawn(rkube_scheduler::run(sched.client, stopped(stop_rx.clone())));
+        let scheduler = tokio::spawn(leader::run_elected(
+            elect,
+            sched.client.clone(),
+            leader::SCHEDULER_LEASE,
+            identity,
+            move |stop| rkube_scheduler::run(sched.client.clone(), stop),
+            stopped(stop_rx.clone()),
+        ));
         let mut sim = None;
         if cfg.sim_nodes > 0 {
             let (cert, key) =

@@ -1,0 +1,239 @@
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::core::v1::{Node, Taint, Toleration},
+    jiff::Timestamp,
+};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{eviction, health, monitor_period, taints};
+
+fn ts(s: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + s).unwrap()
+}
+
+fn node(ready: Option<&str>, taints: serde_json::Value) -> Node {
+    let conditions: Vec<_> = ready
+        .map(|r| {
+            json!({"type": "Ready", "status": r, "reason": "KubeletReady",
+                   "lastHeartbeatTime": "2025-01-01T00:00:00Z"})
+        })
+        .into_iter()
+        .chain([json!({"type": "MemoryPressure", "status": "False"})])
+        .collect();
+    serde_json::from_value(json!({
+        "metadata": {"name": "n1", "creationTimestamp": "2024-12-31T00:00:00Z"},
+        "spec": {"taints": taints},
+        "status": {"conditions": conditions},
+    }))
+    .unwrap()
+}
+
+fn keys(t: &[Taint]) -> Vec<String> {
+    t.iter()
+        .map(|t| format!("{}:{}", t.key, t.effect))
+        .collect()
+}
+
+#[test]
+fn silence_is_timed_from_the_last_change_seen() {
+    let mut tr = health::Tracker::default();
+    let grace = Duration::from_secs(40);
+    let t0 = Instant::now();
+    let hb = |s: i64| health::Heartbeat {
+        lease_renew: Some(ts(s)),
+        ready_heartbeat: None,
+    };
+    // First sight starts the clock, whatever the lease says.
+    assert!(!tr.silent("n1", hb(0), t0, grace));
+    assert!(!tr.silent("n1", hb(0), t0 + Duration::from_secs(40), grace));
+    assert!(tr.silent("n1", hb(0), t0 + Duration::from_secs(41), grace));
+    // A renewal resets it.
+    assert!(!tr.silent("n1", hb(10), t0 + Duration::from_secs(42), grace));
+    assert!(tr.silent("n1", hb(10), t0 + Duration::from_secs(83), grace));
+    tr.retain(|_| false);
+    assert!(!tr.silent("n1", hb(10), t0 + Duration::from_secs(100), grace));
+}
+
+#[test]
+fn silent_nodes_go_unknown_once() {
+    let n = node(Some("True"), json!(null));
+    let conditions = health::mark_unknown(&n, ts(5)).unwrap();
+    let ready = conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.status, "Unknown");
+    assert_eq!(ready.reason.as_deref(), Some(health::REASON_UNKNOWN));
+    assert_eq!(
+        ready.message.as_deref(),
+        Some("Kubelet stopped posting node status.")
+    );
+    assert_eq!(ready.last_transition_time.as_ref().unwrap().0, ts(5));
+    // The heartbeat is the kubelet's last, not ours.
+    assert_eq!(
+        ready.last_heartbeat_time.as_ref().unwrap().0.to_string(),
+        "2025-01-01T00:00:00Z"
+    );
+    let types: Vec<_> = conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(
+        types,
+        ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"]
+    );
+    let never = conditions
+        .iter()
+        .find(|c| c.type_ == "PIDPressure")
+        .unwrap();
+    assert_eq!(never.reason.as_deref(), Some("NodeStatusNeverUpdated"));
+    let mut marked = n.clone();
+    marked.status.as_mut().unwrap().conditions = Some(conditions);
+    assert!(health::mark_unknown(&marked, ts(6)).is_none());
+}
+
+#[test]
+fn taints_follow_conditions_and_keep_others() {
+    let now = ts(0);
+    let unknown = node(
+        Some("Unknown"),
+        json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]),
+    );
+    let t = taints::reconcile(&unknown, now).unwrap();
+    assert_eq!(
+        keys(&t),
+        [
+            "dedicated:NoSchedule",
+            "node.kubernetes.io/unreachable:NoSchedule",
+            "node.kubernetes.io/unreachable:NoExecute"
+        ]
+    );
+    assert!(t[1].time_added.is_none());
+    assert_eq!(t[2].time_added.as_ref().unwrap().0, now);
+    // Reconciled: nothing to do, and timeAdded is kept.
+    let tainted = node(Some("Unknown"), serde_json::to_value(&t).unwrap());
+    assert!(taints::reconcile(&tainted, ts(100)).is_none());
+    // Ready False swaps unreachable for not-ready.
+    let not_ready = node(Some("False"), serde_json::to_value(&t).unwrap());
+    assert_eq!(
+        keys(&taints::reconcile(&not_ready, now).unwrap()),
+        [
+            "dedicated:NoSchedule",
+            "node.kubernetes.io/not-ready:NoSchedule",
+            "node.kubernetes.io/not-ready:NoExecute"
+        ]
+    );
+    // Back to Ready: only the foreign taint stays.
+    let back = node(Some("True"), serde_json::to_value(&t).unwrap());
+    assert_eq!(
+        keys(&taints::reconcile(&back, now).unwrap()),
+        ["dedicated:NoSchedule"]
+    );
+    // No Ready condition yet: nothing (the grace period decides first).
+    assert!(taints::reconcile(&node(None, json!(null)), now).is_none());
+    // A cordon and memory pressure bring their NoSchedule taints.
+    let mut cordoned = node(Some("True"), json!(null));
+    cordoned.spec.as_mut().unwrap().unschedulable = Some(true);
+    cordoned
+        .status
+        .as_mut()
+        .unwrap()
+        .conditions
+        .as_mut()
+        .unwrap()[1]
+        .status = "True".into();
+    assert_eq!(
+        keys(&taints::reconcile(&cordoned, now).unwrap()),
+        [
+            "node.kubernetes.io/memory-pressure:NoSchedule",
+            "node.kubernetes.io/unschedulable:NoSchedule"
+        ]
+    );
+}
+
+fn toleration(v: serde_json::Value) -> Toleration {
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn eviction_deadlines() {
+    let unreachable: Vec<Taint> = serde_json::from_value(json!([
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"},
+    ]))
+    .unwrap();
+    let added: Timestamp = "2025-01-01T00:00:00Z".parse().unwrap();
+    let now = added + k8s_openapi::jiff::SignedDuration::from_secs(2);
+    // No toleration: at once.
+    assert_eq!(eviction::deadline(&[], &unreachable, now), Some(now));
+    // The default 300 s toleration: timeAdded + 300 s.
+    let default = toleration(
+        json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                    "effect": "NoExecute", "tolerationSeconds": 300}),
+    );
+    assert_eq!(
+        eviction::deadline(std::slice::from_ref(&default), &unreachable, now),
+        Some(added + k8s_openapi::jiff::SignedDuration::from_secs(300))
+    );
+    // The first matching toleration is the one used (as upstream).
+    let forever = toleration(json!({"operator": "Exists"}));
+    assert_eq!(
+        eviction::deadline(&[forever.clone(), default.clone()], &unreachable, now),
+        None
+    );
+    assert!(eviction::deadline(&[default, forever], &unreachable, now).is_some());
+    // A NoSchedule-only toleration does not help against NoExecute.
+    let no_schedule = toleration(
+        json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                        "effect": "NoSchedule"}),
+    );
+    assert_eq!(
+        eviction::deadline(&[no_schedule], &unreachable, now),
+        Some(now)
+    );
+    // Negative seconds mean at once (from timeAdded); no NoExecute taints, never.
+    let negative = toleration(
+        json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                     "tolerationSeconds": -5}),
+    );
+    assert_eq!(
+        eviction::deadline(&[negative], &unreachable, now),
+        Some(added)
+    );
+    assert_eq!(eviction::deadline(&[], &unreachable[..1], now), None);
+}
+
+#[test]
+fn toleration_matching() {
+    let taint: Taint =
+        serde_json::from_value(json!({"key": "k", "value": "v", "effect": "NoExecute"})).unwrap();
+    let yes = [
+        json!({"key": "k", "operator": "Equal", "value": "v"}),
+        json!({"key": "k", "value": "v", "effect": "NoExecute"}),
+        json!({"key": "k", "operator": "Exists"}),
+        json!({"operator": "Exists"}),
+    ];
+    let no = [
+        json!({"key": "k", "operator": "Equal", "value": "w"}),
+        json!({"key": "k", "operator": "Exists", "effect": "NoSchedule"}),
+        json!({"key": "j", "operator": "Exists"}),
+    ];
+    for t in yes {
+        assert!(eviction::tolerates(&toleration(t.clone()), &taint), "{t}");
+    }
+    for t in no {
+        assert!(!eviction::tolerates(&toleration(t.clone()), &taint), "{t}");
+    }
+}
+
+#[test]
+fn monitor_period_scales_with_grace() {
+    assert_eq!(
+        monitor_period(Duration::from_secs(40)),
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        monitor_period(Duration::from_secs(4)),
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        monitor_period(Duration::from_millis(100)),
+        Duration::from_millis(200)
+    );
+}
