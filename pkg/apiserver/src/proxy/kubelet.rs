@@ -167,3 +167,33 @@ impl ServerCertVerifier for CaOnly {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dial_errors_read_like_go() {
+        let addr: SocketAddr = "192.0.2.1:10250".parse().unwrap();
+        let refused = DialError::Connect {
+            addr,
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "dial tcp 192.0.2.1:10250: connect: connection refused"
+        );
+        let os = DialError::Connect {
+            addr,
+            source: std::io::Error::from_raw_os_error(113),
+        };
+        assert_eq!(
+            os.to_string(),
+            "dial tcp 192.0.2.1:10250: connect: no route to host"
+        );
+        assert_eq!(
+            DialError::Timeout(addr).to_string(),
+            "dial tcp 192.0.2.1:10250: i/o timeout"
+        );
+    }
+}
