@@ -17,6 +17,7 @@ use tracing::debug;
 use super::{
     exec_request::ExecRequest,
     exec_status::ExecOutcome,
+    idle::Activity,
     wsstream::{decode, encode, normal_close, Frame, Proto},
 };
 
@@ -51,6 +52,7 @@ pub(crate) async fn serve<S>(
     proto: Proto,
     runtime: rkube_runtime::Runtime,
     req: ExecRequest,
+    idle_timeout: std::time::Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -65,7 +67,12 @@ pub(crate) async fn serve<S>(
         let _ = sink.send(normal_close()).await;
         let _ = sink.close().await;
     };
-    tokio::join!(writer, session(incoming, tx, proto, runtime, req));
+    let activity = Activity::new();
+    let session = session(incoming, tx, proto, runtime, req, &activity);
+    tokio::select! {
+        _ = async { tokio::join!(writer, session) } => {}
+        () = activity.idle(idle_timeout) => debug!("exec stream idle: closing it"),
+    }
 }
 
 async fn session<S>(
@@ -74,6 +81,7 @@ async fn session<S>(
     proto: Proto,
     runtime: rkube_runtime::Runtime,
     req: ExecRequest,
+    activity: &Activity,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -114,12 +122,18 @@ async fn session<S>(
     } = process;
     let output = async {
         tokio::join!(
-            pump(stdout, req.stdout.then_some(STDOUT), &tx, proto),
-            pump(stderr, req.stderr.then_some(STDERR), &tx, proto),
+            pump(stdout, req.stdout.then_some(STDOUT), &tx, proto, activity),
+            pump(stderr, req.stderr.then_some(STDERR), &tx, proto, activity),
         );
         exit.await
     };
-    let input = read_client(incoming, stdin.filter(|_| req.stdin), resize, proto);
+    let input = read_client(
+        incoming,
+        stdin.filter(|_| req.stdin),
+        resize,
+        proto,
+        activity,
+    );
     tokio::select! {
         exit = output => {
             let outcome = match exit {
@@ -146,6 +160,7 @@ async fn pump(
     channel: Option<u8>,
     tx: &mpsc::Sender<Message>,
     proto: Proto,
+    activity: &Activity,
 ) {
     let Some(mut out) = out else { return };
     let mut buf = vec![0u8; CHUNK];
@@ -153,6 +168,7 @@ async fn pump(
         match out.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
+                activity.touch();
                 if let Some(ch) = channel {
                     if tx.send(encode(proto, ch, &buf[..n])).await.is_err() {
                         return;
@@ -169,10 +185,12 @@ async fn read_client<S>(
     mut stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     resize: Option<rkube_runtime::ResizeFn>,
     proto: Proto,
+    activity: &Activity,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     while let Some(Ok(msg)) = incoming.next().await {
+        activity.touch();
         match decode(proto, msg) {
             Ok(Frame::Data(STDIN, data)) => {
                 if let Some(w) = stdin.as_mut() {

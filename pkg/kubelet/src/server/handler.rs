@@ -23,7 +23,7 @@ pub(crate) struct State {
     pub runtime: rkube_runtime::Runtime,
     pub pods: Arc<dyn PodLookup>,
     pub tasks: Tasks,
-    #[allow(dead_code)] // streams end with their connection; an idle reaper is not built yet
+    /// streamingConnectionIdleTimeout for the WebSocket streams.
     pub idle_timeout: Duration,
 }
 
@@ -135,6 +135,7 @@ fn exec(
     }
     request.container_id = id;
     let runtime = state.runtime.clone();
+    let idle = state.idle_timeout;
     if wsstream::is_websocket(req.headers()) {
         let (resp, protocol) = match upgrade::websocket(req.headers(), wsstream::EXEC_PROTOCOLS) {
             Ok(r) => r,
@@ -149,7 +150,7 @@ fn exec(
                 let ws =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
-                exec_ws::serve(ws, wsstream::Proto::of(protocol), runtime, request).await;
+                exec_ws::serve(ws, wsstream::Proto::of(protocol), runtime, request, idle).await;
             }
             .in_current_span(),
         );
@@ -199,6 +200,7 @@ fn port_forward(
         );
     };
     let runtime = state.runtime.clone();
+    let idle = state.idle_timeout;
     if wsstream::is_websocket(req.headers()) {
         let mut supported = vec![wsstream::TUNNEL_PROTOCOL];
         supported.extend_from_slice(wsstream::PORT_FORWARD_PROTOCOLS);
@@ -232,7 +234,7 @@ fn port_forward(
                     }
                 } else {
                     let proto = wsstream::Proto::of(protocol);
-                    portforward_ws::serve(ws, proto, runtime, sandbox, pod, ports).await;
+                    portforward_ws::serve(ws, proto, runtime, sandbox, pod, ports, idle).await;
                 }
             }
             .in_current_span(),

@@ -8,6 +8,7 @@ pub mod exec_request;
 mod exec_status;
 mod exec_ws;
 mod handler;
+mod idle;
 mod logs;
 mod portforward_ws;
 mod response;

@@ -15,6 +15,7 @@ use tokio::{
 use tokio_tungstenite::{tungstenite::Message, WebSocketStream};
 use tracing::debug;
 
+use super::idle::Activity;
 use super::wsstream::{decode, encode, normal_close, Frame, Proto};
 
 const CHUNK: usize = 32 * 1024;
@@ -35,6 +36,7 @@ pub(crate) async fn serve<S>(
     sandbox: rkube_runtime::Sandbox,
     pod: String,
     ports: Vec<u16>,
+    idle_timeout: std::time::Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -49,6 +51,8 @@ pub(crate) async fn serve<S>(
         let _ = sink.send(normal_close()).await;
         let _ = sink.close().await;
     };
+    let activity = Activity::new();
+    let activity = &activity;
     let session = async move {
         for (i, port) in ports.iter().enumerate() {
             let le = port.to_le_bytes();
@@ -62,7 +66,7 @@ pub(crate) async fn serve<S>(
                 Ok(conn) => {
                     let (r, w) = conn.into_split();
                     writers.push(Some(w));
-                    pumps.push(pump(r, data_channel(i), tx.clone(), proto));
+                    pumps.push(pump(r, data_channel(i), tx.clone(), proto, activity));
                 }
                 Err(e) => {
                     let msg = format!(
@@ -83,6 +87,7 @@ pub(crate) async fn serve<S>(
             tokio::select! {
                 msg = incoming.next() => {
                     let Some(Ok(msg)) = msg else { return };
+                    activity.touch();
                     match decode(proto, msg) {
                         Ok(Frame::Data(ch, data)) if ch % 2 == 0 => {
                             let i = usize::from(ch / 2);
@@ -115,15 +120,25 @@ pub(crate) async fn serve<S>(
             }
         }
     };
-    tokio::join!(writer, session);
+    tokio::select! {
+        _ = async { tokio::join!(writer, session) } => {}
+        () = activity.idle(idle_timeout) => debug!("port-forward stream idle: closing it"),
+    }
 }
 
-async fn pump(mut r: OwnedReadHalf, channel: u8, tx: mpsc::Sender<Message>, proto: Proto) {
+async fn pump(
+    mut r: OwnedReadHalf,
+    channel: u8,
+    tx: mpsc::Sender<Message>,
+    proto: Proto,
+    activity: &Activity,
+) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
+                activity.touch();
                 if tx.send(encode(proto, channel, &buf[..n])).await.is_err() {
                     return;
                 }

@@ -74,6 +74,10 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Self::start_with_idle_timeout(Duration::from_secs(60)).await
+    }
+
+    async fn start_with_idle_timeout(idle_timeout: Duration) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let sans = ServingSans {
             hostname: "node-a".into(),
@@ -110,7 +114,7 @@ impl Harness {
             serving_cert_pem: serving_cert,
             serving_key_pem: serving_key,
             client_ca_pem: pki.ca_cert_pem().to_string(),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout,
         };
         let server = KubeletServer::bind(cfg, runtime, Arc::new(FakePods { log }))
             .await
@@ -383,5 +387,32 @@ async fn websocket_port_forward_relays_a_tcp_connection() {
         .await
         .expect("the pod-side connection closes with the WebSocket")
         .unwrap();
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn idle_streams_are_closed() {
+    let h = Harness::start_with_idle_timeout(Duration::from_millis(300)).await;
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = echo.local_addr().unwrap().port();
+    let (mut ws, _) = h
+        .websocket(
+            &format!("/portForward/default/web?ports={port}"),
+            "portforward.k8s.io",
+        )
+        .await;
+    let (_conn, _) = echo.accept().await.unwrap();
+    next_binary(&mut ws).await;
+    next_binary(&mut ws).await;
+    // Nothing flows either way: the kubelet ends the stream.
+    loop {
+        match tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("the idle stream is closed before the deadline")
+        {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(_)) => continue,
+        }
+    }
     h.stop().await;
 }
