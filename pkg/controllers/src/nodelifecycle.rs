@@ -14,6 +14,7 @@
 
 mod eviction;
 mod health;
+mod pods;
 mod taints;
 #[cfg(test)]
 mod tests;
@@ -28,7 +29,7 @@ use futures_util::StreamExt;
 use k8s_openapi::{
     api::{
         coordination::v1::Lease,
-        core::v1::{Node, Pod, Taint},
+        core::v1::{Node, NodeCondition, Pod, Taint},
     },
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
@@ -42,7 +43,10 @@ use serde_json::json;
 use tokio::{sync::Notify, time::Instant};
 use tracing::{debug, info, warn};
 
-use self::health::Tracker;
+use self::{
+    health::Tracker,
+    pods::{BoundPod, PodCache},
+};
 use crate::{
     replicaset::{
         events::{Recorder, NORMAL, WARNING},
@@ -73,7 +77,8 @@ pub async fn run(ctx: Context) {
     let (nodes, node_informer) = informer::new(Api::<Node>::all(client.clone()));
     let (leases, lease_informer) =
         informer::new(Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE));
-    let (pods, pod_informer) = informer::new(Api::<Pod>::all(client.clone()));
+    let pods = PodCache::default();
+    let (synced_tx, mut synced) = tokio::sync::watch::channel(false);
     let wake = Arc::new(Notify::new());
     let on_node = wake.clone();
     // A node change (a new taint, a recovered condition) is acted on at once; heartbeats and
@@ -85,17 +90,14 @@ pub async fn run(ctx: Context) {
             }
         })),
         tokio::spawn(lease_informer.run(|_| {})),
-        tokio::spawn(pod_informer.run(|_| {})),
+        tokio::spawn(pods.clone().run(Api::<Pod>::all(client.clone()), synced_tx)),
     ];
     let _abort = AbortOnDrop(watches.iter().map(|h| h.abort_handle()).collect());
-    for ready in [
-        nodes.wait_until_ready().await,
-        leases.wait_until_ready().await,
-        pods.wait_until_ready().await,
-    ] {
-        if ready.is_err() {
-            return;
-        }
+    if nodes.wait_until_ready().await.is_err()
+        || leases.wait_until_ready().await.is_err()
+        || synced.wait_for(|s| *s).await.is_err()
+    {
+        return;
     }
     info!(grace_period = ?grace, "node lifecycle controller started");
     let mut c = Controller {
@@ -140,7 +142,7 @@ struct Controller {
     client: kube::Client,
     nodes: Store<Node>,
     leases: Store<Lease>,
-    pods: Store<Pod>,
+    pods: PodCache,
     grace: Duration,
     tracker: Tracker,
     /// Pods this controller deleted recently (uid -> when).
@@ -171,11 +173,11 @@ impl Controller {
                 .and_then(|l| l.spec.as_ref()?.renew_time.as_ref().map(|t| t.0));
             let heartbeat = health::Heartbeat::of(&node, lease_renew);
             let silent = self.tracker.silent(&name, heartbeat, now, self.grace);
-            let mut node = (*node).clone();
+            let mut node = node;
             if silent {
                 if let Some(conditions) = health::mark_unknown(&node, Timestamp::now()) {
                     match self.set_conditions(&node, conditions).await {
-                        Ok(updated) => node = updated,
+                        Ok(updated) => node = Arc::new(updated),
                         Err(e) => {
                             debug!(node = %name, error = %e, "marking the node Unknown failed");
                             continue;
@@ -185,7 +187,7 @@ impl Controller {
             }
             if let Some(taints) = taints::reconcile(&node, Timestamp::now()) {
                 match self.set_taints(&node, taints).await {
-                    Ok(updated) => node = updated,
+                    Ok(updated) => node = Arc::new(updated),
                     Err(e) => debug!(node = %name, error = %e, "updating the node's taints failed"),
                 }
             }
@@ -220,7 +222,7 @@ impl Controller {
     async fn set_conditions(
         &self,
         node: &Node,
-        conditions: Vec<k8s_openapi::api::core::v1::NodeCondition>,
+        conditions: Vec<NodeCondition>,
     ) -> kube::Result<Node> {
         let mut updated = node.clone();
         updated
@@ -268,27 +270,15 @@ impl Controller {
         let mut not_ready = Vec::new();
         let mut evict = Vec::new();
         let mut next: Option<Timestamp> = None;
-        for pod in self.pods.state() {
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
-                continue;
-            };
-            let Some(t) = affected.get(node) else {
-                continue;
-            };
-            if t.unreachable && crate::replicaset::pods::is_ready(&pod) {
+        for pod in self.pods.on(|node| affected.contains_key(node)) {
+            let t = &affected[&pod.node];
+            if t.unreachable && pod.ready {
                 not_ready.push(pod.clone());
             }
-            if pod.metadata.deletion_timestamp.is_some()
-                || pod.uid().is_some_and(|uid| self.evicted.contains_key(&uid))
-            {
+            if pod.deleting || self.evicted.contains_key(&pod.uid) {
                 continue;
             }
-            let tolerations = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.tolerations.as_deref())
-                .unwrap_or_default();
-            match eviction::deadline(tolerations, &t.no_execute, now) {
+            match eviction::deadline(&pod.tolerations, &t.no_execute, now) {
                 Some(at) if at <= now => evict.push(pod),
                 Some(at) => next = Some(next.map_or(at, |n: Timestamp| n.min(at))),
                 None => {}
@@ -298,8 +288,8 @@ impl Controller {
             .for_each_concurrent(CONCURRENCY, |pod| self.mark_not_ready(pod));
         pods_ready.await;
         let started = Instant::now();
-        for uid in evict.iter().filter_map(|p| p.uid()) {
-            self.evicted.insert(uid, started);
+        for p in &evict {
+            self.evicted.insert(p.uid.clone(), started);
         }
         futures_util::stream::iter(evict)
             .for_each_concurrent(CONCURRENCY, |pod| self.evict(pod))
@@ -308,20 +298,24 @@ impl Controller {
     }
 
     /// Upstream's MarkPodsNotReady: the kubelet cannot say so any more.
-    async fn mark_not_ready(&self, pod: Arc<Pod>) {
-        let (name, ns) = (pod.name_any(), pod.namespace().unwrap_or_default());
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+    async fn mark_not_ready(&self, pod: Arc<BoundPod>) {
+        let (name, ns) = (&pod.name, &pod.namespace);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let patch = json!({"status": {"conditions": [
             {"type": "Ready", "status": "False", "lastTransitionTime": Time(Timestamp::now())}
         ]}});
         match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(&patch))
             .await
         {
             Ok(_) => {
                 debug!(namespace = %ns, pod = %name, "pod marked not ready: its node is unreachable");
-                self.events
-                    .event(&*pod, WARNING, "NodeNotReady", "Node is not ready".into());
+                self.events.event(
+                    &pod.as_pod(),
+                    WARNING,
+                    "NodeNotReady",
+                    "Node is not ready".into(),
+                );
             }
             Err(e) => {
                 debug!(namespace = %ns, pod = %name, error = %e, "marking the pod not ready failed")
@@ -331,32 +325,33 @@ impl Controller {
 
     /// The taint manager's eviction: a DisruptionTarget condition, then a plain delete (the
     /// pod's grace period applies; on an unreachable node it stays Terminating, as upstream).
-    async fn evict(&self, pod: Arc<Pod>) {
-        let (name, ns) = (pod.name_any(), pod.namespace().unwrap_or_default());
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+    async fn evict(&self, pod: Arc<BoundPod>) {
+        let (name, ns) = (&pod.name, &pod.namespace);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let patch = json!({"status": {"conditions": [{
             "type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
             "message": "Taint manager: deleting due to NoExecute taint",
             "lastTransitionTime": Time(Timestamp::now()),
         }]}});
         if let Err(e) = api
-            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(&patch))
             .await
         {
             debug!(namespace = %ns, pod = %name, error = %e, "DisruptionTarget condition not set");
         }
         let dp = DeleteParams {
-            preconditions: pod.uid().map(|uid| kube::api::Preconditions {
-                uid: Some(uid),
+            // Not a pod that took the name since.
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(pod.uid.clone()),
                 resource_version: None,
             }),
             ..DeleteParams::default()
         };
-        match api.delete(&name, &dp).await {
+        match api.delete(name, &dp).await {
             Ok(_) => {
-                info!(namespace = %ns, pod = %name, node = ?pod.spec.as_ref().and_then(|s| s.node_name.as_deref()), "pod evicted by the taint manager");
+                info!(namespace = %ns, pod = %name, node = %pod.node, "pod evicted by the taint manager");
                 self.evictions.event(
-                    &*pod,
+                    &pod.as_pod(),
                     NORMAL,
                     "TaintManagerEviction",
                     format!("Marking for deletion Pod {ns}/{name}"),

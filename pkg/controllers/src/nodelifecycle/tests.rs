@@ -237,3 +237,26 @@ fn monitor_period_scales_with_grace() {
         Duration::from_millis(200)
     );
 }
+
+#[test]
+fn bound_pods_keep_what_eviction_needs() {
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "deletionTimestamp": "2025-01-01T00:00:00Z"},
+        "spec": {"nodeName": "n1", "containers": [],
+                 "tolerations": [{"operator": "Exists"}]},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }))
+    .unwrap();
+    let b = super::pods::BoundPod::of(&pod).unwrap();
+    assert_eq!(
+        (b.namespace.as_str(), b.name.as_str(), b.uid.as_str()),
+        ("ns", "p", "u1")
+    );
+    assert_eq!(b.node, "n1");
+    assert!(b.ready && b.deleting);
+    assert_eq!(b.tolerations.len(), 1);
+    assert_eq!(b.as_pod().metadata.uid.as_deref(), Some("u1"));
+    let mut unbound = pod;
+    unbound.spec.as_mut().unwrap().node_name = None;
+    assert!(super::pods::BoundPod::of(&unbound).is_none());
+}
