@@ -1,4 +1,4 @@
-//! `rkube images import|ls|rm`: the node's image store (`<data-dir>/agent/images`) for
+//! `rkube images import|ls|rm`: the node's image store (`<data-dir>/agent/images-store`) for
 //! air-gapped nodes and inspection, without a running server.
 
 use std::path::PathBuf;
@@ -7,7 +7,8 @@ use rkube_image::{Image, ImageService, RegistriesConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct ImagesArgs {
-    /// rkube's data directory; images live in <data-dir>/agent/images.
+    /// rkube's data directory; images live in <data-dir>/agent/images-store (archives
+    /// dropped in <data-dir>/agent/images are imported when the agent starts).
     #[arg(
         long,
         global = true,
@@ -44,7 +45,7 @@ enum ImagesCommand {
 
 /// Runs the subcommand; the error is what to print.
 pub fn run(args: ImagesArgs) -> Result<(), String> {
-    let root = args.data_dir.join("agent/images");
+    let root = args.data_dir.join("agent/images-store");
     let svc = ImageService::open(&root, RegistriesConfig::default()).map_err(|e| e.to_string())?;
     match args.command {
         ImagesCommand::Import { files } => {

@@ -2,6 +2,7 @@
 //! and hands over to the pkg/ crates.
 
 mod images_args;
+mod killall_args;
 mod logging;
 mod server_args;
 mod sim_args;
@@ -29,6 +30,9 @@ enum Command {
     Sim(sim_args::SimArgs),
     /// Manage the images on this node: import archives, list, remove.
     Images(images_args::ImagesArgs),
+    /// Stop all containers and remove the pods' mounts, cgroups, namespaces and network from
+    /// this host (run with the server stopped).
+    Killall(killall_args::KillallArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,16 @@ fn main() -> ExitCode {
         Command::Images(args) => {
             logging::init(logging::LogFormat::detect());
             match images_args::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rkube: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Killall(args) => {
+            logging::init(logging::LogFormat::detect());
+            match killall_args::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("rkube: error: {e}");

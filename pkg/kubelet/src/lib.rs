@@ -3,14 +3,21 @@
 //! `kube::Client`, like the upstream kubelet; serves the kubelet API (logs, exec, attach,
 //! port-forward) that the API server proxies to.
 
+mod airgap;
 mod container_spec;
 mod env;
+mod killall;
 mod lease;
 mod machine;
 mod node;
 mod pods;
 mod probes;
 pub mod server;
+
+pub use killall::killall;
+
+/// The cgroup under which every container of this agent lives.
+pub const CGROUP_PARENT: &str = "/rkube";
 mod status;
 mod time;
 mod volumes;
@@ -84,12 +91,13 @@ pub async fn run(
     let runtime = rkube_runtime::Runtime::new(rkube_runtime::RuntimeConfig {
         root: cfg.agent_dir.join("containers"),
         helper_exe: cfg.helper_exe.clone(),
-        cgroup_parent: "/rkube".into(),
+        cgroup_parent: CGROUP_PARENT.into(),
     })?;
     let images = rkube_image::ImageService::open(
         &cfg.agent_dir.join("images-store"),
         cfg.registries.clone(),
     )?;
+    airgap::import_dir(&images, &cfg.agent_dir.join("images")).await;
     let (net_tx, net_rx) = tokio::sync::watch::channel(None);
     let table = PodTable::default();
     let ctx = Arc::new(pods::Ctx {

@@ -80,6 +80,22 @@ pub fn masquerade_table(bridge: &str) -> String {
     masquerade::table_name(bridge)
 }
 
+/// Removes `bridge`, the veths still on it and its masquerade table, without needing the
+/// network's configuration (`rkube killall`, tests); idempotent.
+#[instrument]
+pub async fn remove_bridge(bridge: &str) -> Result<()> {
+    let nl = Netlink::connect()?;
+    if let Some(index) = nl.link_index(bridge).await? {
+        for port in nl.ports_of(index).await? {
+            nl.delete_index(port).await?;
+        }
+        nl.delete_index(index).await?;
+    }
+    masquerade::delete(&masquerade::table_name(bridge)).await?;
+    info!("pod network removed");
+    Ok(())
+}
+
 impl PodNetwork {
     /// Creates (or adopts) the bridge, gateway address, forwarding and masquerade rules.
     #[instrument(skip_all, fields(bridge = %cfg.bridge, pod_cidr = %cfg.pod_cidr))]
@@ -183,16 +199,7 @@ impl PodNetwork {
     #[instrument(skip(self), fields(bridge = %self.cfg.bridge))]
     pub async fn teardown(&self) -> Result<()> {
         let _serial = self.lock.lock().await;
-        let nl = Netlink::connect()?;
-        if let Some(index) = nl.link_index(&self.cfg.bridge).await? {
-            for port in nl.ports_of(index).await? {
-                nl.delete_index(port).await?;
-            }
-            nl.delete_index(index).await?;
-        }
-        masquerade::delete(&masquerade::table_name(&self.cfg.bridge)).await?;
-        info!("pod network removed");
-        Ok(())
+        remove_bridge(&self.cfg.bridge).await
     }
 
     /// The address a pod has now, if any (after an agent restart).

@@ -98,6 +98,18 @@ pub struct Cluster {
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    /// Runs the embedded agent (kubelet); its pod bridge, to remove on drop.
+    pub agent: Option<Agent>,
+}
+
+/// The agent settings of a cluster started with [`Cluster::start_with_agent`]: unique per
+/// cluster so parallel test clusters do not collide.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub node_name: String,
+    pub kubelet_port: u16,
+    pub bridge: String,
+    pub cluster_cidr: String,
 }
 
 impl Cluster {
@@ -115,9 +127,89 @@ impl Cluster {
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            agent: None,
         };
         c.launch();
         c
+    }
+
+    /// A server WITH its agent: pods run as real containers, images come from `registry`.
+    pub fn start_with_agent(registry: &registry::Registry, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        let reg = dir.path().join("registries.yaml");
+        std::fs::write(&reg, registry.registries_yaml()).unwrap();
+        let port = free_port();
+        let kubelet_port = free_port();
+        let agent = Agent {
+            node_name: format!("node-{kubelet_port}"),
+            kubelet_port,
+            bridge: format!("rkt{kubelet_port}"),
+            cluster_cidr: format!("10.{}.0.0/16", 100 + kubelet_port % 100),
+        };
+        let mut args: Vec<String> = vec![
+            "--node-name".into(),
+            agent.node_name.clone(),
+            "--node-ip".into(),
+            "127.0.0.1".into(),
+            "--kubelet-port".into(),
+            kubelet_port.to_string(),
+            "--pod-bridge".into(),
+            agent.bridge.clone(),
+            "--cluster-cidr".into(),
+            agent.cluster_cidr.clone(),
+            "--private-registry".into(),
+            reg.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut c = Cluster {
+            dir,
+            kubeconfig,
+            port,
+            child: None,
+            extra: args,
+            agent: Some(agent),
+        };
+        c.launch();
+        c
+    }
+
+    /// Deletes every workload and pod (so the kubelet stops their containers and removes
+    /// their cgroups, mounts and veths), waiting until the kubelet has no pod left.
+    pub fn delete_all_pods(&self) {
+        let pods_dir = self.dir.path().join("data/agent/pods");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            // Foreground: the ReplicaSets' pods go before their owners, so none is recreated.
+            let _ = self.kubectl_raw(
+                "1.33",
+                &[
+                    "delete",
+                    "deployments,replicasets",
+                    "--all",
+                    "-A",
+                    "--cascade=foreground",
+                    "--wait=true",
+                    "--timeout=90s",
+                ],
+            );
+            let _ = self.kubectl_raw(
+                "1.33",
+                &[
+                    "delete",
+                    "pods",
+                    "--all",
+                    "-A",
+                    "--wait=true",
+                    "--timeout=90s",
+                ],
+            );
+            let empty = std::fs::read_dir(&pods_dir).map_or(true, |mut d| d.next().is_none());
+            if empty || Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Starts (again) on the same data directory and port.
@@ -135,7 +227,11 @@ impl Cluster {
             ])
             .arg("--write-kubeconfig")
             .arg(&self.kubeconfig)
-            .args(["--disable-agent", "--log-format", "json"])
+            .args(if self.agent.is_some() {
+                &["--log-format", "json"][..]
+            } else {
+                &["--disable-agent", "--log-format", "json"][..]
+            })
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -254,9 +350,27 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if self.agent.is_some() && self.child.is_some() {
+            self.delete_all_pods();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(a) = &self.agent {
+            // The agent leaves containers and the pod network up on exit (as k3s):
+            // `rkube killall` removes them, whatever the test left behind.
+            let out = Command::new(rkube_bin())
+                .arg("killall")
+                .arg("--data-dir")
+                .arg(self.dir.path().join("data"))
+                .args(["--pod-bridge", &a.bridge])
+                .output();
+            if let Ok(out) = out {
+                if !out.status.success() {
+                    eprintln!("rkube killall: {}", String::from_utf8_lossy(&out.stderr));
+                }
+            }
         }
     }
 }
