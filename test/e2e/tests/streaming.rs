@@ -243,6 +243,12 @@ fn logs_exec_and_port_forward_through_the_api_server() {
         assert!(err.contains("web-c-0"), "{v}: {err}");
     }
 
+    // attach: this kubelet's runtime has nothing to attach to; its refusal reaches kubectl.
+    for v in KUBECTL_VERSIONS {
+        let err = c.kubectl_err(v, &["attach", "web"]);
+        assert!(err.contains("attach is not supported"), "{v}: {err}");
+    }
+
     // port-forward to a busybox httpd on this host (the pod's network is the host's): 20
     // requests in parallel, each answered.
     let www = c.dir.path().join("www");

@@ -89,7 +89,7 @@ pub async fn serve(
             let addr = node_address(api, node, None).await?;
             let op = if attach { "attach" } else { "exec" };
             let path = with_query(format!("/{op}/{namespace}/{name}/{container}"));
-            upgrade_aware(client(kubelet)?, addr, &path, req).await
+            upgrade_aware(client(kubelet)?, addr, &path, req, true).await
         }
         Target::PodPortForward { namespace, name } => {
             connect_method(&req, "pods/portforward")?;
@@ -97,11 +97,11 @@ pub async fn serve(
             let node = node_name(&pod).ok_or_else(|| no_host(&name))?;
             let addr = node_address(api, node, None).await?;
             let path = with_query(format!("/portForward/{namespace}/{name}"));
-            upgrade_aware(client(kubelet)?, addr, &path, req).await
+            upgrade_aware(client(kubelet)?, addr, &path, req, true).await
         }
         Target::NodeProxy { name, port, path } => {
             let addr = node_address(api, &name, port).await?;
-            upgrade_aware(client(kubelet)?, addr, &with_query(path), req).await
+            upgrade_aware(client(kubelet)?, addr, &with_query(path), req, false).await
         }
     }
 }
@@ -326,12 +326,15 @@ async fn kubelet_error(resp: hyper::Response<hyper::body::Incoming>) -> ApiError
 }
 
 /// Passes a request through to the kubelet; a 101 answer is relayed and both connections are
-/// then spliced until either side closes.
+/// then spliced until either side closes. With `status_errors`, a kubelet refusal (plain text)
+/// becomes a Status: kubectl's upgrade clients decode error bodies as Status objects (YAML
+/// included, so a bare "x: y" sentence would decode into an empty one).
 async fn upgrade_aware(
     kubelet: &KubeletClient,
     addr: SocketAddr,
     path: &str,
     mut req: Request,
+    status_errors: bool,
 ) -> ApiResult<Response> {
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -352,6 +355,9 @@ async fn upgrade_aware(
         .await
         .map_err(|e| ApiError::internal(format!("error dialing backend: {e}")))?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        if status_errors && !resp.status().is_success() {
+            return Err(kubelet_error(resp).await);
+        }
         return Ok(relay(resp));
     }
     let Some(client_upgrade) = client_upgrade else {
