@@ -438,3 +438,194 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Lines of `kubectl logs -f` as they arrive (the child is killed on drop).
+fn follow_logs(c: &Cluster, v: &str, pod: &str) -> (KillOnDrop, mpsc::Receiver<String>) {
+    let mut child = KillOnDrop(
+        Command::new(kubectl_path(v))
+            .env("KUBECONFIG", &c.kubeconfig)
+            .args(["logs", "-f", pod])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Starts `kubectl port-forward` to `target` and returns it with the local port it chose.
+fn port_forward(c: &Cluster, v: &str, target: &str, port: u16) -> (KillOnDrop, u16) {
+    let mut pf = KillOnDrop(
+        Command::new(kubectl_path(v))
+            .env("KUBECONFIG", &c.kubeconfig)
+            .args(["port-forward", target, &format!(":{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(pf.0.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let local = first
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{v}: unexpected port-forward output {first:?}"));
+    (pf, local)
+}
+
+fn md5(path: &Path) -> String {
+    let out = Command::new("md5sum").arg(path).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The same through the in-process kubelet with a real busybox container.
+#[test]
+fn kubectl_streams_to_real_containers() {
+    let registry = common::registry::Registry::start();
+    let c = Cluster::start_with_agent(&registry, &[]);
+    c.apply_stdin(
+        "1.33",
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"app","namespace":"default"},
+        "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"app","image":"busybox:1.36",
+        "command":["sh","-c","mkdir -p /www && echo served-from-pod > /www/index.html && httpd -p 8080 -h /www && i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]}]}}"#,
+    );
+    eventually(120, "pod app Running", || {
+        let out = c.kubectl_raw(
+            "1.33",
+            &["get", "pod", "app", "-o", "jsonpath={.status.phase}"],
+        );
+        (out.stdout == b"Running").then_some(())
+    });
+
+    let payload = c.dir.path().join("payload.bin");
+    let bytes: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&payload, &bytes).unwrap();
+    let want_md5 = md5(&payload);
+
+    // nodes/proxy reaches the node's kubelet API.
+    let node = c.agent.clone().unwrap().node_name;
+    assert_eq!(
+        c.kubectl(
+            "1.33",
+            &[
+                "get",
+                "--raw",
+                &format!("/api/v1/nodes/{node}/proxy/healthz")
+            ]
+        ),
+        "ok"
+    );
+
+    for v in KUBECTL_VERSIONS {
+        // logs -f: ticks keep arriving while the request is open.
+        let (_follow, lines) = follow_logs(&c, v, "app");
+        let tick = |rx: &mpsc::Receiver<String>| -> u64 {
+            let l = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            l.strip_prefix("tick ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{v}: unexpected log line {l:?}"))
+        };
+        let first = tick(&lines);
+        let mut last = first;
+        while last < first + 5 {
+            last = tick(&lines);
+        }
+
+        // exec -i: stdin reaches the process and its end is seen (v5 close / SPDY FIN).
+        let out = c.kubectl_stdin(
+            v,
+            &["exec", "-i", "app", "--", "sh", "-c", "cat; echo done"],
+            "hello stdin\n",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello stdin\ndone\n",
+            "{v}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{v}");
+
+        // The command's exit code becomes kubectl's.
+        let out = c.kubectl_raw(
+            v,
+            &[
+                "exec",
+                "app",
+                "--",
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 3",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{v}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"out\n", "{v}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("err"), "{v}");
+
+        // kubectl cp both ways (tar over exec stdin/stdout), checksums equal.
+        let remote = format!("app:/tmp/payload-{v}");
+        let p = payload.display().to_string();
+        c.kubectl(v, &["cp", &p, &remote]);
+        let in_pod = c.kubectl(
+            v,
+            &["exec", "app", "--", "md5sum", &format!("/tmp/payload-{v}")],
+        );
+        assert_eq!(
+            in_pod.split_whitespace().next(),
+            Some(want_md5.as_str()),
+            "{v}"
+        );
+        let back = c.dir.path().join(format!("back-{v}.bin"));
+        c.kubectl(v, &["cp", &remote, &back.display().to_string()]);
+        assert_eq!(md5(&back), want_md5, "{v}");
+
+        // port-forward to the pod's httpd: 20 requests in parallel.
+        let (_pf, local) = port_forward(&c, v, "pod/app", 8080);
+        let curls: Vec<_> = (0..20)
+            .map(|_| {
+                Command::new("curl")
+                    .args(["-sS", "--max-time", "20"])
+                    .arg(format!("http://127.0.0.1:{local}/index.html"))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for curl in curls {
+            let out = curl.wait_with_output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "served-from-pod\n",
+                "{v}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
