@@ -343,7 +343,7 @@ fn logs_exec_and_port_forward_through_the_api_server() {
 
 #[test]
 fn connect_errors_in_upstream_words() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--sim-nodes", "1"]);
     let v = "1.33";
     // Discovery lists the connect subresources as upstream; api-resources is unchanged.
     let core = c.kubectl(v, &["get", "--raw", "/api/v1"]);
@@ -429,6 +429,33 @@ fn connect_errors_in_upstream_words() {
     );
     let err = c.kubectl_err(v, &["get", "--raw", "/api/v1/nodes/dead/proxy/healthz"]);
     assert!(err.contains("error dialing backend"), "{err}");
+
+    // A simulated node has no kubelet (its InternalIP leads nowhere): a bounded error too.
+    c.apply_stdin(
+        v,
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"simmed","namespace":"default"},
+        "spec":{"containers":[{"name":"c","image":"busybox:1.36"}]}}"#,
+    );
+    eventually(60, "the simulated pod to run", || {
+        let out = c.kubectl_raw(
+            v,
+            &["get", "pod", "simmed", "-o", "jsonpath={.status.phase}"],
+        );
+        (out.stdout == b"Running").then_some(())
+    });
+    let started = Instant::now();
+    let err = c.kubectl_err(v, &["logs", "simmed"]);
+    // (Whatever answers at that address on this machine, if anything, is not this cluster's.)
+    assert!(
+        err.contains("Get \"https://10.41.0.1:10250/containerLogs/default/simmed/c"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 fn free_port() -> u16 {
