@@ -12,7 +12,7 @@ INSTALL_PATH=${RKUBE_INSTALL_PATH:-/usr/local/bin/rkube}
 section "build dependencies"
 # protobuf-compiler: etcd-client's build runs protoc.
 # libseccomp-dev: for the kubelet's container runtime (youki's libcontainer).
-need_apt build-essential pkg-config protobuf-compiler libseccomp-dev jq curl
+need_apt build-essential pkg-config protobuf-compiler libseccomp-dev jq curl nftables iproute2
 ensure_cargo
 
 section "cargo build --release -p rkube"

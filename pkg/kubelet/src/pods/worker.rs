@@ -909,6 +909,15 @@ impl Worker {
                 debug!(container = %id, error = %e, "signalling a container failed");
             }
         }
+        // A terminating pod serves no more: not Ready at once, so endpoints and kubectl (which
+        // picks the longest-ready pod for logs, exec and port-forward) move to the others now,
+        // not after the grace period.
+        if let Some(pod) = pod {
+            for c in self.containers.iter_mut().chain(self.init.iter_mut()) {
+                c.ready = false;
+            }
+            self.write_status(pod).await;
+        }
         let deadline = Instant::now() + grace;
         let mut left: std::collections::HashSet<String> =
             running.iter().map(|r| r.1.clone()).collect();
