@@ -14,8 +14,19 @@ pub struct Context {
 }
 
 impl Context {
-    /// A client from a kubeconfig document (the server renders one for its controllers).
+    /// A client from a kubeconfig document (the server renders one for its controllers),
+    /// identifying itself as kube-controller-manager.
     pub async fn connect(kubeconfig_yaml: &str, root_ca_pem: &str) -> crate::Result<Self> {
+        Self::connect_as(kubeconfig_yaml, root_ca_pem, "kube-controller-manager").await
+    }
+
+    /// As [`Context::connect`], with `component` as the User-Agent's first segment: the API
+    /// server names the field manager of writes without a fieldManager after it, as upstream.
+    pub async fn connect_as(
+        kubeconfig_yaml: &str,
+        root_ca_pem: &str,
+        component: &str,
+    ) -> crate::Result<Self> {
         let kc = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
             .map_err(|e| crate::Error::Other(format!("controller kubeconfig: {e}")))?;
         let config =
@@ -24,6 +35,11 @@ impl Context {
                 .map_err(|e| {
                     crate::Error::Other(format!("controller client configuration: {e}"))
                 })?;
+        let mut config = config;
+        let agent = format!("{component}/{}", env!("CARGO_PKG_VERSION"));
+        if let Ok(v) = http::HeaderValue::from_str(&agent) {
+            config.headers.push((http::header::USER_AGENT, v));
+        }
         let client = kube::Client::try_from(config)?;
         Ok(Self {
             client,

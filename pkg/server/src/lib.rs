@@ -128,7 +128,12 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let (cert, key) = pki.issue_client_cert("system:kube-scheduler", &[], 365)?;
         let scheduler_kc =
             kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "scheduler");
-        let sched = rkube_controllers::Context::connect(&scheduler_kc, pki.ca_cert_pem()).await?;
+        let sched = rkube_controllers::Context::connect_as(
+            &scheduler_kc,
+            pki.ca_cert_pem(),
+            "kube-scheduler",
+        )
+        .await?;
         let scheduler = tokio::spawn(leader::run_elected(
             elect,
             sched.client.clone(),
@@ -142,9 +147,10 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             let (cert, key) =
                 pki.issue_client_cert("system:node:rkube-sim", &["system:nodes"], 365)?;
             let sim_kc = kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "sim");
-            let client = rkube_controllers::Context::connect(&sim_kc, pki.ca_cert_pem())
-                .await?
-                .client;
+            let client =
+                rkube_controllers::Context::connect_as(&sim_kc, pki.ca_cert_pem(), "rkube-sim")
+                    .await?
+                    .client;
             let sim_cfg = rkube_sim::SimConfig {
                 nodes: cfg.sim_nodes,
                 ..rkube_sim::SimConfig::default()
