@@ -1,6 +1,8 @@
 //! Pod workers: one watch for the pods bound to this node (field selector spec.nodeName), one
-//! task per pod; orphans of an earlier run are cleaned up once the first list is in.
+//! task per pod; orphans of an earlier run are cleaned up once the first list is in, and the
+//! containers of listed pods that still run are re-adopted (adopt.rs).
 
+mod adopt;
 mod backoff;
 mod cleanup;
 mod dns;

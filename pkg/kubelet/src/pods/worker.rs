@@ -135,9 +135,11 @@ impl Worker {
                 .and_then(|p| p.status.as_ref())
                 .and_then(|s| s.phase.as_deref())
                 .is_some_and(|p| p == "Succeeded" || p == "Failed");
-            self.clear_leftovers().await;
             if finished {
+                self.clear_leftovers().await;
                 self.torn_down = true;
+            } else if let Some(pod) = first {
+                self.adopt(&pod).await;
             }
             loop {
                 let Some(pod) = self.pod_rx.borrow_and_update().clone() else {
@@ -205,7 +207,41 @@ impl Worker {
             .min()
     }
 
-    /// Containers and sandbox a previous kubelet run left for this pod: started afresh.
+    /// Takes over the containers a previous kubelet run left running (pods/adopt.rs).
+    async fn adopt(&mut self, pod: &Pod) {
+        let a = super::adopt::adopt(&self.ctx, pod, &mut self.init, &mut self.containers).await;
+        self.sandbox = a.sandbox;
+        self.pod_ip = a.pod_ip;
+        for (init, i, id) in a.running {
+            let name = self.state_mut(init, i).name.clone();
+            self.spawn_waiter(&name, &id);
+            let spec = Self::spec_of(pod, init, &name).cloned();
+            if spec.as_ref().is_some_and(|s| s.readiness_probe.is_none()) {
+                self.state_mut(init, i).ready = true;
+            }
+            if let (false, Some(spec), Some(sb)) = (init, spec, self.sandbox.clone()) {
+                for (kind, probe) in [
+                    (Kind::Readiness, spec.readiness_probe.clone()),
+                    (Kind::Liveness, spec.liveness_probe.clone()),
+                ] {
+                    if let Some(p) = probe {
+                        self.probes.push(probes::spawn(
+                            self.ctx.runtime.clone(),
+                            sb.clone(),
+                            spec.clone(),
+                            id.clone(),
+                            kind,
+                            p,
+                            self.tx.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Containers and sandbox a previous kubelet run left for a finished pod: removed.
     async fn clear_leftovers(&mut self) {
         let rt = &self.ctx.runtime;
         let Ok(list) = rt.list().await else { return };
