@@ -16,7 +16,7 @@ use std::{
 use nix::{sys::stat::Mode, unistd::mkfifo};
 
 use crate::{
-    cgroup,
+    attach, cgroup, console, exec,
     helper::Request,
     logs::writer::{self, LogFile},
     overlay, reaper,
@@ -87,18 +87,38 @@ async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Resu
     let readers = open_readers(bundle)?;
     let stderr_fd = write_ends.pop().expect("two fifos");
     let stdout_fd = write_ends.pop().expect("two fifos");
+    // stdin: a FIFO the runtime keeps writing to for attach (a tty container's stdin is its pty).
+    let (stdin, stdin_writer) = if spec.stdin && !spec.tty {
+        let (container_end, writer) = attach::stdin_fifo(bundle)?;
+        (Stdio::from(container_end), Some(writer))
+    } else {
+        (Stdio::null(), None)
+    };
+    let console = spec
+        .tty
+        .then(|| inner.run_dir().join(inner.unique("console-") + ".sock"));
     let req = Request::Create {
         state_root: inner.state_root(),
         id: spec.id.clone(),
         bundle: bundle.to_path_buf(),
         layers: spec.layers.clone(),
+        console_socket: console.clone(),
     };
-    let stdio = [Stdio::null(), stdout_fd.into(), stderr_fd.into()];
-    let pid = inner
-        .helper(&req, stdio)
-        .await
-        .map_err(Error::CannotRun)?
-        .ok_or_else(|| Error::CannotRun("runtime helper returned no pid".into()))?;
+    let stdio = [stdin, stdout_fd.into(), stderr_fd.into()];
+    let helper = async {
+        inner
+            .helper(&req, stdio)
+            .await
+            .map_err(Error::CannotRun)?
+            .ok_or_else(|| Error::CannotRun("runtime helper returned no pid".into()))
+    };
+    let (pid, pty) = match &console {
+        Some(sock) => {
+            let (master, pid) = console::run_with_console(sock, helper).await?;
+            (pid, Some(master))
+        }
+        None => (helper.await?, None),
+    };
     let started_at = SystemTime::now();
     let pidfd = sys::pidfd_open(pid).map_err(io("pidfd_open"))?;
     let rec = Record {
@@ -113,7 +133,23 @@ async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Resu
         log_max_files: spec.log_max_files,
     };
     record::save(bundle, &rec)?;
-    let logs = copy_logs(readers, log);
+    let (stdio, pty_reader) = match pty {
+        Some(master) => {
+            let keep = master.try_clone().map_err(io("dup pty"))?;
+            let stdin = match spec.stdin {
+                true => Some(master.try_clone().map_err(io("dup pty"))?),
+                false => None,
+            };
+            (
+                attach::Io::new(stdin, Some(keep)),
+                Some(exec::PtyReader::new(master)),
+            )
+        }
+        None => (attach::Io::new(stdin_writer, None), None),
+    };
+    let stdio = Arc::new(stdio);
+    let logs = copy_logs(readers, pty_reader, log, &stdio);
+    inner.attach.insert(&spec.id, stdio);
     inner.track(&spec.id, pid, pidfd, Some(logs))?;
     Ok(ContainerInfo {
         id: spec.id.clone(),
@@ -132,17 +168,28 @@ fn open_readers(bundle: &Path) -> Result<[tokio::net::unix::pipe::Receiver; 2]> 
     Ok([open("stdout")?, open("stderr")?])
 }
 
-/// Copies stdout and stderr into the log; the handle resolves at EOF on both.
+/// Copies stdout and stderr (and a tty container's terminal, as stdout) into the log, also
+/// broadcasting them for attach; the handle resolves at EOF on all.
 fn copy_logs(
     [stdout, stderr]: [tokio::net::unix::pipe::Receiver; 2],
+    pty: Option<exec::PtyReader>,
     log: LogFile,
+    stdio: &attach::Io,
 ) -> tokio::task::JoinHandle<()> {
     let log = Arc::new(Mutex::new(log));
-    let out = tokio::spawn(writer::copy(stdout, "stdout", log.clone()));
-    let err = tokio::spawn(writer::copy(stderr, "stderr", log));
+    let out = tokio::spawn(writer::copy(
+        stdio.tap(stdout, false),
+        "stdout",
+        log.clone(),
+    ));
+    let err = tokio::spawn(writer::copy(stdio.tap(stderr, true), "stderr", log.clone()));
+    let term = pty.map(|pty| tokio::spawn(writer::copy(stdio.tap(pty, false), "stdout", log)));
     tokio::spawn(async move {
         let _ = out.await;
         let _ = err.await;
+        if let Some(term) = term {
+            let _ = term.await;
+        }
     })
 }
 
@@ -168,9 +215,12 @@ pub(crate) fn watch(inner: &Arc<Inner>, id: &str) -> Result<Result<Tracked, Exit
             if alive(&rec) {
                 let log = LogFile::open(&rec.log_path, rec.log_max_size, rec.log_max_files);
                 let readers = open_readers(&bundle);
+                // A tty container's pty master died with the earlier agent: no attach to it.
+                let stdio = Arc::new(attach::Io::new(attach::reopen_stdin(&bundle), None));
+                inner.attach.insert(id, stdio.clone());
                 let logs = match log
                     .map_err(io("opening log"))
-                    .and_then(|l| Ok(copy_logs(readers?, l)))
+                    .and_then(|l| Ok(copy_logs(readers?, None, l, &stdio)))
                 {
                     Ok(h) => Some(h),
                     Err(e) => {

@@ -13,8 +13,8 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::{
-    container, helper::Request, reaper, runtime::Inner, sys, Error, ExecProcess, ExecSpec,
-    ExitInfo, Result,
+    console, container, helper::Request, reaper, runtime::Inner, sys, Error, ExecProcess, ExecSpec,
+    ExitInfo, KillHandle, Result,
 };
 
 fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -101,7 +101,7 @@ async fn exec_pipes(
     ];
     // The helper's stdio ends are closed here when it exits, so EOF means the process is done.
     let pid = run_helper(inner, &request(inner, id, process, None), stdio).await?;
-    let exit = watch_exit(pid)?;
+    let (exit, kill) = watch_exit(pid)?;
     let stdin = match stdin_w {
         Some(w) => Some(
             Box::new(pipe::Sender::from_owned_fd(w).map_err(io("stdin pipe"))?)
@@ -119,6 +119,7 @@ async fn exec_pipes(
         )),
         resize: None,
         exit,
+        kill: Some(kill),
     })
 }
 
@@ -129,45 +130,29 @@ async fn exec_tty(
     process: &std::path::Path,
 ) -> Result<ExecProcess> {
     let sock_path = inner.run_dir().join(format!("{name}.sock"));
-    let listener = tokio::net::UnixListener::bind(&sock_path).map_err(io("console socket"))?;
     let req = request(inner, id, process, Some(sock_path.clone()));
     let stdio = [Stdio::null(), Stdio::null(), Stdio::null()];
-    let helper = run_helper(inner, &req, stdio);
-    let accept = async {
-        let (conn, _) = listener.accept().await.map_err(io("console accept"))?;
-        let conn = conn.into_std().map_err(io("console socket"))?;
-        conn.set_nonblocking(false).map_err(io("console socket"))?;
-        tokio::task::spawn_blocking(move || sys::recv_fd(&conn))
-            .await
-            .map_err(|e| Error::Other(e.to_string()))?
-            .map_err(io("receiving the pty master"))
-    };
-    tokio::pin!(helper, accept);
-    // The helper sends the pty master before it exits; if it fails first, report its error.
-    let (master, pid) = tokio::select! {
-        m = &mut accept => { let m = m; (m, helper.await) }
-        p = &mut helper => match p {
-            Err(e) => { let _ = std::fs::remove_file(&sock_path); return Err(e) }
-            Ok(pid) => (accept.await, Ok(pid)),
-        },
-    };
-    let _ = std::fs::remove_file(&sock_path);
-    let (master, pid) = (master?, pid?);
-    let exit = watch_exit(pid)?;
+    let (master, pid) =
+        console::run_with_console(&sock_path, run_helper(inner, &req, stdio)).await?;
+    let (exit, kill) = watch_exit(pid)?;
     let resize_fd = master.try_clone().map_err(io("dup pty"))?;
     let write = tokio::fs::File::from_std(std::fs::File::from(
         master.try_clone().map_err(io("dup pty"))?,
     ));
-    let read = PtyReader(tokio::fs::File::from_std(std::fs::File::from(master)));
+    let read = PtyReader::new(master);
     Ok(ExecProcess {
         stdin: Some(Box::new(write)),
         stdout: Some(Box::new(read)),
         stderr: None,
-        resize: Some(Box::new(move |cols, rows| {
-            sys::set_winsize(&resize_fd, cols, rows).map_err(io("TIOCSWINSZ"))
-        })),
+        resize: Some(resize_fn(resize_fd)),
         exit,
+        kill: Some(kill),
     })
+}
+
+/// Sets the terminal size of the pty behind `fd`.
+pub(crate) fn resize_fn(fd: OwnedFd) -> crate::ResizeFn {
+    Box::new(move |cols, rows| sys::set_winsize(&fd, cols, rows).map_err(io("TIOCSWINSZ")))
 }
 
 async fn run_helper(inner: &Arc<Inner>, req: &Request, stdio: [Stdio; 3]) -> Result<i32> {
@@ -178,8 +163,10 @@ async fn run_helper(inner: &Arc<Inner>, req: &Request, stdio: [Stdio; 3]) -> Res
         .ok_or_else(|| Error::Other("exec: runtime helper returned no pid".into()))
 }
 
-fn watch_exit(pid: i32) -> Result<tokio::sync::oneshot::Receiver<ExitInfo>> {
+/// The exit of an exec'd process, and a handle that kills it.
+fn watch_exit(pid: i32) -> Result<(tokio::sync::oneshot::Receiver<ExitInfo>, KillHandle)> {
     let pidfd = sys::pidfd_open(pid).map_err(io("pidfd_open"))?;
+    let kill = KillHandle(Arc::new(pidfd.try_clone().map_err(io("dup pidfd"))?));
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let exit = reaper::wait(pid, pidfd).await;
@@ -190,11 +177,17 @@ fn watch_exit(pid: i32) -> Result<tokio::sync::oneshot::Receiver<ExitInfo>> {
             finished_at: exit.at,
         });
     });
-    Ok(rx)
+    Ok((rx, kill))
 }
 
 /// A pty master reports EIO once the last slave closes: that is EOF for the reader.
-struct PtyReader(tokio::fs::File);
+pub(crate) struct PtyReader(tokio::fs::File);
+
+impl PtyReader {
+    pub(crate) fn new(master: OwnedFd) -> Self {
+        Self(tokio::fs::File::from_std(std::fs::File::from(master)))
+    }
+}
 
 impl AsyncRead for PtyReader {
     fn poll_read(

@@ -33,6 +33,9 @@ pub(crate) enum Request {
         id: String,
         bundle: PathBuf,
         layers: Vec<PathBuf>,
+        /// For a tty container: where to send the pty master.
+        #[serde(default)]
+        console_socket: Option<PathBuf>,
     },
     /// Starts `process` (an OCI process JSON file) in the container's namespaces and cgroup.
     Exec {
@@ -110,7 +113,8 @@ fn run(req: Request) -> Result<Option<i32>, String> {
             id,
             bundle,
             layers,
-        } => create(&state_root, &id, &bundle, &layers).map(Some),
+            console_socket,
+        } => create(&state_root, &id, &bundle, &layers, console_socket).map(Some),
         Request::Exec {
             state_root,
             id,
@@ -133,7 +137,13 @@ fn stdio() -> Result<[OwnedFd; 3], String> {
     ])
 }
 
-fn create(state_root: &Path, id: &str, bundle: &Path, layers: &[PathBuf]) -> Result<i32, String> {
+fn create(
+    state_root: &Path,
+    id: &str,
+    bundle: &Path,
+    layers: &[PathBuf],
+    console_socket: Option<PathBuf>,
+) -> Result<i32, String> {
     let rootfs = bundle.join("rootfs");
     overlay::mount(bundle, &rootfs, layers).map_err(|e| format!("mounting rootfs: {e}"))?;
     let built = stdio().and_then(|[stdin, stdout, stderr]| {
@@ -141,6 +151,7 @@ fn create(state_root: &Path, id: &str, bundle: &Path, layers: &[PathBuf]) -> Res
             .with_root_path(state_root)
             .map_err(|e| e.to_string())?
             .with_executor(ContainerExecutor)
+            .with_console_socket(console_socket)
             .with_stdin(stdin)
             .with_stdout(stdout)
             .with_stderr(stderr)

@@ -13,10 +13,13 @@
 //!   as 255 (containerd's convention for "unknown").
 //! - stdout/stderr are FIFOs in the bundle that the container holds read-write: it never gets
 //!   EPIPE while no agent reads, and a restarted agent reopens them and continues the CRI log.
-//! - Not supported yet: a container's own stdin and TTY (`kubectl attach`, `run -it`); exec
-//!   supports both.
+//! - A container's own stdin (a third FIFO) and TTY (a pty through libcontainer's console
+//!   socket) stay with the runtime, and its output is also broadcast, so `kubectl attach` can
+//!   connect at any time ([`Runtime::attach`]) while the log still records everything.
 
+mod attach;
 mod cgroup;
+mod console;
 mod container;
 mod dial;
 mod exec;
@@ -199,6 +202,23 @@ pub struct ExecProcess {
     pub stderr: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
     pub resize: Option<ResizeFn>,
     pub exit: tokio::sync::oneshot::Receiver<ExitInfo>,
+    /// Ends the process (SIGKILL) when its client goes away; `None` for an attach (the
+    /// container outlives its attached clients).
+    pub kill: Option<KillHandle>,
+}
+
+/// Kills an exec'd process through its pidfd (no PID-reuse race; a no-op once it has exited).
+#[derive(Debug, Clone)]
+pub struct KillHandle(Arc<std::os::fd::OwnedFd>);
+
+impl KillHandle {
+    pub fn kill(&self) {
+        if let Err(e) = sys::pidfd_send_signal(&self.0, libc::SIGKILL) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                tracing::warn!(error = %e, "killing an exec'd process");
+            }
+        }
+    }
 }
 
 /// What a CRI log reader returns, for `kubectl logs`.
@@ -302,6 +322,13 @@ impl Runtime {
     /// Runs a process inside a running container (its namespaces and cgroup).
     pub async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecProcess> {
         exec::exec(&self.inner, id, spec).await
+    }
+
+    /// The container's own stdio, as `kubectl attach` sees it: output from now on (stdout, and
+    /// stderr unless tty), stdin when the container was started with `stdin`, resizes when tty.
+    /// `exit` resolves when the container exits.
+    pub async fn attach(&self, id: &str) -> Result<ExecProcess> {
+        attach::attach(&self.inner, id)
     }
 
     /// A TCP connection to `port` on the sandbox's loopback, made from inside its network namespace.

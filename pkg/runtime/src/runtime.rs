@@ -16,7 +16,7 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
-    cgroup,
+    attach, cgroup,
     helper::{self, Reply, Request},
     reaper, record, Error, ExitInfo, Result, RuntimeConfig,
 };
@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub cfg: RuntimeConfig,
     tracked: Mutex<HashMap<String, Tracked>>,
     seq: AtomicU64,
+    /// Running containers' stdin/pty and output, for attach.
+    pub attach: attach::Registry,
 }
 
 /// A container whose exit this process watches.
@@ -46,6 +48,7 @@ impl Inner {
             cfg,
             tracked: Mutex::default(),
             seq: AtomicU64::new(0),
+            attach: attach::Registry::default(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Inner {
 
     pub(crate) fn untrack(&self, id: &str) {
         self.lock().remove(id);
+        self.attach.remove(id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {

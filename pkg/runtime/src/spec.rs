@@ -293,7 +293,7 @@ pub(crate) fn build(spec: &ContainerSpec, cgroups_path: &str) -> Result<Spec, St
     let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": spec.tty,
             "user": user,
             "args": spec.args,
             "env": spec.env,

@@ -9,4 +9,6 @@ pub struct ExecRequest {
     pub stdout: bool,
     pub stderr: bool,
     pub tty: bool,
+    /// Attach to the container's own stdio instead of running `command`.
+    pub attach: bool,
 }

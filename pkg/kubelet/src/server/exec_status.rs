@@ -13,6 +13,21 @@ pub(crate) enum ExecOutcome {
 }
 
 impl ExecOutcome {
+    /// The exec or attach could not start, in upstream's words.
+    pub(crate) fn start_failed(
+        req: &super::exec_request::ExecRequest,
+        e: rkube_runtime::Error,
+    ) -> Self {
+        if req.attach {
+            ExecOutcome::Failed(format!("failed to attach to container: {e}"))
+        } else {
+            ExecOutcome::Failed(format!(
+                "failed to exec in container: {e} (command {:?})",
+                req.command
+            ))
+        }
+    }
+
     /// The metav1 Status of a v4+ error channel.
     pub(crate) fn status(&self) -> Value {
         match self {
@@ -48,6 +63,17 @@ impl ExecOutcome {
                     .into_bytes(),
             ),
             ExecOutcome::Failed(msg) => Some(msg.clone().into_bytes()),
+        }
+    }
+}
+
+/// Kills an exec'd process when dropped (a no-op once it has exited).
+pub(crate) struct KillOnDrop(pub Option<rkube_runtime::KillHandle>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(k) = &self.0 {
+            k.kill();
         }
     }
 }

@@ -16,7 +16,7 @@ use tracing::debug;
 
 use super::{
     exec_request::ExecRequest,
-    exec_status::ExecOutcome,
+    exec_status::{ExecOutcome, KillOnDrop},
     idle::Activity,
     wsstream::{decode, encode, normal_close, Frame, Proto},
 };
@@ -102,14 +102,15 @@ async fn session<S>(
         tty: req.tty,
         stdin: req.stdin,
     };
-    let process = match runtime.exec(&req.container_id, spec).await {
+    let process = if req.attach {
+        runtime.attach(&req.container_id).await
+    } else {
+        runtime.exec(&req.container_id, spec).await
+    };
+    let process = match process {
         Ok(p) => p,
         Err(e) => {
-            let outcome = ExecOutcome::Failed(format!(
-                "failed to exec in container: {e} (command {:?})",
-                req.command
-            ));
-            report(&tx, proto, &outcome).await;
+            report(&tx, proto, &ExecOutcome::start_failed(&req, e)).await;
             return;
         }
     };
@@ -119,7 +120,11 @@ async fn session<S>(
         stderr,
         resize,
         exit,
+        kill,
     } = process;
+    // Dropped when the session ends for any reason (client gone, idle timeout, shutdown): an
+    // exec'd process does not outlive its client. Attach has no kill handle.
+    let _kill = KillOnDrop(kill);
     let output = async {
         tokio::join!(
             pump(stdout, req.stdout.then_some(STDOUT), &tx, proto, activity),

@@ -126,14 +126,8 @@ fn exec(
             format!("container {container:?} in pod {pod:?} is not running"),
         );
     };
-    if attach {
-        // rkube-runtime sends a container's own stdio to its log file; there is nothing to attach to.
-        return text(
-            StatusCode::BAD_REQUEST,
-            "attach is not supported by this kubelet's runtime: use exec or logs -f",
-        );
-    }
     request.container_id = id;
+    request.attach = attach;
     let runtime = state.runtime.clone();
     let idle = state.idle_timeout;
     if wsstream::is_websocket(req.headers()) {

@@ -98,6 +98,7 @@ pub(crate) fn exec_request(q: &[(String, String)]) -> Result<ExecRequest, String
         // With a TTY, stderr is the terminal too.
         stderr: flag(q, "stderr")? && !tty,
         tty,
+        attach: false,
     };
     if !req.stdin && !req.stdout && !req.stderr {
         return Err("you must specify at least 1 of stdin, stdout, stderr".into());

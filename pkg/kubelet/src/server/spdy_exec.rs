@@ -8,7 +8,11 @@ use rkube_spdy::{Connection, Headers, Incoming, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
-use super::{exec_request::ExecRequest, exec_status::ExecOutcome, exec_ws::parse_sizes};
+use super::{
+    exec_request::ExecRequest,
+    exec_status::{ExecOutcome, KillOnDrop},
+    exec_ws::parse_sizes,
+};
 
 /// How long the client has to open the streams it asked for (upstream's streamCreationTimeout).
 const STREAM_CREATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,6 +38,12 @@ pub(crate) trait Execer: Send + Sync {
         container_id: &str,
         spec: rkube_runtime::ExecSpec,
     ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send;
+
+    /// The container's own stdio (`kubectl attach`).
+    fn attach(
+        &self,
+        container_id: &str,
+    ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send;
 }
 
 impl Execer for rkube_runtime::Runtime {
@@ -43,6 +53,13 @@ impl Execer for rkube_runtime::Runtime {
         spec: rkube_runtime::ExecSpec,
     ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send {
         rkube_runtime::Runtime::exec(self, container_id, spec)
+    }
+
+    fn attach(
+        &self,
+        container_id: &str,
+    ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send {
+        rkube_runtime::Runtime::attach(self, container_id)
     }
 }
 
@@ -168,14 +185,14 @@ async fn run<E: Execer>(execer: &E, req: &ExecRequest, mut streams: ExecStreams)
         tty: req.tty,
         stdin: req.stdin,
     };
-    let process = match execer.exec(&req.container_id, spec).await {
+    let process = if req.attach {
+        execer.attach(&req.container_id).await
+    } else {
+        execer.exec(&req.container_id, spec).await
+    };
+    let process = match process {
         Ok(p) => p,
-        Err(e) => {
-            return ExecOutcome::Failed(format!(
-                "failed to exec in container: {e} (command {:?})",
-                req.command
-            ))
-        }
+        Err(e) => return ExecOutcome::start_failed(req, e),
     };
     let rkube_runtime::ExecProcess {
         stdin,
@@ -183,7 +200,10 @@ async fn run<E: Execer>(execer: &E, req: &ExecRequest, mut streams: ExecStreams)
         stderr,
         resize,
         exit,
+        kill,
     } = process;
+    // The serving future is dropped when the client goes away: that ends the process too.
+    let _kill = KillOnDrop(kill);
     // Input tasks end on their own when the client half-closes; they are stopped at exit.
     let mut input = tokio::task::JoinSet::new();
     if let (Some(stream), Some(mut to_process)) = (streams.stdin.take(), stdin) {
@@ -303,7 +323,15 @@ pub(crate) mod test_exec {
                 stderr: Some(Box::new(stderr)),
                 resize: None,
                 exit,
+                kill: None,
             })
+        }
+
+        async fn attach(
+            &self,
+            container_id: &str,
+        ) -> rkube_runtime::Result<rkube_runtime::ExecProcess> {
+            Err(rkube_runtime::Error::NotFound(container_id.into()))
         }
     }
 }
@@ -327,6 +355,7 @@ mod tests {
             stdout: true,
             stderr: true,
             tty: false,
+            attach: false,
         }
     }
 
@@ -559,6 +588,7 @@ mod kubectl_tests {
                                 stdout: query_flag(&target, "stdout"),
                                 stderr: query_flag(&target, "stderr"),
                                 tty: query_flag(&target, "tty"),
+                                attach: false,
                             };
                             serve(s, proto, &test_exec::LocalExec, req, STREAM_CREATION_TIMEOUT).await.unwrap();
                         }
