@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::{
-    api::core::v1::{ConfigMap, Container, Pod, Secret},
+    api::core::v1::{ConfigMap, Container, Pod, Secret, Service},
     apimachinery::pkg::api::resource::Quantity,
 };
 
@@ -18,6 +18,8 @@ pub struct ConfigError(pub String);
 pub struct Sources {
     pub config_maps: HashMap<String, Option<ConfigMap>>,
     pub secrets: HashMap<String, Option<Secret>>,
+    /// Service environment variables (`<SVC>_SERVICE_HOST`, docker links), see [`service_env`].
+    pub services: Vec<(String, String)>,
 }
 
 /// Names of the ConfigMaps and Secrets the container's env refers to.
@@ -97,8 +99,13 @@ pub fn resolve(
     for e in c.env.iter().flatten() {
         let value = match &e.value_from {
             None => {
-                let defined: HashMap<&str, &str> =
-                    out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                // Declared variables first, then the service variables (upstream's mapping).
+                let mut defined: HashMap<&str, &str> = src
+                    .services
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                defined.extend(out.iter().map(|(k, v)| (k.as_str(), v.as_str())));
                 expand(e.value.as_deref().unwrap_or_default(), &defined)
             }
             Some(vf) => {
@@ -158,7 +165,108 @@ pub fn resolve(
         };
         set(&mut out, e.name.clone(), value);
     }
+    // The service variables the container did not declare itself come last.
+    for (k, v) in &src.services {
+        if !out.iter().any(|(x, _)| x == k) {
+            out.push((k.clone(), v.clone()));
+        }
+    }
     Ok(out)
+}
+
+/// The Services whose variables a pod sees: the `kubernetes` Service of `default` always, and
+/// the Services of the pod's namespace unless enableServiceLinks is false; fetched when a
+/// container starts (upstream: the Services existing then). A failed list leaves them out.
+pub async fn service_env(client: &kube::Client, pod: &Pod) -> Vec<(String, String)> {
+    use kube::api::{Api, ListParams};
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let links = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.enable_service_links)
+        .unwrap_or(true);
+    let mut found: Vec<Service> = Vec::new();
+    if links {
+        match Api::<Service>::namespaced(client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+        {
+            Ok(l) => found.extend(l.items),
+            Err(e) => {
+                tracing::warn!(error = %e, "listing services for the pod's environment failed")
+            }
+        }
+    }
+    if !(links && ns == "default") {
+        match Api::<Service>::namespaced(client.clone(), "default")
+            .get_opt("kubernetes")
+            .await
+        {
+            Ok(Some(s)) => found.push(s),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "reading default/kubernetes failed"),
+        }
+    }
+    service_vars(&ns, links, &found)
+}
+
+/// Upstream's getServiceEnvVarMap + envvars.FromServices: services with a cluster IP; the
+/// namespace's own Service wins over default/kubernetes of the same name; sorted by name.
+pub fn service_vars(ns: &str, links: bool, services: &[Service]) -> Vec<(String, String)> {
+    let mut chosen: BTreeMap<String, &Service> = BTreeMap::new();
+    for s in services {
+        let ip = s.spec.as_ref().and_then(|x| x.cluster_ip.as_deref());
+        if matches!(ip, None | Some("") | Some("None")) {
+            continue;
+        }
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let sns = s.metadata.namespace.as_deref().unwrap_or_default();
+        if sns == "default" && name == "kubernetes" {
+            chosen.entry(name).or_insert(s);
+        } else if sns == ns && links {
+            chosen.insert(name, s);
+        }
+    }
+    let mut out = Vec::new();
+    for (name, s) in chosen {
+        let spec = s.spec.as_ref().expect("checked above");
+        let ip = spec.cluster_ip.clone().unwrap_or_default();
+        let ports = spec.ports.clone().unwrap_or_default();
+        let Some(first) = ports.first() else { continue };
+        let prefix = name.replace('-', "_").to_uppercase();
+        out.push((format!("{prefix}_SERVICE_HOST"), ip.clone()));
+        let port_var = format!("{prefix}_SERVICE_PORT");
+        out.push((port_var.clone(), first.port.to_string()));
+        for p in &ports {
+            if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                out.push((
+                    format!("{port_var}_{}", n.replace('-', "_").to_uppercase()),
+                    p.port.to_string(),
+                ));
+            }
+        }
+        let host_port = |port: i32| {
+            if ip.contains(':') {
+                format!("[{ip}]:{port}")
+            } else {
+                format!("{ip}:{port}")
+            }
+        };
+        for (i, p) in ports.iter().enumerate() {
+            let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+            let lower = proto.to_lowercase();
+            let url = format!("{lower}://{}", host_port(p.port));
+            if i == 0 {
+                out.push((format!("{prefix}_PORT"), url.clone()));
+            }
+            let pp = format!("{prefix}_PORT_{}_{}", p.port, proto.to_uppercase());
+            out.push((pp.clone(), url));
+            out.push((format!("{pp}_PROTO"), lower));
+            out.push((format!("{pp}_PORT"), p.port.to_string()));
+            out.push((format!("{pp}_ADDR"), ip.clone()));
+        }
+    }
+    out
 }
 
 fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
@@ -401,10 +509,73 @@ mod tests {
         assert_eq!(get("S"), Some("hunter2"));
         assert_eq!(get("O"), None);
 
+        // Service variables: usable in $(...), overridden by declared ones, appended last.
+        src.services = vec![
+            ("WEB_SERVICE_HOST".into(), "10.43.0.7".into()),
+            ("A".into(), "from-service".into()),
+        ];
+        let mut c2 = c.clone();
+        c2.env.as_mut().unwrap().push(
+            serde_json::from_value(json!({"name": "U", "value": "http://$(WEB_SERVICE_HOST)"}))
+                .unwrap(),
+        );
+        let env = resolve(&pod, &c2, &facts, &src).unwrap();
+        let get = |k: &str| env.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("U"), Some("http://10.43.0.7"));
+        assert_eq!(get("A"), Some("a"));
+        assert_eq!(env.last().unwrap().0, "WEB_SERVICE_HOST");
+        src.services.clear();
+
         src.secrets.insert("s".into(), None);
         assert_eq!(
             resolve(&pod, c, &facts, &src).unwrap_err().0,
             "secret \"s\" not found"
         );
+    }
+
+    #[test]
+    fn service_variables_as_upstream() {
+        let svc = |ns: &str, name: &str, ip: &str, ports: serde_json::Value| -> Service {
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": ns},
+                "spec": {"clusterIP": ip, "ports": ports}}))
+            .unwrap()
+        };
+        let all = vec![
+            svc(
+                "default",
+                "kubernetes",
+                "10.43.0.1",
+                json!([{"name": "https", "port": 443}]),
+            ),
+            svc(
+                "ns",
+                "my-web",
+                "10.43.0.9",
+                json!([{"name": "http", "port": 80},
+                {"name": "dns", "port": 53, "protocol": "UDP"}]),
+            ),
+            svc("ns", "headless", "None", json!([{"port": 80}])),
+            svc("other", "x", "10.43.0.5", json!([{"port": 1}])),
+        ];
+        let vars = service_vars("ns", true, &all);
+        let get = |k: &str| vars.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("KUBERNETES_SERVICE_HOST"), Some("10.43.0.1"));
+        assert_eq!(get("KUBERNETES_SERVICE_PORT"), Some("443"));
+        assert_eq!(get("KUBERNETES_SERVICE_PORT_HTTPS"), Some("443"));
+        assert_eq!(get("KUBERNETES_PORT"), Some("tcp://10.43.0.1:443"));
+        assert_eq!(get("MY_WEB_SERVICE_HOST"), Some("10.43.0.9"));
+        assert_eq!(get("MY_WEB_SERVICE_PORT"), Some("80"));
+        assert_eq!(get("MY_WEB_SERVICE_PORT_DNS"), Some("53"));
+        assert_eq!(get("MY_WEB_PORT"), Some("tcp://10.43.0.9:80"));
+        assert_eq!(get("MY_WEB_PORT_53_UDP"), Some("udp://10.43.0.9:53"));
+        assert_eq!(get("MY_WEB_PORT_53_UDP_PROTO"), Some("udp"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP_PORT"), Some("80"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP_ADDR"), Some("10.43.0.9"));
+        assert_eq!(get("HEADLESS_SERVICE_HOST"), None);
+        assert_eq!(get("X_SERVICE_HOST"), None);
+        // enableServiceLinks: false keeps only the API server's variables.
+        let vars = service_vars("ns", false, &all);
+        assert!(vars.iter().all(|(k, _)| k.starts_with("KUBERNETES_")));
+        assert!(!vars.is_empty());
     }
 }

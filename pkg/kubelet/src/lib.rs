@@ -6,8 +6,11 @@
 mod airgap;
 mod container_spec;
 mod env;
+mod grpc_probe;
+mod hooks;
 mod killall;
 mod lease;
+mod lifecycle;
 mod machine;
 mod node;
 mod pods;

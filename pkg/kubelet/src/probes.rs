@@ -1,5 +1,5 @@
-//! Readiness and liveness probes: exec (runtime.exec), httpGet and tcpSocket (runtime.dial
-//! into the pod's network namespace). Each probed container gets a task that reports results
+//! Startup, readiness and liveness probes: exec (runtime.exec), httpGet, tcpSocket and grpc
+//! (runtime.dial into the pod's network namespace). Each probed container gets a task that reports results
 //! to its pod worker, which applies the thresholds.
 
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio::{
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    Startup,
     Readiness,
     Liveness,
 }
@@ -65,6 +66,10 @@ pub fn spawn(
                 message,
             };
             if tx.send(super::pods::worker::Msg::Probe(res)).is_err() {
+                return;
+            }
+            // A startup probe is done once it succeeded (its successThreshold is always 1).
+            if kind == Kind::Startup && ok {
                 return;
             }
         }
@@ -164,6 +169,19 @@ pub async fn run_once(
         } else {
             Err(format!("HTTP probe failed with statuscode: {code}"))
         };
+    }
+    if let Some(g) = &probe.grpc {
+        let port = u16::try_from(g.port).map_err(|_| format!("invalid port {}", g.port))?;
+        let conn = runtime
+            .dial(sandbox, port)
+            .await
+            .map_err(|e| format!("failed to connect service \":{port}\" within 1s: {e}"))?;
+        return crate::grpc_probe::check(
+            conn,
+            &format!("localhost:{port}"),
+            g.service.as_deref().unwrap_or_default(),
+        )
+        .await;
     }
     if let Some(t) = &probe.tcp_socket {
         let port = port(c, &t.port)?;

@@ -24,6 +24,8 @@ use super::{
 use crate::{
     container_spec,
     env::{self, PodFacts},
+    hooks::{self, Hook},
+    lifecycle::{self, Lifecycle},
     probes::{self, Kind, ProbeResult},
     status::{self, restart_policy, Transitions, View},
     volumes,
@@ -65,6 +67,8 @@ pub struct Worker {
     reported: HashMap<String, String>,
     probes: Vec<tokio::task::JoinHandle<()>>,
     torn_down: bool,
+    /// Termination messages, startup gating, activeDeadlineSeconds, volume refresh.
+    life: Lifecycle,
 }
 
 impl Worker {
@@ -122,6 +126,7 @@ impl Worker {
             reported: HashMap::new(),
             probes: Vec::new(),
             torn_down: false,
+            life: Lifecycle::default(),
         }
     }
 
@@ -163,6 +168,8 @@ impl Worker {
                 }
                 if !self.torn_down {
                     self.sync(&pod).await;
+                    self.check_deadline(&pod).await;
+                    self.refresh_volumes(&pod).await;
                 }
                 self.write_status(&pod).await;
                 if !self.torn_down && self.terminal(&pod) {
@@ -193,7 +200,8 @@ impl Worker {
     }
 
     fn terminal(&self, pod: &Pod) -> bool {
-        matches!(status::phase(&self.view(pod, "")), "Succeeded" | "Failed")
+        self.life.deadline_exceeded
+            || matches!(status::phase(&self.view(pod, "")), "Succeeded" | "Failed")
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -203,6 +211,8 @@ impl Worker {
             .flat_map(|c| [c.not_before, c.pull_not_before])
             .flatten()
             .chain(self.retry_at)
+            .chain(self.life.refresh_at)
+            .chain(self.life.deadline_at)
             .filter(|_| !self.torn_down)
             .min()
     }
@@ -411,13 +421,14 @@ impl Worker {
             host_ip: &host,
             node_name: &self.ctx.cfg.node_name,
         };
-        let sources = self.ctx.env_sources(pod, &spec).await;
+        let mut sources = self.ctx.env_sources(pod, &spec).await;
+        sources.services = env::service_env(&self.ctx.client, pod).await;
         let built = env::resolve(pod, &spec, &facts, &sources).and_then(|env| {
             let mounts = volumes::mounts(&spec, self.volumes.as_ref().expect("volumes set up"))
                 .map_err(env::ConfigError)?;
             Ok((env, mounts))
         });
-        let (env, mounts) = match built {
+        let (env, mut mounts) = match built {
             Ok(v) => v,
             Err(e) => {
                 self.config_error(pod, init, i, e.0);
@@ -442,6 +453,11 @@ impl Worker {
             }
         }
         let id = format!("{}-{}-{}", self.uid, name, restart_count);
+        let message_file = lifecycle::message_file(&self.pod_dir, &name, restart_count);
+        match lifecycle::message_mount(&spec, &message_file) {
+            Ok(m) => mounts.push(m),
+            Err(e) => warn!(error = %e, "creating the termination message file failed"),
+        }
         let log_path = self
             .pod_dir
             .join(&name)
@@ -479,13 +495,14 @@ impl Worker {
                 );
                 self.ctx.events.record(
                     pod,
-                    fp,
+                    fp.clone(),
                     false,
                     "Started",
                     format!("Started container {name}"),
                 );
                 info!(container = %name, id = %info.id, pid = info.pid, restart = restart_count, "container started");
                 let has_readiness = spec.readiness_probe.is_some();
+                let has_startup = spec.startup_probe.is_some() && !init;
                 let c = self.state_mut(init, i);
                 c.instance = Some(Instance {
                     id: id.clone(),
@@ -494,28 +511,21 @@ impl Worker {
                     cannot_run: None,
                 });
                 c.waiting = None;
-                c.ready = !has_readiness;
+                c.ready = !has_readiness && !has_startup;
                 c.probe_failures = 0;
                 c.probe_successes = 0;
                 c.liveness_failures = 0;
                 self.spawn_waiter(&name, &id);
-                if !init {
-                    for (kind, probe) in [
-                        (Kind::Readiness, spec.readiness_probe.clone()),
-                        (Kind::Liveness, spec.liveness_probe.clone()),
-                    ] {
-                        if let Some(p) = probe {
-                            self.probes.push(probes::spawn(
-                                self.ctx.runtime.clone(),
-                                sandbox.clone(),
-                                spec.clone(),
-                                id.clone(),
-                                kind,
-                                p,
-                                self.tx.clone(),
-                            ));
-                        }
-                    }
+                if !self.post_start(pod, &spec, fp, &id).await {
+                    self.state_mut(init, i).ready = false;
+                    self.publish();
+                    return;
+                }
+                if has_startup {
+                    self.life.unstarted.insert(id.clone());
+                    self.spawn_probes(&sandbox, &spec, &id, &[Kind::Startup]);
+                } else if !init {
+                    self.spawn_probes(&sandbox, &spec, &id, &[Kind::Readiness, Kind::Liveness]);
                 }
                 self.publish();
             }
@@ -707,11 +717,20 @@ impl Worker {
                     return;
                 };
                 let c = self.state_mut(init, i);
-                let Some(inst) = c.instance.as_mut().filter(|x| x.id == instance) else {
+                // Already recorded (the deadline stop waits for its containers itself).
+                let Some(inst) = c
+                    .instance
+                    .as_mut()
+                    .filter(|x| x.id == instance && x.exit.is_none())
+                else {
                     return;
                 };
                 info!(container = %container, exit_code = exit.exit_code, oom = exit.oom_killed, "container exited");
+                let code = exit.exit_code;
                 inst.exit = Some(exit);
+                let restart = c.restart_count;
+                self.record_message(pod, init, &container, &instance, restart, code)
+                    .await;
                 self.after_exit(pod, init, i);
             }
             Msg::Probe(r) => self.on_probe(pod, r).await,
@@ -775,6 +794,10 @@ impl Worker {
     }
 
     async fn on_probe(&mut self, pod: &Pod, r: ProbeResult) {
+        if r.kind == Kind::Startup {
+            self.on_startup_probe(pod, r).await;
+            return;
+        }
         let Some((init, i)) = self.find(&r.container) else {
             return;
         };
@@ -788,6 +811,7 @@ impl Worker {
             return;
         }
         match r.kind {
+            Kind::Startup => {}
             Kind::Readiness => {
                 let p = spec.readiness_probe.unwrap_or_default();
                 if r.ok {
@@ -930,8 +954,9 @@ impl Worker {
                     .map(|i| (c.name.clone(), i.id.clone(), c.init))
             })
             .collect();
-        for (name, id, init) in &running {
-            if let Some(pod) = pod {
+        let stop_started = Instant::now();
+        if let Some(pod) = pod {
+            for (name, _, init) in &running {
                 self.ctx.events.record(
                     pod,
                     Self::field_path(*init, name),
@@ -940,21 +965,30 @@ impl Worker {
                     format!("Stopping container {name}"),
                 );
             }
-            let sig = if grace.is_zero() { SIGKILL } else { SIGTERM };
-            if let Err(e) = self.ctx.runtime.kill(id, sig).await {
-                debug!(container = %id, error = %e, "signalling a container failed");
-            }
-        }
-        // A terminating pod serves no more: not Ready at once, so endpoints and kubectl (which
-        // picks the longest-ready pod for logs, exec and port-forward) move to the others now,
-        // not after the grace period.
-        if let Some(pod) = pod {
+            // A terminating pod serves no more: not Ready at once, so endpoints and kubectl
+            // (which picks the longest-ready pod for logs, exec and port-forward) move to the
+            // others now, not after the grace period.
             for c in self.containers.iter_mut().chain(self.init.iter_mut()) {
                 c.ready = false;
             }
             self.write_status(pod).await;
         }
-        let deadline = Instant::now() + grace;
+        // preStop hooks run before SIGTERM, within the grace period.
+        let hooks_ran = match pod.filter(|_| !grace.is_zero()) {
+            Some(pod) => self.pre_stop(pod, &running, grace).await,
+            None => false,
+        };
+        for (_, id, _) in &running {
+            let sig = if grace.is_zero() { SIGKILL } else { SIGTERM };
+            if let Err(e) = self.ctx.runtime.kill(id, sig).await {
+                debug!(container = %id, error = %e, "signalling a container failed");
+            }
+        }
+        // After a preStop hook the container still gets upstream's minimum of 2 s.
+        let mut deadline = stop_started + grace;
+        if hooks_ran {
+            deadline = deadline.max(Instant::now() + Duration::from_secs(2));
+        }
         let mut left: std::collections::HashSet<String> =
             running.iter().map(|r| r.1.clone()).collect();
         while !left.is_empty() {
@@ -1010,6 +1044,282 @@ impl Worker {
         let _ = pod;
     }
 
+    fn spawn_probes(&mut self, sandbox: &Sandbox, spec: &Container, id: &str, kinds: &[Kind]) {
+        for kind in kinds {
+            let probe = match kind {
+                Kind::Startup => spec.startup_probe.clone(),
+                Kind::Readiness => spec.readiness_probe.clone(),
+                Kind::Liveness => spec.liveness_probe.clone(),
+            };
+            if let Some(p) = probe {
+                self.probes.push(probes::spawn(
+                    self.ctx.runtime.clone(),
+                    sandbox.clone(),
+                    spec.clone(),
+                    id.to_string(),
+                    *kind,
+                    p,
+                    self.tx.clone(),
+                ));
+            }
+        }
+    }
+
+    /// Runs the postStart hook; on failure (event FailedPostStartHook) the container is
+    /// stopped within the grace period and false returned.
+    async fn post_start(
+        &mut self,
+        pod: &Pod,
+        spec: &Container,
+        fp: Option<String>,
+        id: &str,
+    ) -> bool {
+        if Hook::PostStart.handler(spec).is_none() {
+            return true;
+        }
+        let Some(sandbox) = self.sandbox.clone() else {
+            return true;
+        };
+        let grace = grace_period(pod);
+        let limit = grace.max(Duration::from_secs(30));
+        let r = hooks::run(
+            &self.ctx.runtime,
+            &sandbox,
+            pod,
+            spec,
+            id,
+            Hook::PostStart,
+            limit,
+        )
+        .await;
+        let Err(msg) = r else { return true };
+        warn!(container = %spec.name, error = %msg, "postStart hook failed; stopping the container");
+        self.ctx
+            .events
+            .record(pod, fp.clone(), true, Hook::PostStart.failed_reason(), msg);
+        self.ctx
+            .events
+            .record(pod, fp, false, "Killing", "FailedPostStartHook".into());
+        let (rt, id) = (self.ctx.runtime.clone(), id.to_string());
+        tokio::spawn(async move {
+            if rt.kill(&id, SIGTERM).await.is_err() {
+                return;
+            }
+            // The waiter reports the exit; this only makes sure it comes.
+            if tokio::time::timeout(grace, rt.wait(&id)).await.is_err() {
+                let _ = rt.kill(&id, SIGKILL).await;
+            }
+        });
+        false
+    }
+
+    /// Runs the preStop hooks of the running containers concurrently, for at most `grace`;
+    /// true when there was any.
+    async fn pre_stop(
+        &mut self,
+        pod: &Pod,
+        running: &[(String, String, bool)],
+        grace: Duration,
+    ) -> bool {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return false;
+        };
+        let mut jobs = Vec::new();
+        for (name, id, init) in running {
+            let Some(spec) = Self::spec_of(pod, *init, name).cloned() else {
+                continue;
+            };
+            if Hook::PreStop.handler(&spec).is_none() {
+                continue;
+            }
+            let (rt, sb, pod, id, fp) = (
+                self.ctx.runtime.clone(),
+                sandbox.clone(),
+                pod.clone(),
+                id.clone(),
+                Self::field_path(*init, name),
+            );
+            let events = &self.ctx.events;
+            jobs.push(async move {
+                if let Err(msg) = hooks::run(&rt, &sb, &pod, &spec, &id, Hook::PreStop, grace).await
+                {
+                    warn!(container = %spec.name, error = %msg, "preStop hook failed");
+                    events.record(&pod, fp, true, Hook::PreStop.failed_reason(), msg);
+                }
+            });
+        }
+        let any = !jobs.is_empty();
+        futures_util::future::join_all(jobs).await;
+        any
+    }
+
+    /// A startup probe result: success starts readiness and liveness probing; failureThreshold
+    /// failures restart the container.
+    async fn on_startup_probe(&mut self, pod: &Pod, r: ProbeResult) {
+        if !self.life.unstarted.contains(&r.instance) {
+            return;
+        }
+        let Some((init, i)) = self.find(&r.container) else {
+            return;
+        };
+        let Some(spec) = Self::spec_of(pod, init, &r.container).cloned() else {
+            return;
+        };
+        let fp = Self::field_path(init, &r.container);
+        let c = self.state_mut(init, i);
+        if c.instance.as_ref().map(|x| x.id.as_str()) != Some(r.instance.as_str()) || !c.running() {
+            return;
+        }
+        if r.ok {
+            c.liveness_failures = 0;
+            c.ready = spec.readiness_probe.is_none();
+            self.life.unstarted.remove(&r.instance);
+            if let Some(sb) = self.sandbox.clone() {
+                self.spawn_probes(&sb, &spec, &r.instance, &[Kind::Readiness, Kind::Liveness]);
+            }
+            info!(container = %r.container, "startup probe succeeded");
+        } else {
+            c.liveness_failures += 1;
+            let failures = c.liveness_failures;
+            let name = c.name.clone();
+            self.ctx.events.record(
+                pod,
+                fp.clone(),
+                true,
+                "Unhealthy",
+                format!("Startup probe failed: {}", r.message),
+            );
+            let threshold = spec
+                .startup_probe
+                .as_ref()
+                .and_then(|p| p.failure_threshold)
+                .unwrap_or(3);
+            if failures >= threshold {
+                self.state_mut(init, i).liveness_failures = 0;
+                self.life.unstarted.remove(&r.instance);
+                self.ctx.events.record(
+                    pod,
+                    fp,
+                    false,
+                    "Killing",
+                    format!("Container {name} failed startup probe, will be restarted"),
+                );
+                let _ = self.ctx.runtime.kill(&r.instance, SIGKILL).await;
+            }
+        }
+        self.publish();
+    }
+
+    /// Reads an exited instance's termination message for its status.
+    async fn record_message(
+        &mut self,
+        pod: &Pod,
+        init: bool,
+        name: &str,
+        id: &str,
+        restart: i32,
+        code: i32,
+    ) {
+        self.life.unstarted.remove(id);
+        let Some(spec) = Self::spec_of(pod, init, name) else {
+            return;
+        };
+        let file = lifecycle::message_file(&self.pod_dir, name, restart);
+        let log = self.pod_dir.join(name).join(format!("{restart}.log"));
+        if let Some(m) = lifecycle::read_message(spec, &file, &log, code).await {
+            self.life.messages.insert(id.to_string(), m);
+        }
+    }
+
+    /// activeDeadlineSeconds: once past, every container is killed, the pod turns Failed
+    /// (DeadlineExceeded) and nothing restarts.
+    async fn check_deadline(&mut self, pod: &Pod) {
+        if self.life.deadline_exceeded {
+            return;
+        }
+        let Some(at) = lifecycle::active_deadline(pod, self.start_time.as_deref()) else {
+            self.life.deadline_at = None;
+            return;
+        };
+        if SystemTime::now() < at {
+            self.life.deadline_at = Some(lifecycle::instant_of(at));
+            return;
+        }
+        info!("activeDeadlineSeconds passed; stopping the pod");
+        self.life.deadline_exceeded = true;
+        self.life.deadline_at = None;
+        self.ctx.events.record(
+            pod,
+            None,
+            true,
+            lifecycle::DEADLINE_REASON,
+            lifecycle::DEADLINE_MESSAGE.into(),
+        );
+        for p in self.probes.drain(..) {
+            p.abort();
+        }
+        for init in [true, false] {
+            let n = if init {
+                self.init.len()
+            } else {
+                self.containers.len()
+            };
+            for i in 0..n {
+                let c = self.state_mut(init, i);
+                c.ready = false;
+                c.not_before = None;
+                if c.waiting
+                    .as_ref()
+                    .is_some_and(|w| w.0 == "CrashLoopBackOff")
+                {
+                    c.waiting = None;
+                }
+                let Some(id) = c
+                    .instance
+                    .as_ref()
+                    .filter(|x| x.running())
+                    .map(|x| x.id.clone())
+                else {
+                    continue;
+                };
+                let _ = self.ctx.runtime.kill(&id, SIGKILL).await;
+                let exit =
+                    tokio::time::timeout(Duration::from_secs(10), self.ctx.runtime.wait(&id)).await;
+                if let Ok(Ok(exit)) = exit {
+                    if let Some(inst) = self.state_mut(init, i).instance.as_mut() {
+                        inst.exit = Some(exit);
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Rewrites configMap/secret/downwardAPI/projected volumes whose content changed.
+    async fn refresh_volumes(&mut self, pod: &Pod) {
+        if self.volumes.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let due = self.life.refresh_at.is_some_and(|t| t <= now);
+        if self.life.refresh_at.is_none() || due {
+            self.life.refresh_at = Some(now + lifecycle::VOLUME_REFRESH);
+        }
+        if !due {
+            return;
+        }
+        let (ip, host) = self.facts();
+        let facts = PodFacts {
+            pod_ip: &ip,
+            host_ip: &host,
+            node_name: &self.ctx.cfg.node_name,
+        };
+        let changed = volumes::refresh(&self.ctx.client, pod, &self.pod_dir, &facts).await;
+        if !changed.is_empty() {
+            info!(volumes = ?changed, "volume contents updated");
+        }
+    }
+
     fn view<'a>(&'a self, pod: &'a Pod, now: &'a str) -> View<'a> {
         View {
             pod,
@@ -1026,8 +1336,9 @@ impl Worker {
     async fn write_status(&mut self, pod: &Pod) {
         let now = crate::time::now();
         let mut transitions = std::mem::take(&mut self.transitions);
-        let st = status::build(&self.view(pod, &now), &mut transitions);
+        let mut st = status::build(&self.view(pod, &now), &mut transitions);
         self.transitions = transitions;
+        lifecycle::apply(&mut st, &self.life);
         if self.last_status.as_ref() == Some(&st) {
             return;
         }
@@ -1077,6 +1388,16 @@ impl Worker {
             containers,
         );
     }
+}
+
+/// The pod's terminationGracePeriodSeconds (30 by default).
+fn grace_period(pod: &Pod) -> Duration {
+    let s = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
+    Duration::from_secs(s.max(0) as u64)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -12,6 +12,46 @@ use std::{
 /// Relative path -> (content, mode).
 pub type Payload = BTreeMap<String, (Vec<u8>, u32)>;
 
+/// Whether the files under `..data` are exactly `payload` (content and mode).
+pub fn unchanged(dir: &Path, payload: &Payload) -> bool {
+    let data = dir.join("..data");
+    let mut found = 0usize;
+    let ok = payload.iter().all(|(rel, (content, mode))| {
+        let p = data.join(rel);
+        let same = std::fs::read(&p).is_ok_and(|c| c == *content)
+            && std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o7777 == *mode);
+        found += 1;
+        same
+    });
+    ok && found == count_files(&data)
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_files(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Writes `payload` when it differs from what is there; true when it did.
+pub fn update(dir: &Path, payload: &Payload) -> io::Result<bool> {
+    if unchanged(dir, payload) {
+        return Ok(false);
+    }
+    write(dir, payload)?;
+    Ok(true)
+}
+
 pub fn write(dir: &Path, payload: &Payload) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let stamp = format!(
@@ -38,14 +78,19 @@ pub fn write(dir: &Path, payload: &Payload) -> io::Result<()> {
     symlink(&stamp, &tmp)?;
     let old = std::fs::read_link(dir.join("..data")).ok();
     std::fs::rename(&tmp, dir.join("..data"))?;
-    for top in payload
-        .keys()
-        .filter_map(|k| k.split('/').next())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+    let tops: std::collections::BTreeSet<&str> =
+        payload.keys().filter_map(|k| k.split('/').next()).collect();
+    for top in &tops {
         let link = dir.join(top);
         if std::fs::symlink_metadata(&link).is_err() {
             symlink(format!("..data/{top}"), &link)?;
+        }
+    }
+    // Keys that are gone: their links go too (upstream removes them after the swap).
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("..") && !tops.contains(name.as_str()) && e.path().is_symlink() {
+            let _ = std::fs::remove_file(e.path());
         }
     }
     if let Some(old) = old.filter(|o| o.as_os_str() != stamp.as_str()) {
@@ -86,5 +131,14 @@ mod tests {
         write(d.path(), &p).unwrap();
         assert_eq!(std::fs::read_to_string(d.path().join("a")).unwrap(), "3");
         assert!(!d.path().join(&data).exists());
+        // update() leaves equal content alone and swaps changed content.
+        assert!(!update(d.path(), &p).unwrap());
+        p.remove("a");
+        assert!(update(d.path(), &p).unwrap());
+        assert!(std::fs::symlink_metadata(d.path().join("a")).is_err());
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("sub/b")).unwrap(),
+            "2"
+        );
     }
 }

@@ -106,6 +106,43 @@ pub async fn prepare(
     Ok(out)
 }
 
+/// Rewrites the configMap, secret, downwardAPI and projected volumes whose content changed
+/// (an atomic `..data` swap, so running containers see the new files; subPath mounts keep the
+/// file they were started with, as upstream). Returns the names of the volumes rewritten; a
+/// source gone or failing keeps the old content.
+pub async fn refresh(client: &Client, pod: &Pod, pod_dir: &Path, facts: &Facts<'_>) -> Vec<String> {
+    let mut changed = Vec::new();
+    let Some(spec) = pod.spec.as_ref() else {
+        return changed;
+    };
+    let base = volumes_dir(pod_dir);
+    for v in spec.volumes.iter().flatten() {
+        if v.config_map.is_none()
+            && v.secret.is_none()
+            && v.downward_api.is_none()
+            && v.projected.is_none()
+        {
+            continue;
+        }
+        let dir = base.join(&v.name);
+        if !dir.exists() {
+            continue;
+        }
+        match sources::payload(client, pod, v, facts).await {
+            Ok(Some(p)) => match atomic_writer::update(&dir, &p) {
+                Ok(true) => changed.push(v.name.clone()),
+                Ok(false) => {}
+                Err(e) => warn!(volume = %v.name, error = %e, "updating a volume failed"),
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(volume = %v.name, error = %e, "volume source unavailable; keeping its files")
+            }
+        }
+    }
+    changed
+}
+
 /// The container's volumeMounts as runtime mounts (subPath resolved on the host).
 pub fn mounts(c: &Container, prepared: &Prepared) -> Result<Vec<Mount>, String> {
     let mut out = Vec::new();
