@@ -266,5 +266,37 @@ spec:
             logs(&c, &p.name).contains("tick 3").then_some(())
         });
     }
+    // Deleted, the re-adopted and restarted pods leave nothing: containers (old instances
+    // too), mounts, cgroups.
+    let uids: Vec<String> = restarted
+        .iter()
+        .map(|p| jsonpath(&c, &["pod", &p.name], "{.metadata.uid}"))
+        .collect();
+    c.delete_all_pods();
+    let containers = c.dir.path().join("data/agent/containers/containers");
+    let left: Vec<_> = std::fs::read_dir(&containers)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "containers left: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for uid in &uids {
+        assert!(!uid.is_empty());
+        assert!(!mounts.contains(uid.as_str()), "mounts left for {uid}");
+        let cgroups = std::process::Command::new("find")
+            .args([
+                "/sys/fs/cgroup",
+                "-maxdepth",
+                "3",
+                "-name",
+                &format!("*{uid}*"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            cgroups.stdout.is_empty(),
+            "cgroups left: {}",
+            String::from_utf8_lossy(&cgroups.stdout)
+        );
+    }
     assert!(!c.log().contains("panicked"), "{}", tail(&c.log(), 3000));
 }
