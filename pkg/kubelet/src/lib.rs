@@ -15,6 +15,7 @@ mod machine;
 mod node;
 mod pods;
 mod probes;
+mod proxy;
 pub mod server;
 
 pub use killall::killall;
@@ -126,6 +127,7 @@ pub async fn run(
         Arc::new(table),
         std::future::pending(),
     );
+    let proxy = std::sync::Mutex::new(None::<proxy::Proxy>);
     let work = async {
         let mut reporter = node::NodeReporter::new(cfg.clone(), client.clone());
         let mut not_ready: node::NotReady = Some(
@@ -168,6 +170,7 @@ pub async fn run(
         };
         info!(pod_cidr = %pod_cidr, bridge = %cfg.pod_bridge, "pod network ready");
         let _ = net_tx.send(Some(network));
+        start_proxy(&cfg, &client, &proxy);
         not_ready = None;
         let mut tick = tokio::time::interval(node::NodeReporter::check_every());
         loop {
@@ -189,8 +192,38 @@ pub async fn run(
         }
         _ = shutdown => {}
     }
+    let started_proxy = proxy.lock().ok().and_then(|mut p| p.take());
+    if let Some(p) = started_proxy {
+        p.stop().await;
+    }
     info!("kubelet stopped; containers keep running");
     Ok(())
+}
+
+/// Starts the Service proxy (after the pod network is up), keeping its handle for the stop.
+fn start_proxy(
+    cfg: &KubeletConfig,
+    client: &kube::Client,
+    slot: &std::sync::Mutex<Option<proxy::Proxy>>,
+) {
+    let cluster_cidr = match cfg.cluster_cidr.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "no Service proxy: the cluster CIDR is invalid");
+            return;
+        }
+    };
+    let p = proxy::Proxy::start(
+        rkube_network::proxy::ProxyConfig {
+            bridge: cfg.pod_bridge.clone(),
+            node_name: cfg.node_name.clone(),
+            cluster_cidr,
+        },
+        client.clone(),
+    );
+    if let Ok(mut slot) = slot.lock() {
+        *slot = Some(p);
+    }
 }
 
 /// The configured pod CIDR, else the node's spec.podCIDR once the node IPAM controller set it.

@@ -9,6 +9,7 @@ mod ipam;
 mod masquerade;
 mod netlink;
 mod netns;
+pub mod proxy;
 mod sysctl;
 mod veth;
 
@@ -92,6 +93,7 @@ pub async fn remove_bridge(bridge: &str) -> Result<()> {
         nl.delete_index(index).await?;
     }
     masquerade::delete(&masquerade::table_name(bridge)).await?;
+    proxy::delete(bridge).await?;
     info!("pod network removed");
     Ok(())
 }
