@@ -3,6 +3,7 @@
 //! `kube::Client`, like the upstream kubelet; serves the kubelet API (logs, exec, attach,
 //! port-forward) that the API server proxies to.
 
+pub mod agent;
 mod airgap;
 mod container_spec;
 mod env;
@@ -86,7 +87,7 @@ pub struct KubeletConfig {
 }
 
 /// Runs the kubelet until `shutdown` resolves. Running containers are left running on shutdown
-/// (a restarted kubelet replaces them: see pods::worker).
+/// (a restarted kubelet re-adopts them: see pods::adopt).
 pub async fn run(
     cfg: KubeletConfig,
     client: kube::Client,
