@@ -1,6 +1,7 @@
 //! rkube: one binary, thin main. Parses and validates configuration once, sets up logging,
 //! and hands over to the pkg/ crates.
 
+mod agent_args;
 mod images_args;
 mod killall_args;
 mod logging;
@@ -26,6 +27,8 @@ enum Command {
     Server(Box<server_args::ServerArgs>),
     /// Print the version, git commit and the rustc that built this binary.
     Version,
+    /// Join another machine's cluster with its token and run this node's kubelet.
+    Agent(Box<agent_args::AgentArgs>),
     /// Run simulated nodes (no containers) against a cluster, for tests and benchmarks.
     Sim(sim_args::SimArgs),
     /// Manage the images on this node: import archives, list, remove.
@@ -90,6 +93,34 @@ fn main() -> ExitCode {
             match runtime.block_on(sim_args::run(cfg, kubeconfig, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
+                    eprintln!("rkube: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Agent(args) => {
+            let (cfg, log_format) = match args.resolve() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("rkube: error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            logging::init(log_format);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rkube: error: starting the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(rkube_kubelet::agent::run(cfg, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "agent failed");
                     eprintln!("rkube: error: {e}");
                     ExitCode::FAILURE
                 }

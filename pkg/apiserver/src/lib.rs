@@ -8,6 +8,7 @@ mod authn;
 mod bootstrap;
 mod discovery;
 mod health;
+mod join;
 mod managed;
 mod object;
 mod openapi;
@@ -35,6 +36,7 @@ use tracing::{info, info_span, Instrument};
 
 pub use authn::Identity;
 pub use health::VersionInfo;
+pub use join::JoinConfig;
 pub use status::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,8 @@ pub struct Config {
     /// The identity presented to kubelets for logs, exec, port-forward and nodes/proxy; without
     /// it those answer 503.
     pub kubelet_client: Option<KubeletClientCert>,
+    /// Admits agents (`GET /cacerts`, `POST /v1-rkube/node-certs`); without it those are 404.
+    pub join: Option<JoinConfig>,
 }
 
 /// A client certificate (PEM, signed by the cluster CA) and its key.
@@ -83,6 +87,7 @@ struct AppState {
     advertise: String,
     version: VersionInfo,
     kubelet: Option<proxy::kubelet::KubeletClient>,
+    join: Option<JoinConfig>,
 }
 
 /// A bound API server: the port is taken, objects bootstrapped; `serve` runs it.
@@ -111,6 +116,7 @@ impl ApiServer {
             advertise: cfg.advertise,
             version: cfg.version,
             kubelet,
+            join: cfg.join,
         });
         let app = Router::new().fallback(dispatch).with_state(state);
         let listener = tokio::net::TcpListener::bind(cfg.bind)
@@ -172,6 +178,10 @@ async fn route(
     // What upstream lets anyone read (system:public-info-viewer).
     if let Some(r) = health::serve(&state.api, &state.version, &path, req.uri().query()).await {
         return Ok(r);
+    }
+    // Joining agents have no client certificate yet: the token's secret authenticates them.
+    if join::handles(&path) {
+        return join::serve(state.join.as_ref(), req).await;
     }
     if identity.is_none() {
         return Err(ApiError::unauthorized());

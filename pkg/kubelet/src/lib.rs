@@ -3,6 +3,7 @@
 //! `kube::Client`, like the upstream kubelet; serves the kubelet API (logs, exec, attach,
 //! port-forward) that the API server proxies to.
 
+pub mod agent;
 mod airgap;
 mod container_spec;
 mod env;

@@ -2,10 +2,11 @@
 //! (`system:node:<name>` in `system:nodes`) and serving certificate; and the node IPAM
 //! controller that gives its node (and later agents' nodes) a /24 of the cluster CIDR.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
+use rkube_kubelet::agent::{AgentSettings, ClusterSettings, NodeIdentity};
 use rkube_pki::{kubeconfig, ClusterPki, San};
-use tracing::{error, info};
+use tracing::error;
 
 use crate::{Result, ServerConfig};
 
@@ -56,52 +57,38 @@ pub async fn start(
         }
     });
     let node_ip = a.node_ip.unwrap_or(advertise_ip);
-    let (cert, key) = pki.issue_client_cert(
+    let (client_cert_pem, client_key_pem) = pki.issue_client_cert(
         &format!("system:node:{}", a.node_name),
         &["system:nodes"],
         365,
     )?;
-    let kc = kubeconfig::render(
-        api_url,
-        pki.ca_cert_pem(),
-        &cert,
-        &key,
-        "default",
-        "kubelet",
-    );
-    let client = rkube_controllers::Context::connect(&kc, pki.ca_cert_pem())
-        .await?
-        .client;
-    let (serving_cert, serving_key) = pki.issue_serving_cert(
+    let (serving_cert_pem, serving_key_pem) = pki.issue_serving_cert(
         &a.node_name,
         &[San::Ip(node_ip), San::Dns(a.node_name.clone())],
     )?;
-    let kcfg = rkube_kubelet::KubeletConfig {
-        node_name: a.node_name.clone(),
-        agent_dir: cfg.agent_dir(),
-        node_ip,
-        port: a.kubelet_port,
-        serving_cert_pem: format!("{serving_cert}\n{}", pki.ca_cert_pem()),
-        serving_key_pem: serving_key,
-        client_ca_pem: pki.ca_cert_pem().to_string(),
-        // The node IPAM controller assigns spec.podCIDR.
-        pod_cidr: None,
-        cluster_cidr: a.cluster_cidr.clone(),
-        pod_bridge: a.pod_bridge.clone(),
-        cluster_dns: a.cluster_dns,
-        cluster_domain: a.cluster_domain.clone(),
-        registries: a.registries.clone(),
-        control_plane: true,
-        helper_exe: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
-        lease_interval: Duration::from_secs(10),
-        streaming_idle_timeout: Duration::from_secs(4 * 3600),
+    let identity = NodeIdentity {
+        server_url: api_url.to_string(),
+        ca_pem: pki.ca_cert_pem().to_string(),
+        client_cert_pem,
+        client_key_pem,
+        serving_cert_pem,
+        serving_key_pem,
     };
-    info!(node = %a.node_name, ip = %node_ip, port = a.kubelet_port, "starting the agent");
-    Ok(tokio::spawn(async move {
-        if let Err(e) = rkube_kubelet::run(kcfg, client, stopped(stop)).await {
-            error!(error = %e, "the agent failed");
-        }
-    }))
+    let settings = AgentSettings {
+        node_name: a.node_name.clone(),
+        node_ip,
+        agent_dir: cfg.agent_dir(),
+        kubelet_port: a.kubelet_port,
+        pod_bridge: a.pod_bridge.clone(),
+        registries: a.registries.clone(),
+        cluster: ClusterSettings {
+            cluster_cidr: a.cluster_cidr.clone(),
+            cluster_dns: a.cluster_dns,
+            cluster_domain: a.cluster_domain.clone(),
+        },
+        control_plane: true,
+    };
+    Ok(rkube_kubelet::agent::start(settings, identity, stopped(stop)).await?)
 }
 
 #[cfg(test)]

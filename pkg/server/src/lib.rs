@@ -27,6 +27,8 @@ pub enum Error {
     ApiServer(#[from] rkube_apiserver::Error),
     #[error("controllers: {0}")]
     Controllers(#[from] rkube_controllers::Error),
+    #[error("agent: {0}")]
+    Agent(#[from] rkube_kubelet::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -37,8 +39,8 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
     async move {
         let service_ip = first_service_ip(&cfg.service_cidr);
         let sans = ServingSans::detect(cfg.tls_san.clone(), service_ip);
-        let pki = ClusterPki::load_or_create(&cfg.tls_dir(), &sans)?;
-        token::ensure(&cfg.token_file(), pki.ca_cert_pem())?;
+        let pki = std::sync::Arc::new(ClusterPki::load_or_create(&cfg.tls_dir(), &sans)?);
+        let join_token = token::parse(&token::ensure(&cfg.token_file(), pki.ca_cert_pem())?)?;
 
         let store = rkube_store::open(&cfg.backend()).await?;
         let revisions = store.revisions().await?;
@@ -74,6 +76,13 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             kubelet_client: Some(rkube_apiserver::KubeletClientCert {
                 cert_pem: pki.kubelet_client_cert_pem().to_string(),
                 key_pem: pki.kubelet_client_key_pem().to_string(),
+            }),
+            join: Some(rkube_apiserver::JoinConfig {
+                secret: join_token.password.clone(),
+                pki: pki.clone(),
+                cluster_cidr: cfg.agent.cluster_cidr.clone(),
+                cluster_dns: cfg.agent.cluster_dns,
+                cluster_domain: cfg.agent.cluster_domain.clone(),
             }),
         };
         let server = ApiServer::bind(api_cfg, store.clone()).await?;
