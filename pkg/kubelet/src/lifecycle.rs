@@ -37,6 +37,8 @@ pub struct Lifecycle {
     /// When activeDeadlineSeconds runs out (the worker's timer).
     pub deadline_at: Option<Instant>,
     pub refresh_at: Option<Instant>,
+    /// Instance id -> its probe tasks, aborted when it exits.
+    pub probe_tasks: HashMap<String, Vec<tokio::task::AbortHandle>>,
 }
 
 /// The host file bind-mounted at terminationMessagePath for one instance.

@@ -1052,7 +1052,7 @@ impl Worker {
                 Kind::Liveness => spec.liveness_probe.clone(),
             };
             if let Some(p) = probe {
-                self.probes.push(probes::spawn(
+                let task = probes::spawn(
                     self.ctx.runtime.clone(),
                     sandbox.clone(),
                     spec.clone(),
@@ -1060,9 +1060,17 @@ impl Worker {
                     *kind,
                     p,
                     self.tx.clone(),
-                ));
+                );
+                self.life
+                    .probe_tasks
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(task.abort_handle());
+                self.probes.push(task);
             }
         }
+        // Finished tasks of earlier instances need no handle any more.
+        self.probes.retain(|t| !t.is_finished());
     }
 
     /// Runs the postStart hook; on failure (event FailedPostStartHook) the container is
@@ -1221,6 +1229,10 @@ impl Worker {
         code: i32,
     ) {
         self.life.unstarted.remove(id);
+        // Its probes end with it (a restart gets its own).
+        for t in self.life.probe_tasks.remove(id).into_iter().flatten() {
+            t.abort();
+        }
         let Some(spec) = Self::spec_of(pod, init, name) else {
             return;
         };
