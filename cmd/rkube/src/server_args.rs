@@ -121,6 +121,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "IP")]
     cluster_dns: Option<String>,
 
+    /// UDP/TCP port of the cluster DNS server on the node IP (the kube-dns endpoints carry it).
+    #[arg(long, hide = true, value_name = "PORT")]
+    cluster_dns_port: Option<u16>,
+
     /// The cluster's DNS domain.
     #[arg(long, value_name = "DOMAIN")]
     cluster_domain: Option<String>,
@@ -295,6 +299,7 @@ impl ServerArgs {
             private_registry: self.private_registry.or(file.private_registry),
             cluster_cidr: self.cluster_cidr.or(file.cluster_cidr),
             cluster_dns: self.cluster_dns.or(file.cluster_dns),
+            cluster_dns_port: self.cluster_dns_port.or(file.cluster_dns_port),
             cluster_domain: self.cluster_domain.or(file.cluster_domain),
             kubelet_port: self.kubelet_port.or(file.kubelet_port),
             pod_bridge: self.pod_bridge.or(file.pod_bridge),
@@ -366,6 +371,10 @@ fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
             format!("{cluster_domain:?} is not a DNS domain"),
         ));
     }
+    let cluster_dns_port = a.cluster_dns_port.unwrap_or(53);
+    if cluster_dns_port == 0 {
+        return Err(bad("cluster-dns-port", "must be between 1 and 65535"));
+    }
     let kubelet_port = a.kubelet_port.unwrap_or(10250);
     if kubelet_port == 0 {
         return Err(bad("kubelet-port", "must be between 1 and 65535"));
@@ -387,6 +396,7 @@ fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
         registries,
         cluster_cidr,
         cluster_dns,
+        cluster_dns_port,
         cluster_domain,
         kubelet_port,
         pod_bridge,

@@ -42,6 +42,8 @@ pub struct AgentConfig {
     /// The whole cluster's pod network (10.42.0.0/16); this node takes a /24 of it.
     pub cluster_cidr: String,
     pub cluster_dns: IpAddr,
+    /// UDP/TCP port of the cluster DNS server on the node IP (53; others for tests).
+    pub cluster_dns_port: u16,
     pub cluster_domain: String,
     pub kubelet_port: u16,
     pub pod_bridge: String,

@@ -2,6 +2,7 @@
 
 mod agent;
 mod config;
+mod dns;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -172,6 +173,9 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             }));
         }
 
+        let node_ip = cfg.agent.node_ip.unwrap_or(advertise_ip);
+        let dns = dns::start(&cfg, &pki, &url, node_ip, stop_rx.clone()).await?;
+
         let agent = if cfg.disable_agent {
             None
         } else {
@@ -185,6 +189,9 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let _ = scheduler.await;
         if let Some(agent) = agent {
             let _ = agent.await;
+        }
+        if let Some(dns) = dns {
+            let _ = dns.await;
         }
         if let Some(sim) = sim {
             let _ = sim.await;
