@@ -1,6 +1,6 @@
 //! The embedded agent: a kubelet in this process, with its own node identity
 //! (`system:node:<name>` in `system:nodes`) and serving certificate; and the node IPAM
-//! controller that gives its node (and later agents' nodes) a /24 of the cluster CIDR.
+//! controller that gives every node (this one and joined agents') a /24 of the cluster CIDR.
 
 use std::net::IpAddr;
 
@@ -26,7 +26,40 @@ fn first_subnet(cluster_cidr: &str) -> Option<String> {
     ))
 }
 
-/// Starts the node IPAM controller and the kubelet; they run until `stop` resolves.
+/// Starts the node IPAM controller, which gives every node (the embedded agent's and joined
+/// agents') a /24 of the cluster CIDR; it runs until `stop` resolves, with or without an agent here.
+pub async fn start_node_ipam(
+    cfg: &ServerConfig,
+    pki: &ClusterPki,
+    api_url: &str,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let (cert, key) = pki.issue_client_cert("system:kube-controller-manager", &[], 365)?;
+    let kc = kubeconfig::render(
+        api_url,
+        pki.ca_cert_pem(),
+        &cert,
+        &key,
+        "default",
+        "nodeipam",
+    );
+    let client = rkube_controllers::Context::connect(&kc, pki.ca_cert_pem())
+        .await?
+        .client;
+    let cidr = cfg.agent.cluster_cidr.clone();
+    let mut stop = stop;
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = rkube_controllers::nodeipam::run(client, cidr, 24, stopped).await {
+            error!(error = %e, "the node IPAM controller failed");
+        }
+    });
+    Ok(())
+}
+
+/// Starts the kubelet; it runs until `stop` resolves.
 pub async fn start(
     cfg: &ServerConfig,
     pki: &ClusterPki,
@@ -38,24 +71,6 @@ pub async fn start(
         let _ = rx.wait_for(|s| *s).await;
     };
     let a = &cfg.agent;
-    let (cert, key) = pki.issue_client_cert("system:kube-controller-manager", &[], 365)?;
-    let kc = kubeconfig::render(
-        api_url,
-        pki.ca_cert_pem(),
-        &cert,
-        &key,
-        "default",
-        "nodeipam",
-    );
-    let ipam_client = rkube_controllers::Context::connect(&kc, pki.ca_cert_pem())
-        .await?
-        .client;
-    let (cidr, ipam_stop) = (a.cluster_cidr.clone(), stopped(stop.clone()));
-    tokio::spawn(async move {
-        if let Err(e) = rkube_controllers::nodeipam::run(ipam_client, cidr, 24, ipam_stop).await {
-            error!(error = %e, "the node IPAM controller failed");
-        }
-    });
     let node_ip = a.node_ip.unwrap_or(advertise_ip);
     let (client_cert_pem, client_key_pem) = pki.issue_client_cert(
         &format!("system:node:{}", a.node_name),

@@ -176,6 +176,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let node_ip = cfg.agent.node_ip.unwrap_or(advertise_ip);
         let dns = dns::start(&cfg, &pki, &url, node_ip, stop_rx.clone()).await?;
 
+        agent::start_node_ipam(&cfg, &pki, &url, stop_rx.clone()).await?;
         let agent = if cfg.disable_agent {
             None
         } else {
