@@ -53,109 +53,78 @@ fn main() -> ExitCode {
         }
         Command::Images(args) => {
             logging::init(logging::LogFormat::detect());
-            match images_args::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(images_args::run(args), "images")
         }
         Command::Killall(args) => {
             logging::init(logging::LogFormat::detect());
-            match killall_args::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(killall_args::run(args), "killall")
         }
-        Command::Sim(args) => {
-            let (cfg, kubeconfig, log_format) = match args.resolve() {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            logging::init(log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("rkube: error: starting the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(sim_args::run(cfg, kubeconfig, shutdown_signal())) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    ExitCode::FAILURE
-                }
+        Command::Sim(args) => match args.resolve() {
+            Ok((cfg, kubeconfig, log_format)) => {
+                logging::init(log_format);
+                serve("simulated nodes", |stop| {
+                    sim_args::run(cfg, kubeconfig, stop)
+                })
             }
-        }
-        Command::Agent(args) => {
-            let (cfg, log_format) = match args.resolve() {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            logging::init(log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("rkube: error: starting the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(rkube_kubelet::agent::run(cfg, shutdown_signal())) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "agent failed");
-                    eprintln!("rkube: error: {e}");
-                    ExitCode::FAILURE
-                }
+            Err(e) => usage_error(e),
+        },
+        Command::Agent(args) => match args.resolve() {
+            Ok((cfg, log_format)) => {
+                logging::init(log_format);
+                serve("agent", |stop| rkube_kubelet::agent::run(cfg, stop))
             }
-        }
-        Command::Server(args) => {
-            // Everything is validated before a runtime starts, a file opens or a socket binds.
-            let (cfg, log_format) = match args.resolve() {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("rkube: error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            logging::init(log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("rkube: error: starting the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(rkube_server::run(cfg, shutdown_signal())) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "server failed");
-                    eprintln!("rkube: error: {e}");
-                    ExitCode::FAILURE
-                }
+            Err(e) => usage_error(e),
+        },
+        // Everything is validated before a runtime starts, a file opens or a socket binds.
+        Command::Server(args) => match args.resolve() {
+            Ok((cfg, log_format)) => {
+                logging::init(log_format);
+                serve("server", |stop| rkube_server::run(cfg, stop))
             }
+            Err(e) => usage_error(e),
+        },
+    }
+}
+
+/// A configuration error: one line, exit status 2.
+fn usage_error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("rkube: error: {e}");
+    ExitCode::from(2)
+}
+
+/// A finished command's exit status; its error goes to the log and stderr.
+fn finish<E: std::fmt::Display>(result: Result<(), E>, what: &str) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{what} failed");
+            eprintln!("rkube: error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a long-lived component on a multi-threaded runtime until SIGTERM/SIGINT.
+fn serve<F, Fut, E>(what: &str, component: F) -> ExitCode
+where
+    F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rkube: error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    finish(
+        runtime.block_on(component(Box::pin(shutdown_signal()))),
+        what,
+    )
 }
 
 /// Resolves on SIGTERM or SIGINT.
