@@ -1,6 +1,7 @@
 //! The official Python client (`kubernetes` on PyPI) against a real rkube server: kubeconfig
 //! loading with client certificates, namespaces, ConfigMap create/read/list/replace/delete,
-//! and `watch.Watch().stream` seeing ADDED, MODIFIED and DELETED.
+//! and `watch.Watch().stream` seeing ADDED, MODIFIED and DELETED; and its dynamic client doing a
+//! create / merge patch / server-side apply (with a conflict) / watch round trip.
 //!
 //! hack/test.sh installs the client. When it is missing this test runs
 //! `python3 -m pip install kubernetes`; if that fails the test fails under CI (env CI set) and
@@ -116,6 +117,53 @@ while True:
 print("PYTHON-CLIENT-OK", flush=True)
 "#;
 
+const DYNAMIC_SCRIPT: &str = r#"
+import sys
+import threading
+
+from kubernetes import config, dynamic
+from kubernetes.client import api_client
+from kubernetes.dynamic.exceptions import ConflictError
+
+client = dynamic.DynamicClient(api_client.ApiClient(configuration=config.load_kube_config(config_file=sys.argv[1])))
+cms = client.resources.get(api_version="v1", kind="ConfigMap")
+ns = "default"
+
+created = cms.create(namespace=ns, body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}, "data": {"a": "1"}})
+rv = created.metadata.resourceVersion
+seen = []
+def watch():
+    for ev in cms.watch(namespace=ns, resource_version=rv, timeout=20):
+        if ev["object"].metadata.name == "dyn":
+            seen.append((ev["type"], dict(ev["object"].data or {})))
+        if len(seen) == 2:
+            return
+t = threading.Thread(target=watch)
+t.start()
+
+patched = cms.patch(namespace=ns, name="dyn", body={"data": {"b": "2"}}, content_type="application/merge-patch+json")
+assert dict(patched.data) == {"a": "1", "b": "2"}, patched.data
+
+applied = cms.server_side_apply(namespace=ns, field_manager="py-apply",
+    body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}, "data": {"c": "3"}})
+assert dict(applied.data) == {"a": "1", "b": "2", "c": "3"}, applied.data
+managers = {(m.manager, m.operation) for m in applied.metadata.managedFields}
+assert ("py-apply", "Apply") in managers, managers
+
+try:
+    cms.server_side_apply(namespace=ns, field_manager="other",
+        body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}, "data": {"c": "x"}})
+    raise AssertionError("a conflicting apply succeeded")
+except ConflictError as e:
+    assert "py-apply" in str(e.body), e.body
+
+t.join(30)
+assert [k for k, _ in seen] == ["MODIFIED", "MODIFIED"], seen
+assert seen[-1][1] == {"a": "1", "b": "2", "c": "3"}, seen
+cms.delete(namespace=ns, name="dyn")
+print("PYTHON-DYNAMIC-OK", flush=True)
+"#;
+
 fn importable() -> bool {
     Command::new("python3")
         .args(["-c", "import kubernetes"])
@@ -153,14 +201,14 @@ fn ensure_python_client() -> bool {
     false
 }
 
-#[test]
-fn python_client_crud_and_watch() {
+/// Runs a Python client script against a fresh cluster; it must print `ok`.
+fn run_script(script_text: &str, ok: &str) {
     if !ensure_python_client() {
         return;
     }
     let c = Cluster::start();
     let script = c.dir.path().join("client_test.py");
-    std::fs::write(&script, SCRIPT).unwrap();
+    std::fs::write(&script, script_text).unwrap();
     let out = Command::new("python3")
         .arg(&script)
         .arg(&c.kubeconfig)
@@ -170,10 +218,20 @@ fn python_client_crud_and_watch() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("PYTHON-CLIENT-OK"),
+        out.status.success() && stdout.contains(ok),
         "the Python client script failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{}\n--- server log tail ---\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr),
         tail(&c.log(), 3000)
     );
+}
+
+#[test]
+fn python_client_crud_and_watch() {
+    run_script(SCRIPT, "PYTHON-CLIENT-OK");
+}
+
+#[test]
+fn python_dynamic_client_create_patch_apply_watch() {
+    run_script(DYNAMIC_SCRIPT, "PYTHON-DYNAMIC-OK");
 }
