@@ -32,38 +32,21 @@ pub async fn payload(
     let mut out = Payload::new();
     if let Some(cm) = &v.config_map {
         let mode = cm.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
-        match get::<ConfigMap>(client, &ns, &cm.name)
+        let source = Keyed::config_map(&cm.name, cm.items.as_deref(), cm.optional);
+        source
+            .add(&mut out, client, &ns, mode)
             .await
-            .map_err(setup)?
-        {
-            Some(obj) => add_items(
-                &mut out,
-                config_map_data(&obj),
-                cm.items.as_deref(),
-                mode,
-                cm.optional,
-            )
-            .map_err(|k| setup(format!("configmap references non-existent config key: {k}")))?,
-            None if cm.optional == Some(true) => {}
-            None => return Err(setup(format!("configmap \"{}\" not found", cm.name))),
-        }
+            .map_err(setup)?;
         return Ok(Some(out));
     }
     if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         let mode = s.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
-        match get::<Secret>(client, &ns, &name).await.map_err(setup)? {
-            Some(obj) => add_items(
-                &mut out,
-                secret_data(&obj),
-                s.items.as_deref(),
-                mode,
-                s.optional,
-            )
-            .map_err(|k| setup(format!("references non-existent secret key: {k}")))?,
-            None if s.optional == Some(true) => {}
-            None => return Err(setup(format!("secret \"{name}\" not found"))),
-        }
+        let source = Keyed::secret(&name, s.items.as_deref(), s.optional);
+        source
+            .add(&mut out, client, &ns, mode)
+            .await
+            .map_err(setup)?;
         return Ok(Some(out));
     }
     if let Some(d) = &v.downward_api {
@@ -82,37 +65,18 @@ pub async fn payload(
         let mode = p.default_mode.map_or(DEFAULT_MODE, |m| m as u32);
         for src in p.sources.iter().flatten() {
             if let Some(cm) = &src.config_map {
-                match get::<ConfigMap>(client, &ns, &cm.name)
+                let source = Keyed::config_map(&cm.name, cm.items.as_deref(), cm.optional);
+                source
+                    .add(&mut out, client, &ns, mode)
                     .await
-                    .map_err(setup)?
-                {
-                    Some(obj) => add_items(
-                        &mut out,
-                        config_map_data(&obj),
-                        cm.items.as_deref(),
-                        mode,
-                        cm.optional,
-                    )
-                    .map_err(|k| {
-                        setup(format!("configmap references non-existent config key: {k}"))
-                    })?,
-                    None if cm.optional == Some(true) => {}
-                    None => return Err(setup(format!("configmap \"{}\" not found", cm.name))),
-                }
+                    .map_err(setup)?;
             }
             if let Some(s) = &src.secret {
-                match get::<Secret>(client, &ns, &s.name).await.map_err(setup)? {
-                    Some(obj) => add_items(
-                        &mut out,
-                        secret_data(&obj),
-                        s.items.as_deref(),
-                        mode,
-                        s.optional,
-                    )
-                    .map_err(|k| setup(format!("references non-existent secret key: {k}")))?,
-                    None if s.optional == Some(true) => {}
-                    None => return Err(setup(format!("secret \"{}\" not found", s.name))),
-                }
+                let source = Keyed::secret(&s.name, s.items.as_deref(), s.optional);
+                source
+                    .add(&mut out, client, &ns, mode)
+                    .await
+                    .map_err(setup)?;
             }
             if let Some(d) = &src.downward_api {
                 add_downward(
@@ -139,6 +103,65 @@ pub async fn payload(
         return Ok(Some(out));
     }
     Ok(None)
+}
+
+/// A configMap or secret source, as a volume or as a projected volume's source: the same
+/// lookup, items, optional handling and upstream error texts for both.
+struct Keyed<'a> {
+    secret: bool,
+    name: &'a str,
+    items: Option<&'a [KeyToPath]>,
+    optional: Option<bool>,
+}
+
+impl<'a> Keyed<'a> {
+    fn config_map(name: &'a str, items: Option<&'a [KeyToPath]>, optional: Option<bool>) -> Self {
+        Keyed {
+            secret: false,
+            name,
+            items,
+            optional,
+        }
+    }
+
+    fn secret(name: &'a str, items: Option<&'a [KeyToPath]>, optional: Option<bool>) -> Self {
+        Keyed {
+            secret: true,
+            name,
+            items,
+            optional,
+        }
+    }
+
+    /// Adds the object's keys to `out`; the error is the setup message.
+    async fn add(
+        &self,
+        out: &mut Payload,
+        client: &Client,
+        ns: &str,
+        mode: u32,
+    ) -> Result<(), String> {
+        let data = if self.secret {
+            get::<Secret>(client, ns, self.name)
+                .await?
+                .map(|o| secret_data(&o))
+        } else {
+            get::<ConfigMap>(client, ns, self.name)
+                .await?
+                .map(|o| config_map_data(&o))
+        };
+        let (kind, missing_key) = if self.secret {
+            ("secret", "references non-existent secret key")
+        } else {
+            ("configmap", "configmap references non-existent config key")
+        };
+        match data {
+            Some(data) => add_items(out, data, self.items, mode, self.optional)
+                .map_err(|k| format!("{missing_key}: {k}")),
+            None if self.optional == Some(true) => Ok(()),
+            None => Err(format!("{kind} \"{}\" not found", self.name)),
+        }
+    }
 }
 
 async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, String>
