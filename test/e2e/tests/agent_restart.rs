@@ -278,25 +278,8 @@ spec:
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "containers left: {left:?}");
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     for uid in &uids {
-        assert!(!uid.is_empty());
-        assert!(!mounts.contains(uid.as_str()), "mounts left for {uid}");
-        let cgroups = std::process::Command::new("find")
-            .args([
-                "/sys/fs/cgroup",
-                "-maxdepth",
-                "3",
-                "-name",
-                &format!("*{uid}*"),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            cgroups.stdout.is_empty(),
-            "cgroups left: {}",
-            String::from_utf8_lossy(&cgroups.stdout)
-        );
+        common::assert_no_host_state_for_pod(uid);
     }
     assert!(!c.log().contains("panicked"), "{}", tail(&c.log(), 3000));
 }

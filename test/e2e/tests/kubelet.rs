@@ -243,23 +243,7 @@ spec:
             .trim(),
         "got-SIGTERM"
     );
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!mounts.contains(&uid), "mounts left for {uid}");
-    let cgroups = std::process::Command::new("find")
-        .args([
-            "/sys/fs/cgroup",
-            "-maxdepth",
-            "3",
-            "-name",
-            &format!("*{uid}*"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        cgroups.stdout.is_empty(),
-        "cgroups left: {}",
-        String::from_utf8_lossy(&cgroups.stdout)
-    );
+    common::assert_no_host_state_for_pod(&uid);
     let agent_pods = c.dir.path().join("data/agent/pods");
     let left: Vec<_> = std::fs::read_dir(&agent_pods)
         .unwrap()

@@ -404,3 +404,25 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Asserts a pod (by UID) left no mount and no cgroup on this host.
+pub fn assert_no_host_state_for_pod(uid: &str) {
+    assert!(!uid.is_empty());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(uid), "mounts left for {uid}");
+    let cgroups = Command::new("find")
+        .args([
+            "/sys/fs/cgroup",
+            "-maxdepth",
+            "3",
+            "-name",
+            &format!("*{uid}*"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        cgroups.stdout.is_empty(),
+        "cgroups left: {}",
+        String::from_utf8_lossy(&cgroups.stdout)
+    );
+}
