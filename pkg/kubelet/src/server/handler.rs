@@ -135,41 +135,21 @@ fn exec(
             Ok(r) => r,
             Err(resp) => return *resp,
         };
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        state.tasks.spawn(
-            async move {
-                let Ok(upgraded) = on_upgrade.await else {
-                    return;
-                };
-                let ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                exec_ws::serve(ws, wsstream::Proto::of(protocol), runtime, request, idle).await;
-            }
-            .in_current_span(),
-        );
-        return resp;
+        return upgrade_then(state, &mut req, resp, move |io| async move {
+            let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+            exec_ws::serve(ws, wsstream::Proto::of(protocol), runtime, request, idle).await;
+        });
     }
     if upgrade::is_spdy(req.headers()) {
         let (resp, protocol) = match upgrade::spdy(req.headers(), upgrade::SPDY_EXEC_PROTOCOLS) {
             Ok(r) => r,
             Err(resp) => return *resp,
         };
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        state.tasks.spawn(
-            async move {
-                let Ok(upgraded) = on_upgrade.await else {
-                    return;
-                };
-                if let Err(e) =
-                    spdy_exec::serve_exec(TokioIo::new(upgraded), protocol, runtime, request).await
-                {
-                    debug!(error = %e, "exec over SPDY ended with an error");
-                }
+        return upgrade_then(state, &mut req, resp, move |io| async move {
+            if let Err(e) = spdy_exec::serve_exec(io, protocol, runtime, request).await {
+                debug!(error = %e, "exec over SPDY ended with an error");
             }
-            .in_current_span(),
-        );
-        return resp;
+        });
     }
     text(StatusCode::BAD_REQUEST, "Upgrade request required")
 }
@@ -210,52 +190,50 @@ fn port_forward(
                 Err(e) => return text(StatusCode::BAD_REQUEST, e),
             }
         };
-        let on_upgrade = hyper::upgrade::on(&mut req);
         let pod = pod.to_string();
-        state.tasks.spawn(
-            async move {
-                let Ok(upgraded) = on_upgrade.await else {
-                    return;
-                };
-                let ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                if protocol == wsstream::TUNNEL_PROTOCOL {
-                    let io = ws_io::WsIo::new(ws);
-                    if let Err(e) = spdy_portforward::serve_port_forward(io, runtime, sandbox).await
-                    {
-                        debug!(error = %e, "tunneled port-forward ended with an error");
-                    }
-                } else {
-                    let proto = wsstream::Proto::of(protocol);
-                    portforward_ws::serve(ws, proto, runtime, sandbox, pod, ports, idle).await;
+        return upgrade_then(state, &mut req, resp, move |io| async move {
+            let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+            if protocol == wsstream::TUNNEL_PROTOCOL {
+                let io = ws_io::WsIo::new(ws);
+                if let Err(e) = spdy_portforward::serve_port_forward(io, runtime, sandbox).await {
+                    debug!(error = %e, "tunneled port-forward ended with an error");
                 }
+            } else {
+                let proto = wsstream::Proto::of(protocol);
+                portforward_ws::serve(ws, proto, runtime, sandbox, pod, ports, idle).await;
             }
-            .in_current_span(),
-        );
-        return resp;
+        });
     }
     if upgrade::is_spdy(req.headers()) {
         let (resp, _) = match upgrade::spdy(req.headers(), upgrade::SPDY_PORT_FORWARD_PROTOCOLS) {
             Ok(r) => r,
             Err(resp) => return *resp,
         };
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        state.tasks.spawn(
-            async move {
-                let Ok(upgraded) = on_upgrade.await else {
-                    return;
-                };
-                if let Err(e) =
-                    spdy_portforward::serve_port_forward(TokioIo::new(upgraded), runtime, sandbox)
-                        .await
-                {
-                    debug!(error = %e, "port-forward over SPDY ended with an error");
-                }
+        return upgrade_then(state, &mut req, resp, move |io| async move {
+            if let Err(e) = spdy_portforward::serve_port_forward(io, runtime, sandbox).await {
+                debug!(error = %e, "port-forward over SPDY ended with an error");
             }
-            .in_current_span(),
-        );
-        return resp;
+        });
     }
     text(StatusCode::BAD_REQUEST, "Upgrade request required")
+}
+
+/// Answers with `resp` (the 101) and, once the client's connection is upgraded, runs `serve` on
+/// it as one of the server's tracked tasks; a client that never completes the upgrade costs
+/// nothing more.
+fn upgrade_then<F, Fut>(state: &State, req: &mut Request<Incoming>, resp: Resp, serve: F) -> Resp
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let on_upgrade = hyper::upgrade::on(req);
+    state.tasks.spawn(
+        async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                serve(TokioIo::new(upgraded)).await;
+            }
+        }
+        .in_current_span(),
+    );
+    resp
 }
