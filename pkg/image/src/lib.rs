@@ -4,6 +4,7 @@
 //! OCI-layout / docker-archive tarballs for air-gapped nodes. No Kubernetes types here.
 
 mod config;
+pub mod gc;
 mod import;
 mod layers;
 mod locks;
@@ -12,6 +13,7 @@ pub mod reference;
 pub mod registries;
 mod store;
 pub mod unpack;
+mod usage;
 
 use std::{
     collections::HashMap,
@@ -20,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use gc::{GcError, GcOutcome, GcPolicy};
 pub use registries::{HostAuth, HostTls, Mirror, RegistriesConfig, RegistryHostConfig};
 
 /// Errors of the image store. `Display` texts end up in pod status messages and events.
@@ -112,6 +115,10 @@ struct Inner {
     /// When each reference was last pulled, so a pull that waited for another one of the same
     /// reference takes its result instead of pulling again.
     pulled_at: Mutex<HashMap<String, Instant>>,
+    /// First-seen and last-used times (image GC's LRU order).
+    usage: usage::Usage,
+    /// Pulls hold it shared, image GC exclusively: a pull's layers are not deleted under it.
+    gc_lock: tokio::sync::RwLock<()>,
 }
 
 impl ImageService {
@@ -125,14 +132,30 @@ impl ImageService {
                 registries,
                 locks: locks::KeyedLocks::default(),
                 pulled_at: Mutex::new(HashMap::new()),
+                usage: usage::Usage::open(root),
+                gc_lock: tokio::sync::RwLock::new(()),
             }),
         })
     }
 
     /// The image for `reference` per `policy`: pulls when Always, or IfNotPresent and absent;
     /// `Err(NeverPull)` when Never and absent. The report is `Some` only when it pulled.
+    /// Counts as a use of the image (image GC deletes least recently used images first).
     #[tracing::instrument(level = "debug", skip(self, auth), fields(auths = auth.len()))]
     pub async fn ensure(
+        &self,
+        reference: &str,
+        policy: PullPolicy,
+        auth: &[RegistryAuth],
+    ) -> Result<(Image, Option<PullReport>)> {
+        let r = self.ensure_present(reference, policy, auth).await;
+        if let Ok((image, _)) = &r {
+            self.mark_used(&image.id);
+        }
+        r
+    }
+
+    async fn ensure_present(
         &self,
         reference: &str,
         policy: PullPolicy,
@@ -162,7 +185,10 @@ impl ImageService {
                 return Ok((self.inner.store.image(&r), None));
             }
         }
-        let (record, report) = pull::pull(&self.inner, &parsed, reference, auth).await?;
+        let (record, report) = {
+            let _no_gc = self.inner.gc_lock.read().await;
+            pull::pull(&self.inner, &parsed, reference, auth).await?
+        };
         self.inner
             .pulled_at
             .lock()

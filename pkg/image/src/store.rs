@@ -96,6 +96,10 @@ impl Store {
         })
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         self.root.join("blobs").join(digest_path(digest))
     }
@@ -236,18 +240,38 @@ impl Store {
             records.insert(record.id.clone(), record);
             return Ok(());
         }
-        records.remove(id);
-        let path = self.record_path(id);
+        self.delete(records, &record).map(|_| ())
+    }
+
+    /// Removes the image with all its references (image GC); returns the bytes freed on disk
+    /// (its config blob and the layers no other image shares), or None when it was gone.
+    pub fn remove_image(&self, id: &str) -> Result<Option<u64>> {
+        let mut loaded = self.records();
+        let records = &mut loaded.records;
+        let Some(record) = records.get(id).cloned() else {
+            return Ok(None);
+        };
+        self.delete(records, &record).map(Some)
+    }
+
+    fn delete(
+        &self,
+        records: &mut BTreeMap<String, ImageRecord>,
+        record: &ImageRecord,
+    ) -> Result<u64> {
+        records.remove(&record.id);
+        let path = self.record_path(&record.id);
         fs::remove_file(&path).map_err(|e| io_error(format!("removing {}", path.display()), e))?;
         let in_use: std::collections::HashSet<&String> =
             records.values().flat_map(|r| r.layers.iter()).collect();
+        let mut freed = 0;
         for layer in record.layers.iter().filter(|l| !in_use.contains(l)) {
-            remove_path(&self.layer_path(layer));
-            remove_path(&self.blob_path(layer));
+            freed += remove_path(&self.layer_path(layer));
+            freed += remove_path(&self.blob_path(layer));
         }
-        remove_path(&self.blob_path(&record.id));
-        tracing::info!(image = %record.id, "removed image");
-        Ok(())
+        freed += remove_path(&self.blob_path(&record.id));
+        tracing::info!(image = %record.id, freed, "removed image");
+        Ok(freed)
     }
 
     fn write_record(&self, record: &ImageRecord) -> Result<()> {
@@ -296,7 +320,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn remove_path(p: &Path) {
+/// Removes a file or tree; returns the bytes of the files it held.
+fn remove_path(p: &Path) -> u64 {
+    let size = disk_size(p);
     let res = if p.is_dir() {
         fs::remove_dir_all(p)
     } else {
@@ -306,7 +332,25 @@ fn remove_path(p: &Path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(path = %p.display(), error = %e, "cannot remove");
         }
+        return 0;
     }
+    size
+}
+
+/// The apparent size of the regular files under `p` (or of `p`), symlinks not followed.
+pub fn disk_size(p: &Path) -> u64 {
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if m.is_file() {
+        return m.len();
+    }
+    if !m.is_dir() {
+        return 0;
+    }
+    fs::read_dir(p)
+        .map(|entries| entries.flatten().map(|e| disk_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 /// `sha256:<hex>` -> `sha256/<hex>` (digests are validated before they reach a path).
