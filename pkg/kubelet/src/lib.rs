@@ -17,6 +17,7 @@ mod node;
 mod pods;
 mod probes;
 mod proxy;
+mod routes;
 pub mod server;
 
 pub use killall::killall;
@@ -172,6 +173,13 @@ pub async fn run(
         info!(pod_cidr = %pod_cidr, bridge = %cfg.pod_bridge, "pod network ready");
         let _ = net_tx.send(Some(network));
         start_proxy(&cfg, &client, &proxy);
+        // Routes to the other nodes' pod CIDRs; aborted when this work ends.
+        let _routes = routes::start(
+            client.clone(),
+            cfg.node_name.clone(),
+            &cfg.cluster_cidr,
+            &cfg.agent_dir.join("network"),
+        );
         not_ready = None;
         let mut tick = tokio::time::interval(node::NodeReporter::check_every());
         loop {

@@ -10,6 +10,7 @@ mod masquerade;
 mod netlink;
 mod netns;
 pub mod proxy;
+pub mod routes;
 mod sysctl;
 mod veth;
 

@@ -1,0 +1,237 @@
+//! Routes to the other nodes' pod CIDRs (`<podCIDR> via <nodeIP>`), so pods on different nodes
+//! reach each other by pod IP without encapsulation when the nodes share a link. Every route rkube
+//! adds carries its own route protocol number ([`ROUTE_PROTOCOL`]), so listing and cleanup never
+//! touch routes someone else added; each is also recorded under the agent's state directory, so
+//! `rkube killall` removes only this agent's routes (several agents can share a host in tests).
+
+use std::{
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use futures_util::TryStreamExt;
+use rtnetlink::{
+    packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType},
+    RouteMessageBuilder,
+};
+use tracing::{debug, info};
+
+use crate::{
+    cidr::Ipv4Cidr,
+    netlink::{errno, nl_err, Netlink},
+    Error, Result,
+};
+
+/// rkube's route protocol number (`ip route show proto 82`): unused by iproute2's
+/// rt_protos list and by the common CNIs (Calico uses 80).
+pub const ROUTE_PROTOCOL: u8 = 82;
+
+const ESRCH: i32 = 3;
+const ENETUNREACH: i32 = 101;
+const EHOSTUNREACH: i32 = 113;
+
+/// A route to another node's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PodRoute {
+    pub pod_cidr: Ipv4Cidr,
+    pub via: Ipv4Addr,
+}
+
+/// How this host reaches a node address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// On a connected network (same L2): a route via it works.
+    Direct,
+    /// Only through a router: pod traffic would need encapsulation (VXLAN), not done yet.
+    ViaGateway(Ipv4Addr),
+    /// One of this host's own addresses.
+    Local,
+    /// No route at all.
+    Unreachable,
+}
+
+/// The routes of one agent, recorded in `<state_dir>/routes/` (one file per pod CIDR holding the
+/// gateway), so a restarted agent or `rkube killall` knows which routes are its own.
+#[derive(Debug, Clone)]
+pub struct PodRoutes {
+    dir: PathBuf,
+}
+
+impl PodRoutes {
+    /// `state_dir` is the network state directory (`<data-dir>/agent/network`).
+    pub fn open(state_dir: &Path) -> Result<Self> {
+        let dir = state_dir.join("routes");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
+        Ok(Self { dir })
+    }
+
+    /// The routes recorded as installed by this agent.
+    pub fn recorded(&self) -> Vec<PodRoute> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PodRoute> = entries
+            .flatten()
+            .filter_map(|e| {
+                let cidr = e.file_name().to_string_lossy().replace('_', "/");
+                let via = std::fs::read_to_string(e.path()).ok()?;
+                Some(PodRoute {
+                    pod_cidr: cidr.parse().ok()?,
+                    via: via.trim().parse().ok()?,
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| (r.pod_cidr.network(), r.pod_cidr.prefix_len()));
+        out
+    }
+
+    fn file(&self, cidr: &Ipv4Cidr) -> PathBuf {
+        self.dir.join(cidr.to_string().replace('/', "_"))
+    }
+
+    /// Installs (or replaces) `route` and records it; idempotent.
+    pub async fn set(&self, route: PodRoute) -> Result<()> {
+        // Record first: a crash between the two leaves a record killall can act on, never an
+        // unrecorded route.
+        let file = self.file(&route.pod_cidr);
+        std::fs::write(&file, route.via.to_string())
+            .map_err(|e| Error::Other(format!("write {}: {e}", file.display())))?;
+        replace(&route).await
+    }
+
+    /// Removes the route to `cidr` (only if it is rkube's) and its record; idempotent.
+    pub async fn remove(&self, cidr: &Ipv4Cidr) -> Result<()> {
+        delete(cidr).await?;
+        match std::fs::remove_file(self.file(cidr)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Other(format!("remove route record {cidr}: {e}"))),
+        }
+    }
+
+    /// Removes every recorded route (`rkube killall`); returns how many records there were.
+    pub async fn remove_all(&self) -> Result<usize> {
+        let recorded = self.recorded();
+        for r in &recorded {
+            self.remove(&r.pod_cidr).await?;
+        }
+        // Records that did not parse are dropped too: they cannot name a route.
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(recorded.len())
+    }
+}
+
+/// `ip route replace <pod_cidr> via <via> proto 82`.
+pub async fn replace(route: &PodRoute) -> Result<()> {
+    let nl = Netlink::connect()?;
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(route.pod_cidr.network(), route.pod_cidr.prefix_len())
+        .gateway(route.via)
+        .protocol(RouteProtocol::Other(ROUTE_PROTOCOL))
+        .build();
+    nl.handle
+        .route()
+        .add(msg)
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| nl_err(&format!("route {} via {}", route.pod_cidr, route.via), e))?;
+    info!(pod_cidr = %route.pod_cidr, via = %route.via, "pod route in place");
+    Ok(())
+}
+
+/// Deletes the route to `cidr` if rkube added it (the kernel matches the protocol, so a route of
+/// the same prefix added by someone else stays). Returns whether one was removed.
+pub async fn delete(cidr: &Ipv4Cidr) -> Result<bool> {
+    let nl = Netlink::connect()?;
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(cidr.network(), cidr.prefix_len())
+        .protocol(RouteProtocol::Other(ROUTE_PROTOCOL))
+        .build();
+    match nl.handle.route().del(msg).execute().await {
+        Ok(()) => {
+            info!(pod_cidr = %cidr, "pod route removed");
+            Ok(true)
+        }
+        Err(e) if errno(&e) == Some(ESRCH) => Ok(false),
+        Err(e) => Err(nl_err(&format!("delete route {cidr}"), e)),
+    }
+}
+
+/// Every route with rkube's protocol in the main table of this network namespace.
+pub async fn list() -> Result<Vec<PodRoute>> {
+    let nl = Netlink::connect()?;
+    let mut routes = nl
+        .handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+        .execute();
+    let mut out = Vec::new();
+    while let Some(msg) = routes
+        .try_next()
+        .await
+        .map_err(|e| nl_err("list routes", e))?
+    {
+        if msg.header.protocol != RouteProtocol::Other(ROUTE_PROTOCOL) {
+            continue;
+        }
+        let (Some(dst), Some(via)) = (destination(&msg), gateway(&msg)) else {
+            continue;
+        };
+        if let Some(pod_cidr) = Ipv4Cidr::new(dst, msg.header.destination_prefix_length) {
+            out.push(PodRoute { pod_cidr, via });
+        }
+    }
+    Ok(out)
+}
+
+/// How `ip` is reached from here (`ip route get <ip>`).
+pub async fn reach(ip: Ipv4Addr) -> Result<Reach> {
+    let nl = Netlink::connect()?;
+    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(ip, 32)
+        .build();
+    let answer = nl.handle.route().get(msg).execute().try_next().await;
+    let msg = match answer {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(Reach::Unreachable),
+        Err(e) if matches!(errno(&e), Some(ENETUNREACH | EHOSTUNREACH)) => {
+            return Ok(Reach::Unreachable)
+        }
+        Err(e) => return Err(nl_err(&format!("route get {ip}"), e)),
+    };
+    let r = match (msg.header.kind, gateway(&msg)) {
+        (RouteType::Local, _) => Reach::Local,
+        (RouteType::Unicast, Some(gw)) => Reach::ViaGateway(gw),
+        (RouteType::Unicast, None) => Reach::Direct,
+        (other, _) => {
+            debug!(%ip, kind = ?other, "no usable route");
+            Reach::Unreachable
+        }
+    };
+    Ok(r)
+}
+
+fn destination(msg: &RouteMessage) -> Option<Ipv4Addr> {
+    msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(rtnetlink::packet_route::route::RouteAddress::Inet(ip)) => {
+            Some(*ip)
+        }
+        _ => None,
+    })
+}
+
+fn gateway(msg: &RouteMessage) -> Option<Ipv4Addr> {
+    msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Gateway(rtnetlink::packet_route::route::RouteAddress::Inet(ip)) => {
+            Some(*ip)
+        }
+        _ => None,
+    })
+}
+
+/// Enables IPv4 forwarding (pods' traffic to and from other nodes is routed by this host).
+pub fn enable_ip_forward() -> Result<()> {
+    crate::sysctl::enable_ip_forward()
+}
