@@ -244,3 +244,33 @@ fn reverse_lookups() {
     );
     assert_eq!(parse_reverse("0.43.10.in-addr.arpa."), None);
 }
+
+/// The cluster is IPv4-only: AAAA for any name that exists (ClusterIP, headless, endpoint,
+/// pod, namespace) is NOERROR with no data and the SOA, as CoreDNS answers, so resolvers
+/// asking A and AAAA together do not treat the name as missing; unknown names stay NXDOMAIN.
+#[test]
+fn aaaa_is_empty_noerror_for_existing_names() {
+    let z = Zone::new("cluster.local");
+    for name in [
+        "web.app.svc.cluster.local",
+        "db.app.svc.cluster.local",
+        "db-0.db.app.svc.cluster.local",
+        "10-42-0-5.app.pod.cluster.local",
+        "app.svc.cluster.local",
+        "cluster.local",
+    ] {
+        let ans = z.resolve(&fake(), name, RecordType::AAAA);
+        assert_eq!(
+            (ans.code, ans.answers.len(), ans.soa.len()),
+            (ResponseCode::NoError, 0, 1),
+            "{name}"
+        );
+    }
+    for name in [
+        "nope.app.svc.cluster.local",
+        "10-42-0-9.db.app.svc.cluster.local",
+    ] {
+        let ans = z.resolve(&fake(), name, RecordType::AAAA);
+        assert_eq!(ans.code, ResponseCode::NXDomain, "{name}");
+    }
+}

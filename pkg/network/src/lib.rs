@@ -117,6 +117,7 @@ impl PodNetwork {
         let ipam = Ipam::open(&cfg.state_dir.join("ipam"), pod_cidr)?;
 
         sysctl::enable_ip_forward()?;
+        sysctl::ensure_bridge_netfilter();
         let nl = Netlink::connect()?;
         bridge::ensure(&nl, &cfg.bridge, gateway, pod_cidr.prefix_len(), mtu).await?;
         masquerade::ensure(

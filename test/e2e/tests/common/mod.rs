@@ -1,6 +1,7 @@
 //! A real `rkube server` for a test, and the kubectl binaries to drive it.
 #![allow(dead_code)]
 
+pub mod node_ip;
 pub mod registry;
 
 use std::{
@@ -100,6 +101,8 @@ pub struct Cluster {
     extra: Vec<String>,
     /// Runs the embedded agent (kubelet); its pod bridge, to remove on drop.
     pub agent: Option<Agent>,
+    /// A node IP of the cluster's own (dropped after the cluster's teardown).
+    node_ip: Option<node_ip::NodeIp>,
 }
 
 /// The agent settings of a cluster started with [`Cluster::start_with_agent`]: unique per
@@ -128,6 +131,7 @@ impl Cluster {
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             agent: None,
+            node_ip: None,
         };
         c.launch();
         c
@@ -135,6 +139,15 @@ impl Cluster {
 
     /// A server WITH its agent: pods run as real containers, images come from `registry`.
     pub fn start_with_agent(registry: &registry::Registry, extra: &[&str]) -> Self {
+        Self::start_with_agent_on(registry, std::net::Ipv4Addr::LOCALHOST.into(), extra)
+    }
+
+    /// [`Cluster::start_with_agent`] with `--node-ip node_ip`.
+    pub fn start_with_agent_on(
+        registry: &registry::Registry,
+        node_ip: std::net::IpAddr,
+        extra: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig.yaml");
         let reg = dir.path().join("registries.yaml");
@@ -151,7 +164,7 @@ impl Cluster {
             "--node-name".into(),
             agent.node_name.clone(),
             "--node-ip".into(),
-            "127.0.0.1".into(),
+            node_ip.to_string(),
             "--kubelet-port".into(),
             kubelet_port.to_string(),
             "--pod-bridge".into(),
@@ -169,6 +182,7 @@ impl Cluster {
             child: None,
             extra: args,
             agent: Some(agent),
+            node_ip: None,
         };
         c.launch();
         c

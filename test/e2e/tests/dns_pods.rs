@@ -1,0 +1,388 @@
+//! Pod DNS end to end, with real packets: a node with a non-loopback node IP of its own (the
+//! kube-dns Endpoints point there), a client pod that reaches a 3-replica httpd Deployment
+//! through `http://web.<ns>.svc.cluster.local`, the search path (`http://web`) and the
+//! ClusterIP, where every backend answers and a pod failing its readiness probe never does;
+//! unknown cluster names fail at once with NXDOMAIN; AAAA for a Service is an empty NOERROR;
+//! dnsPolicy ClusterFirst, Default and None+dnsConfig get the resolv.conf upstream writes.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    net::{IpAddr, SocketAddr, TcpListener, UdpSocket},
+    process::Output,
+    time::{Duration, Instant},
+};
+
+use common::{eventually, node_ip::NodeIp, registry::Registry, Cluster};
+use rkube_dns::proto::{
+    op::{Message, MessageType, OpCode, Query, ResponseCode},
+    rr::{Name, RData, RecordType},
+};
+
+const K: &str = "1.33";
+const NS: &str = "dnspods";
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: dnspods}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: dnspods}
+spec:
+  replicas: 3
+  # Not just app=web: the bare "unready" pod below must stay out of the ReplicaSet.
+  selector: {matchLabels: {app: web, owner: deploy}}
+  template:
+    metadata: {labels: {app: web, owner: deploy}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox:1.36
+        ports: [{name: web, containerPort: 8080}]
+        readinessProbe:
+          tcpSocket: {port: web}
+          periodSeconds: 1
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unready, namespace: dnspods, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox:1.36
+    ports: [{name: web, containerPort: 8080}]
+    # It serves like the others but never passes readiness: it must get no traffic.
+    readinessProbe:
+      exec: {command: ["false"]}
+      periodSeconds: 1
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: dnspods}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: web}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: dnspods}
+spec:
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: ClusterFirst
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: dns-default, namespace: dnspods}
+spec:
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: Default
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: dns-none, namespace: dnspods}
+spec:
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [192.0.2.53]
+    searches: [a.example, b.example]
+    options: [{name: ndots, value: "2"}, {name: edns0}]
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
+"#;
+
+fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let mut args = vec!["get", "-n", NS];
+    args.extend_from_slice(what);
+    let jp = format!("jsonpath={path}");
+    args.extend(["-o", &jp]);
+    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
+}
+
+fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> Output {
+    let mut args = vec!["exec", "-n", NS, pod, "--"];
+    args.extend_from_slice(cmd);
+    c.kubectl_raw(K, &args)
+}
+
+fn exec_ok(c: &Cluster, pod: &str, cmd: &[&str]) -> String {
+    let out = exec(c, pod, cmd);
+    assert!(
+        out.status.success(),
+        "exec {pod} {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `n` GETs of `url` from the client pod in one exec (busybox 1.36.0's `wget -T` segfaults,
+/// hence `timeout`): one line per request, a backend's hostname or `FAILED`.
+fn requests_from_client(c: &Cluster, url: &str, n: usize) -> Vec<String> {
+    let script = format!(
+        "for i in $(seq {n}); do timeout 5 wget -q -O- {url} 2>/dev/null || echo FAILED; done"
+    );
+    let out = exec(c, "client", &["sh", "-c", &script]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A port free on `ip` for both UDP and TCP.
+fn free_dns_port(ip: IpAddr) -> u16 {
+    loop {
+        let udp = UdpSocket::bind((ip, 0)).unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn ask_udp(server: SocketAddr, name: &str, qtype: RecordType) -> Option<Message> {
+    let mut m = Message::new(0x7e57, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    sock.send_to(&m.to_vec().unwrap(), server).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).ok()?;
+    Message::from_vec(&buf[..n]).ok()
+}
+
+#[test]
+fn pods_resolve_and_reach_services_by_name() {
+    let registry = Registry::start();
+    let node_ip = NodeIp::create();
+    let node_addr = node_ip.addr;
+    // A Service range of this cluster's own: ClusterIPs (the DNS one included) are reached
+    // from the host too, and must not be another parallel test cluster's.
+    let svc_cidr = format!("10.251.{}.0/24", node_ip.n);
+    let cluster_dns = format!("10.251.{}.10", node_ip.n);
+    let dns_port = free_dns_port(node_addr);
+    let c = Cluster::start_with_node_ip(
+        &registry,
+        node_ip,
+        &[
+            "--service-cidr",
+            &svc_cidr,
+            "--cluster-dns",
+            &cluster_dns,
+            "--cluster-dns-port",
+            &dns_port.to_string(),
+        ],
+    );
+
+    // kube-dns points at the node IP (loopback would be rejected there).
+    let eps = eventually(30, "kube-dns Endpoints", || {
+        let out = c.kubectl_raw(
+            K,
+            &[
+                "get",
+                "endpoints",
+                "kube-dns",
+                "-n",
+                "kube-system",
+                "-o",
+                "jsonpath={.subsets[0].addresses[0].ip} {.subsets[0].ports[0].port}",
+            ],
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert_eq!(eps, format!("{node_addr} {dns_port}"));
+
+    c.apply_stdin(K, &["apply", "-f", "-"], MANIFEST);
+    let backends: BTreeSet<String> = eventually(180, "3 web pods Ready", || {
+        let out = jsonpath(
+            &c,
+            &["pods", "-l", "app=web,owner=deploy"],
+            "{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+        );
+        let ready: BTreeSet<String> = out
+            .lines()
+            .filter(|l| l.ends_with(" True"))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        (ready.len() == 3).then_some(ready)
+    });
+    for pod in ["client", "dns-default", "dns-none", "unready"] {
+        eventually(120, &format!("{pod} Running"), || {
+            (jsonpath(&c, &["pod", pod], "{.status.phase}") == "Running").then_some(())
+        });
+    }
+    // The unready pod is an endpoint of web, only not a ready one.
+    eventually(30, "the unready pod in web's slice, not ready", || {
+        let out = jsonpath(
+            &c,
+            &["endpointslices", "-l", "kubernetes.io/service-name=web"],
+            "{range .items[*].endpoints[*]}{.targetRef.name}={.conditions.ready}{\"\\n\"}{end}",
+        );
+        out.lines().any(|l| l == "unready=false").then_some(())
+    });
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["pod", "unready"],
+            "{.status.conditions[?(@.type==\"Ready\")].status}"
+        ),
+        "False"
+    );
+
+    // ClusterFirst: the cluster DNS, the namespace's search path, ndots:5.
+    let resolv = exec_ok(&c, "client", &["cat", "/etc/resolv.conf"]);
+    let lines: Vec<&str> = resolv.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "search {NS}.svc.cluster.local svc.cluster.local cluster.local"
+        )),
+        "{resolv}"
+    );
+    assert!(
+        lines.contains(&format!("nameserver {cluster_dns}").as_str()),
+        "{resolv}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("nameserver")).count(),
+        1,
+        "{resolv}"
+    );
+    assert!(lines.contains(&"options ndots:5"), "{resolv}");
+
+    // By FQDN, by the search path (short and namespace-qualified) and by ClusterIP: every
+    // ready backend answers, the unready pod never does.
+    let cluster_ip = jsonpath(&c, &["svc", "web"], "{.spec.clusterIP}");
+    for url in [
+        format!("http://web.{NS}.svc.cluster.local"),
+        "http://web".to_string(),
+        format!("http://web.{NS}"),
+        format!("http://{cluster_ip}"),
+    ] {
+        let started = Instant::now();
+        let answers = eventually(90, &format!("every backend through {url}"), || {
+            let answers = requests_from_client(&c, &url, 30);
+            let got: BTreeSet<String> = answers.iter().cloned().collect();
+            if got != backends {
+                eprintln!("{url}: {got:?}");
+            }
+            (got == backends).then_some(answers)
+        });
+        assert_eq!(answers.len(), 30, "{url}: {answers:?}");
+        assert!(!answers.iter().any(|a| a == "unready"), "{url}");
+        eprintln!(
+            "{url}: 30 requests, all backends, in {:?} (incl. retries)",
+            started.elapsed()
+        );
+    }
+
+    // Unknown names in the cluster domain: NXDOMAIN at once, not a timeout.
+    let out = exec(
+        &c,
+        "client",
+        &[
+            "timeout",
+            "10",
+            "nslookup",
+            &format!("nope.{NS}.svc.cluster.local"),
+        ],
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("NXDOMAIN"), "{text}");
+    let out = exec(
+        &c,
+        "client",
+        &[
+            "timeout",
+            "10",
+            "wget",
+            "-q",
+            "-O-",
+            &format!("http://nope.{NS}.svc.cluster.local"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_ne!(out.status.code(), Some(124), "wget of an unknown name hung");
+    assert!(err.contains("bad address"), "{err}");
+    // A known one by nslookup: the ClusterIP.
+    let text = exec_ok(
+        &c,
+        "client",
+        &["nslookup", &format!("web.{NS}.svc.cluster.local")],
+    );
+    assert!(text.contains(&format!("Address: {cluster_ip}")), "{text}");
+
+    // From the host through the DNS ClusterIP (DNAT to the node IP's DNS port): A answers,
+    // AAAA is an empty NOERROR with the zone's SOA (IPv4-only cluster, as CoreDNS), and an
+    // unknown name's AAAA is NXDOMAIN.
+    let dns_svc: SocketAddr = format!("{cluster_dns}:53").parse().unwrap();
+    let fqdn = format!("web.{NS}.svc.cluster.local.");
+    let a = ask_udp(dns_svc, &fqdn, RecordType::A).expect("an answer through the DNS ClusterIP");
+    assert!(
+        matches!(&a.answers[..], [r] if matches!(&r.data, RData::A(ip) if ip.0.to_string() == cluster_ip)),
+        "{a:?}"
+    );
+    let aaaa = ask_udp(dns_svc, &fqdn, RecordType::AAAA).expect("an AAAA answer");
+    assert_eq!(
+        aaaa.metadata.response_code,
+        ResponseCode::NoError,
+        "{aaaa:?}"
+    );
+    assert!(aaaa.answers.is_empty(), "{aaaa:?}");
+    assert!(
+        aaaa.authorities
+            .iter()
+            .any(|r| matches!(r.data, RData::SOA(_))),
+        "{aaaa:?}"
+    );
+    let missing = ask_udp(
+        dns_svc,
+        &format!("nope.{NS}.svc.cluster.local."),
+        RecordType::AAAA,
+    )
+    .expect("an answer");
+    assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
+
+    // dnsPolicy Default: the host's resolvers (loopback ones dropped), no cluster search path.
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut host_servers: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.starts_with("127.") && s != "::1")
+        .take(3)
+        .collect();
+    if host_servers.is_empty() {
+        host_servers.push("8.8.8.8".into());
+    }
+    let resolv = exec_ok(&c, "dns-default", &["cat", "/etc/resolv.conf"]);
+    let servers: Vec<String> = resolv
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(servers, host_servers, "{resolv}");
+    assert!(!resolv.contains("cluster.local"), "{resolv}");
+    assert!(!resolv.contains("ndots:5"), "{resolv}");
+
+    // dnsPolicy None: exactly dnsConfig.
+    let resolv = exec_ok(&c, "dns-none", &["cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv,
+        "search a.example b.example\nnameserver 192.0.2.53\noptions ndots:2 edns0\n"
+    );
+}
