@@ -56,6 +56,23 @@ pub struct AgentArgs {
     /// Log format; default: text on a terminal, json otherwise.
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+
+    /// Disk usage percent of the image filesystem at which image GC runs (kubelet's
+    /// imageGCHighThresholdPercent; 100 disables it).
+    #[arg(long, hide = true, value_name = "PERCENT")]
+    image_gc_high_threshold: Option<u8>,
+
+    /// Disk usage percent image GC frees down to (imageGCLowThresholdPercent).
+    #[arg(long, hide = true, value_name = "PERCENT")]
+    image_gc_low_threshold: Option<u8>,
+
+    /// Minimum age of an unused image before GC may delete it (imageMinimumGCAge).
+    #[arg(long, hide = true, value_name = "DURATION")]
+    image_gc_min_age: Option<String>,
+
+    /// How often image GC checks the disk (5m; for tests).
+    #[arg(long, hide = true, value_name = "DURATION")]
+    image_gc_period: Option<String>,
 }
 
 impl AgentArgs {
@@ -112,6 +129,18 @@ impl AgentArgs {
         if self.data_dir.as_os_str().is_empty() {
             return Err("data-dir: must not be empty".into());
         }
+        let image_gc = crate::image_gc_args::policy(
+            self.image_gc_high_threshold,
+            self.image_gc_low_threshold,
+            self.image_gc_min_age.as_deref(),
+            self.image_gc_period.as_deref(),
+            |s| match s.parse::<u64>() {
+                Ok(secs) => Ok(std::time::Duration::from_secs(secs)),
+                Err(_) => humantime::parse_duration(s)
+                    .map_err(|e| format!("{s:?} is not a duration (like 2m or 90s): {e}")),
+            },
+        )
+        .map_err(|(key, msg)| format!("{key}: {msg}"))?;
         let cfg = AgentRunConfig {
             server_url: self.server,
             token,
@@ -121,6 +150,7 @@ impl AgentArgs {
             kubelet_port: self.kubelet_port,
             pod_bridge: self.pod_bridge,
             registries,
+            image_gc,
         };
         Ok((cfg, self.log_format.unwrap_or_else(LogFormat::detect)))
     }

@@ -2,6 +2,7 @@
 //! and hands over to the pkg/ crates.
 
 mod agent_args;
+mod image_gc_args;
 mod images_args;
 mod killall_args;
 mod logging;

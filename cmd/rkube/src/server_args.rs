@@ -136,6 +136,23 @@ pub struct ServerArgs {
     /// Name of the pod bridge.
     #[arg(long, value_name = "NAME")]
     pod_bridge: Option<String>,
+
+    /// Disk usage percent of the image filesystem at which image GC runs (kubelet's
+    /// imageGCHighThresholdPercent; 100 disables it).
+    #[arg(long, hide = true, value_name = "PERCENT")]
+    image_gc_high_threshold: Option<u8>,
+
+    /// Disk usage percent image GC frees down to (imageGCLowThresholdPercent).
+    #[arg(long, hide = true, value_name = "PERCENT")]
+    image_gc_low_threshold: Option<u8>,
+
+    /// Minimum age of an unused image before GC may delete it (imageMinimumGCAge).
+    #[arg(long, hide = true, value_name = "DURATION")]
+    image_gc_min_age: Option<String>,
+
+    /// How often image GC checks the disk (5m; for tests).
+    #[arg(long, hide = true, value_name = "DURATION")]
+    image_gc_period: Option<String>,
 }
 
 /// One wrong setting: the key and what is wrong with it.
@@ -303,6 +320,12 @@ impl ServerArgs {
             cluster_domain: self.cluster_domain.or(file.cluster_domain),
             kubelet_port: self.kubelet_port.or(file.kubelet_port),
             pod_bridge: self.pod_bridge.or(file.pod_bridge),
+            image_gc_high_threshold: self
+                .image_gc_high_threshold
+                .or(file.image_gc_high_threshold),
+            image_gc_low_threshold: self.image_gc_low_threshold.or(file.image_gc_low_threshold),
+            image_gc_min_age: self.image_gc_min_age.or(file.image_gc_min_age),
+            image_gc_period: self.image_gc_period.or(file.image_gc_period),
         }
     }
 }
@@ -390,6 +413,14 @@ fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
             format!("{pod_bridge:?} is not a valid interface name (1-15 characters)"),
         ));
     }
+    let image_gc = crate::image_gc_args::policy(
+        a.image_gc_high_threshold,
+        a.image_gc_low_threshold,
+        a.image_gc_min_age.as_deref(),
+        a.image_gc_period.as_deref(),
+        parse_duration,
+    )
+    .map_err(|(key, msg)| bad(key, msg))?;
     Ok(AgentConfig {
         node_name,
         node_ip,
@@ -400,6 +431,7 @@ fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
         cluster_domain,
         kubelet_port,
         pod_bridge,
+        image_gc,
     })
 }
 

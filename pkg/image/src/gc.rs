@@ -21,6 +21,8 @@ pub struct GcPolicy {
     pub low_threshold_percent: u8,
     /// An image first seen less than this long ago is not deleted.
     pub min_age: Duration,
+    /// How often the kubelet checks (upstream's ImageGCPeriod constant, 5 min; shorter in tests).
+    pub period: Duration,
 }
 
 impl Default for GcPolicy {
@@ -29,6 +31,7 @@ impl Default for GcPolicy {
             high_threshold_percent: 85,
             low_threshold_percent: 80,
             min_age: Duration::from_secs(120),
+            period: Duration::from_secs(300),
         }
     }
 }
@@ -310,6 +313,7 @@ mod tests {
             high_threshold_percent: 80,
             low_threshold_percent: 79,
             min_age: Duration::ZERO,
+            ..GcPolicy::default()
         };
         // 81% used: below 79% means freeing 2000 bytes. a frees 1600 (layer 11 and its config;
         // 12 is b's too), then c 1600: enough, d stays.
@@ -374,6 +378,7 @@ mod tests {
             high_threshold_percent: 1,
             low_threshold_percent: 0,
             min_age: Duration::from_secs(120),
+            period: Duration::from_secs(300),
         };
         let stats = FsStats {
             capacity: 100_000,
@@ -405,6 +410,7 @@ mod tests {
             high_threshold_percent: 50,
             low_threshold_percent: 60,
             min_age: Duration::ZERO,
+            ..GcPolicy::default()
         };
         assert_eq!(
             p.validate().unwrap_err(),

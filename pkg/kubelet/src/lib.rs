@@ -9,6 +9,7 @@ mod container_spec;
 mod env;
 mod grpc_probe;
 mod hooks;
+mod image_gc;
 mod killall;
 mod lease;
 mod lifecycle;
@@ -85,6 +86,8 @@ pub struct KubeletConfig {
     pub lease_interval: Duration,
     /// streamingConnectionIdleTimeout (4 h upstream).
     pub streaming_idle_timeout: Duration,
+    /// imageGCHighThresholdPercent, imageGCLowThresholdPercent, imageMinimumGCAge.
+    pub image_gc: rkube_image::GcPolicy,
 }
 
 /// Runs the kubelet until `shutdown` resolves. Running containers are left running on shutdown
@@ -152,6 +155,12 @@ pub async fn run(
             cfg.lease_interval,
         ));
         let pods = tokio::spawn(pods::run(ctx.clone()));
+        tokio::spawn(image_gc::run_forever(
+            client.clone(),
+            ctx.images.clone(),
+            cfg.image_gc,
+            cfg.node_name.clone(),
+        ));
         let pod_cidr = wait_pod_cidr(&cfg, &client, registered).await;
         let network = loop {
             match rkube_network::PodNetwork::new(rkube_network::NetworkConfig {
@@ -281,6 +290,7 @@ pub(crate) mod tests {
             helper_exe: "/bin/false".into(),
             lease_interval: Duration::from_secs(10),
             streaming_idle_timeout: Duration::from_secs(3600),
+            image_gc: Default::default(),
         }
     }
 }

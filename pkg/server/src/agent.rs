@@ -102,6 +102,7 @@ pub async fn start(
             cluster_domain: a.cluster_domain.clone(),
         },
         control_plane: true,
+        image_gc: a.image_gc,
     };
     Ok(rkube_kubelet::agent::start(settings, identity, stopped(stop)).await?)
 }

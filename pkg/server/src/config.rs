@@ -47,6 +47,7 @@ pub struct AgentConfig {
     pub cluster_domain: String,
     pub kubelet_port: u16,
     pub pod_bridge: String,
+    pub image_gc: rkube_image::GcPolicy,
 }
 
 /// How this binary was built, for /version.

@@ -32,6 +32,7 @@ pub struct AgentSettings {
     pub cluster: ClusterSettings,
     /// The node also runs the control plane (the server's embedded agent).
     pub control_plane: bool,
+    pub image_gc: rkube_image::GcPolicy,
 }
 
 /// What the whole cluster agrees on (the server's flags; a joining agent receives them).
@@ -108,6 +109,7 @@ pub async fn start(
         helper_exe: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
         lease_interval: Duration::from_secs(10),
         streaming_idle_timeout: Duration::from_secs(4 * 3600),
+        image_gc: settings.image_gc,
     };
     info!(node = %cfg.node_name, ip = %cfg.node_ip, port = cfg.port, "starting the agent");
     Ok(tokio::spawn(async move {

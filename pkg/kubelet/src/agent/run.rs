@@ -18,6 +18,7 @@ pub struct AgentRunConfig {
     pub kubelet_port: u16,
     pub pod_bridge: String,
     pub registries: rkube_image::RegistriesConfig,
+    pub image_gc: rkube_image::GcPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,7 @@ pub async fn run(
         registries: cfg.registries,
         cluster: joined.cluster,
         control_plane: false,
+        image_gc: cfg.image_gc,
     };
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let kubelet = super::start(settings, joined.identity, async move {
