@@ -78,11 +78,19 @@ mod tests {
         assert!(set_to_one(&dir.path().join("missing")).is_err());
     }
 
-    /// The real knob on this host (tests run as root): on after the call.
+    /// The real knob, in a network namespace of this test's own (the bridge sysctls are per
+    /// namespace): off before, on after the call; the host's setting is never touched.
     #[test]
-    fn bridge_netfilter_is_on_after_ensuring_it() {
-        ensure_bridge_netfilter();
-        let v = fs::read_to_string(BRIDGE_NF_CALL_IPTABLES).expect("br_netfilter is available");
-        assert_eq!(v.trim(), "1");
+    fn bridge_netfilter_is_turned_on() {
+        std::thread::spawn(|| {
+            // Only this thread moves; its namespace goes when the thread ends.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare (root)");
+            fs::write(BRIDGE_NF_CALL_IPTABLES, "0").expect("br_netfilter is available");
+            ensure_bridge_netfilter();
+            let v = fs::read_to_string(BRIDGE_NF_CALL_IPTABLES).unwrap();
+            assert_eq!(v.trim(), "1");
+        })
+        .join()
+        .unwrap();
     }
 }
