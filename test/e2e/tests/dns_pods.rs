@@ -71,6 +71,29 @@ spec:
   ports: [{name: http, port: 80, targetPort: web}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: dnspods}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: dnspods, labels: {app: db}}
+spec:
+  hostname: db-0
+  subdomain: db
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox:1.36
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: dnspods}
 spec:
@@ -288,6 +311,25 @@ fn pods_resolve_and_reach_services_by_name() {
         );
     }
 
+    // Headless: the Service name is the ready pod's IP, and the pod with hostname+subdomain
+    // has a name of its own (here through the search path).
+    eventually(60, "db-0 Ready", || {
+        (jsonpath(
+            &c,
+            &["pod", "db-0"],
+            "{.status.conditions[?(@.type==\"Ready\")].status}",
+        ) == "True")
+            .then_some(())
+    });
+    for url in [
+        format!("http://db.{NS}.svc.cluster.local:8080"),
+        "http://db-0.db:8080".to_string(),
+    ] {
+        eventually(30, &format!("db-0 through {url}"), || {
+            (requests_from_client(&c, &url, 3) == ["db-0"; 3]).then_some(())
+        });
+    }
+
     // Unknown names in the cluster domain: NXDOMAIN at once, not a timeout.
     let out = exec(
         &c,
@@ -356,6 +398,32 @@ fn pods_resolve_and_reach_services_by_name() {
     )
     .expect("an answer");
     assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
+
+    // Queries/s of the server (debug build), straight to its address: 4 clients, 500 each.
+    let server = SocketAddr::new(node_addr, dns_port);
+    let started = Instant::now();
+    let answered: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let fqdn = &fqdn;
+                s.spawn(move || {
+                    (0..500)
+                        .filter(|_| {
+                            ask_udp(server, fqdn, RecordType::A)
+                                .is_some_and(|m| m.answers.len() == 1)
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let took = started.elapsed();
+    eprintln!(
+        "DNS: {answered}/2000 answered in {took:?}: {:.0} queries/s",
+        answered as f64 / took.as_secs_f64()
+    );
+    assert_eq!(answered, 2000);
 
     // dnsPolicy Default: the host's resolvers (loopback ones dropped), no cluster search path.
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
