@@ -1,5 +1,5 @@
 //! Pod lifecycle in the embedded kubelet, with real busybox containers: postStart and preStop
-//! hooks (preStop before SIGTERM, a failing postStart), startupProbe gating readiness, service
+//! hooks (preStop before SIGTERM, also on a liveness restart; a failing postStart), startupProbe gating readiness, service
 //! environment variables, termination messages, configMap updates seen by a running pod and
 //! activeDeadlineSeconds.
 
@@ -131,6 +131,31 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: liveness}}
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes: [{{name: scratch, emptyDir: {{}}}}]
+  containers:
+  - name: c
+    image: busybox:1.36
+    volumeMounts: [{{name: scratch, mountPath: /scratch}}]
+    command: ["sh", "-c"]
+    args:
+    - |
+      trap 'echo sigterm >> /scratch/order; exit 0' TERM
+      touch /tmp/healthy
+      while true; do sleep 0.2; done
+    livenessProbe:
+      exec: {{command: ["test", "-f", "/tmp/healthy"]}}
+      initialDelaySeconds: 1
+      periodSeconds: 1
+      failureThreshold: 1
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo pre-stop >> /scratch/order"]}}
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: bad-hook}}
 spec:
   terminationGracePeriodSeconds: 1
@@ -256,6 +281,26 @@ spec:
     eventually(60, "bad-hook Failed", || {
         (jsonpath(&c, &["pod", "bad-hook"], "{.status.phase}") == "Failed").then_some(())
     });
+
+    // A liveness failure restarts the container the way a delete stops it: preStop first,
+    // then SIGTERM (the trap exits 0), not a bare SIGKILL.
+    running(&c, "liveness");
+    eventually(30, "the liveness pod's first instance up", || {
+        exec(&c, "liveness", &["rm", "/tmp/healthy"])
+    });
+    let last = eventually(60, "the liveness restart", || {
+        let s = jsonpath(
+            &c,
+            &["pod", "liveness"],
+            "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}",
+        );
+        s.starts_with("1 ").then_some(s)
+    });
+    assert_eq!(last, "1 0", "killed without SIGTERM");
+    let order = eventually(30, "the marker in the emptyDir", || {
+        exec(&c, "liveness", &["cat", "/scratch/order"])
+    });
+    assert_eq!(order, "pre-stop\nsigterm\n");
 
     // A configMap update reaches the running pod (not its subPath mount).
     assert_eq!(exec(&c, "hooks", &["cat", "/etc/live/key"]).unwrap(), "v1");

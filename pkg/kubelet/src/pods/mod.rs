@@ -7,6 +7,7 @@ mod backoff;
 mod cleanup;
 mod dns;
 mod events;
+mod kill;
 pub mod state;
 mod table;
 pub mod worker;

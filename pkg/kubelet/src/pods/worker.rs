@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::{
-    backoff, dns,
+    backoff, dns, kill,
     state::{ContainerState, Instance},
     Ctx,
 };
@@ -836,7 +836,7 @@ impl Worker {
                 }
             }
             Kind::Liveness => {
-                let p = spec.liveness_probe.unwrap_or_default();
+                let p = spec.liveness_probe.clone().unwrap_or_default();
                 if r.ok {
                     c.liveness_failures = 0;
                 } else {
@@ -850,7 +850,6 @@ impl Worker {
                     );
                     if c.liveness_failures >= p.failure_threshold.unwrap_or(3) {
                         c.liveness_failures = 0;
-                        let id = r.instance.clone();
                         let name = c.name.clone();
                         ctx.events.record(
                             pod,
@@ -859,7 +858,14 @@ impl Worker {
                             "Killing",
                             format!("Container {name} failed liveness probe, will be restarted"),
                         );
-                        let _ = ctx.runtime.kill(&id, SIGKILL).await;
+                        self.kill_in_background(
+                            pod,
+                            &spec,
+                            init,
+                            i,
+                            &r.instance,
+                            kill::Reason::LivenessProbe,
+                        );
                     }
                 }
             }
@@ -1088,8 +1094,7 @@ impl Worker {
         let Some(sandbox) = self.sandbox.clone() else {
             return true;
         };
-        let grace = grace_period(pod);
-        let limit = grace.max(Duration::from_secs(30));
+        let limit = grace_period(pod).max(Duration::from_secs(30));
         let r = hooks::run(
             &self.ctx.runtime,
             &sandbox,
@@ -1108,17 +1113,44 @@ impl Worker {
         self.ctx
             .events
             .record(pod, fp, false, "Killing", "FailedPostStartHook".into());
-        let (rt, id) = (self.ctx.runtime.clone(), id.to_string());
-        tokio::spawn(async move {
-            if rt.kill(&id, SIGTERM).await.is_err() {
-                return;
-            }
-            // The waiter reports the exit; this only makes sure it comes.
-            if tokio::time::timeout(grace, rt.wait(&id)).await.is_err() {
-                let _ = rt.kill(&id, SIGKILL).await;
-            }
-        });
+        if let Some((init, i)) = self.find(&spec.name) {
+            self.kill_in_background(pod, spec, init, i, id, kill::Reason::FailedPostStartHook);
+        }
         false
+    }
+
+    /// Kills a running instance the kubelet gave up on, in its own task (preStop, SIGTERM,
+    /// the grace period, SIGKILL: pods/kill.rs); the exit comes through the waiter and the
+    /// restart policy decides what follows. Its probes stop now.
+    fn kill_in_background(
+        &mut self,
+        pod: &Pod,
+        spec: &Container,
+        init: bool,
+        i: usize,
+        id: &str,
+        reason: kill::Reason,
+    ) {
+        for t in self.life.probe_tasks.remove(id).into_iter().flatten() {
+            t.abort();
+        }
+        self.state_mut(init, i).ready = false;
+        let job = self.kill_job(pod, spec, init, id);
+        let grace = kill::grace_period(pod, spec, reason);
+        info!(container = %spec.name, ?reason, grace_seconds = grace.as_secs(), "killing container");
+        tokio::spawn(job.run(grace));
+    }
+
+    fn kill_job(&self, pod: &Pod, spec: &Container, init: bool, id: &str) -> kill::Kill {
+        kill::Kill {
+            runtime: self.ctx.runtime.clone(),
+            sandbox: self.sandbox.clone(),
+            events: self.ctx.events.clone(),
+            pod: pod.clone(),
+            spec: spec.clone(),
+            id: id.to_string(),
+            field_path: Self::field_path(init, &spec.name),
+        }
     }
 
     /// Runs the preStop hooks of the running containers concurrently, for at most `grace`;
@@ -1212,7 +1244,14 @@ impl Worker {
                     "Killing",
                     format!("Container {name} failed startup probe, will be restarted"),
                 );
-                let _ = self.ctx.runtime.kill(&r.instance, SIGKILL).await;
+                self.kill_in_background(
+                    pod,
+                    &spec,
+                    init,
+                    i,
+                    &r.instance,
+                    kill::Reason::StartupProbe,
+                );
             }
         }
         self.publish();
@@ -1270,6 +1309,9 @@ impl Worker {
         for p in self.probes.drain(..) {
             p.abort();
         }
+        // As upstream's pod kill: every running container at once, each with its preStop hook
+        // and the pod's grace period.
+        let mut kills = Vec::new();
         for init in [true, false] {
             let n = if init {
                 self.init.len()
@@ -1294,14 +1336,31 @@ impl Worker {
                 else {
                     continue;
                 };
-                let _ = self.ctx.runtime.kill(&id, SIGKILL).await;
-                let exit =
-                    tokio::time::timeout(Duration::from_secs(10), self.ctx.runtime.wait(&id)).await;
-                if let Ok(Ok(exit)) = exit {
-                    if let Some(inst) = self.state_mut(init, i).instance.as_mut() {
-                        inst.exit = Some(exit);
-                    }
-                }
+                let name = c.name.clone();
+                let Some(spec) = Self::spec_of(pod, init, &name).cloned() else {
+                    continue;
+                };
+                self.ctx.events.record(
+                    pod,
+                    Self::field_path(init, &name),
+                    false,
+                    "Killing",
+                    format!("Stopping container {name}"),
+                );
+                let grace = kill::grace_period(pod, &spec, kill::Reason::DeadlineExceeded);
+                let job = self.kill_job(pod, &spec, init, &id);
+                kills.push(async move { (init, i, id, job.run(grace).await) });
+            }
+        }
+        for (init, i, id, exit) in futures_util::future::join_all(kills).await {
+            let Some(exit) = exit else { continue };
+            if let Some(inst) = self
+                .state_mut(init, i)
+                .instance
+                .as_mut()
+                .filter(|x| x.id == id)
+            {
+                inst.exit = Some(exit);
             }
         }
         self.publish();
