@@ -454,3 +454,31 @@ fn pods_resolve_and_reach_services_by_name() {
         "search a.example b.example\nnameserver 192.0.2.53\noptions ndots:2 edns0\n"
     );
 }
+
+/// The node IP helper: a second one in this process collides with the first's address and
+/// moves on; both are gone after drop.
+#[test]
+fn test_node_ips_are_unique_and_removed() {
+    let on_lo = || {
+        let out = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr", "show", "dev", "lo"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let a = NodeIp::create();
+    let b = NodeIp::create();
+    assert_ne!(a.addr, b.addr);
+    let (a_cidr, b_cidr) = (format!(" {}/32 ", a.addr), format!(" {}/32 ", b.addr));
+    let listed = on_lo();
+    assert!(
+        listed.contains(&a_cidr) && listed.contains(&b_cidr),
+        "{listed}"
+    );
+    drop((a, b));
+    let listed = on_lo();
+    assert!(
+        !listed.contains(&a_cidr) && !listed.contains(&b_cidr),
+        "{listed}"
+    );
+}

@@ -39,7 +39,11 @@ impl NodeIp {
                 };
             }
             let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("File exists"), "ip addr add {addr}/32: {err}");
+            // iproute2 with extended acks says "Address already assigned", older ones EEXIST's text.
+            assert!(
+                err.contains("already assigned") || err.contains("File exists"),
+                "ip addr add {addr}/32: {err}"
+            );
         }
         panic!("no free node IP in 10.{SECOND_OCTET}.0.0/16");
     }
