@@ -345,6 +345,7 @@ fn pods_resolve_and_reach_services_by_name() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("NXDOMAIN"), "{text}");
+    let started = Instant::now();
     let out = exec(
         &c,
         "client",
@@ -360,6 +361,10 @@ fn pods_resolve_and_reach_services_by_name() {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_ne!(out.status.code(), Some(124), "wget of an unknown name hung");
     assert!(err.contains("bad address"), "{err}");
+    eprintln!(
+        "wget of an unknown cluster name failed in {:?} (kubectl exec included)",
+        started.elapsed()
+    );
     // A known one by nslookup: the ClusterIP.
     let text = exec_ok(
         &c,
@@ -452,6 +457,32 @@ fn pods_resolve_and_reach_services_by_name() {
     assert_eq!(
         resolv,
         "search a.example b.example\nnameserver 192.0.2.53\noptions ndots:2 edns0\n"
+    );
+
+    // Scale to 0: the name still resolves, and with only the unready pod left the connection
+    // is refused at once (no ready endpoint), not sent to it nor left to time out.
+    c.kubectl(K, &["scale", "-n", NS, "deployment", "web", "--replicas=0"]);
+    let refused = eventually(60, "connection refused with no ready endpoint", || {
+        let out = exec(
+            &c,
+            "client",
+            &["timeout", "10", "wget", "-q", "-O-", "http://web"],
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.contains("refused").then_some(err)
+    });
+    assert!(!refused.contains("timed out"), "{refused}");
+    // Scale back: a new backend serves, still never the unready pod.
+    c.kubectl(K, &["scale", "-n", NS, "deployment", "web", "--replicas=1"]);
+    let answers = eventually(120, "served again after scaling back", || {
+        let a = requests_from_client(&c, "http://web", 5);
+        a.iter().all(|h| h != "FAILED").then_some(a)
+    });
+    assert!(
+        answers
+            .iter()
+            .all(|h| h.starts_with("web-") && !backends.contains(h)),
+        "{answers:?}"
     );
 }
 
