@@ -96,6 +96,7 @@ pub fn build(p: Parts<'_>) -> Result<ContainerSpec, ConfigError> {
         log_max_files: LOG_MAX_FILES,
         tty: c.tty.unwrap_or(false),
         stdin: c.stdin.unwrap_or(false),
+        stdin_once: c.stdin_once.unwrap_or(false),
     })
 }
 

@@ -1,12 +1,14 @@
 //! A container's own stdio for `kubectl attach`. The runtime keeps the container's stdin (the
 //! write end of a `stdin` FIFO in the bundle, or the pty master of a tty container) and
 //! broadcasts its output as the log copiers read it, so clients can attach and detach at any
-//! time while the log still records everything. No `stdinOnce`: the container's stdin stays
-//! open across attaches (it holds its FIFO end read-write, as it does for stdout/stderr).
+//! time while the log still records everything. The container's stdin stays open across attaches
+//! (it holds its FIFO end read-write), except with `stdinOnce`: then the runtime's write end is
+//! the only one, handed to the first attach that takes stdin, and the container reads EOF once
+//! that attach ends (upstream's semantics). A tty container's stdin is its pty: no stdinOnce.
 
 use std::{
     collections::HashMap,
-    os::fd::OwnedFd,
+    os::fd::{AsRawFd, OwnedFd},
     path::Path,
     pin::Pin,
     sync::{Arc, Mutex},
@@ -14,7 +16,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use nix::{sys::stat::Mode, unistd::mkfifo};
+use nix::{
+    fcntl::{fcntl, FcntlArg, OFlag},
+    sys::stat::Mode,
+    unistd::mkfifo,
+};
 use tokio::{
     io::{AsyncRead, AsyncWriteExt, ReadBuf},
     sync::{broadcast, watch},
@@ -36,8 +42,10 @@ pub(crate) struct Chunk {
 #[derive(Debug)]
 pub(crate) struct Io {
     output: broadcast::Sender<Chunk>,
-    /// FIFO write end or pty master; `None` without `stdin`.
-    stdin: Option<OwnedFd>,
+    /// FIFO write end or pty master; `None` without `stdin` (or once a stdinOnce attach took it).
+    stdin: Mutex<Option<OwnedFd>>,
+    /// stdinOnce: the first attach with stdin takes `stdin` instead of a copy of it.
+    stdin_once: bool,
     /// The pty master of a tty container (resizes).
     pty: Option<OwnedFd>,
 }
@@ -46,9 +54,28 @@ impl Io {
     pub(crate) fn new(stdin: Option<OwnedFd>, pty: Option<OwnedFd>) -> Self {
         Self {
             output: broadcast::channel(BACKLOG).0,
-            stdin,
+            stdin: Mutex::new(stdin),
+            stdin_once: false,
             pty,
         }
+    }
+
+    /// The stdinOnce flavour of [`Io::new`] (the FIFO from `stdin_fifo(.., true)`).
+    pub(crate) fn stdin_once(mut self, once: bool) -> Self {
+        self.stdin_once = once;
+        self
+    }
+
+    /// The write end for one attach: a copy, or with stdinOnce the end itself (once).
+    fn take_stdin(&self) -> Result<Option<OwnedFd>> {
+        let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stdin_once {
+            return Ok(stdin.take());
+        }
+        stdin
+            .as_ref()
+            .map(|fd| fd.try_clone().map_err(io("dup stdin")))
+            .transpose()
     }
 
     /// A reader of `src` that also broadcasts what it reads to attached clients.
@@ -90,18 +117,29 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     }
 }
 
-/// Makes the bundle's `stdin` FIFO: the container's end (read-write, so it never sees EOF
-/// between attaches) and the runtime's write end.
-pub(crate) fn stdin_fifo(bundle: &Path) -> Result<(OwnedFd, OwnedFd)> {
+/// Makes the bundle's `stdin` FIFO: the container's end and the runtime's write end. The
+/// container's end is read-write, so it never sees EOF between attaches, except with `once`
+/// (stdinOnce): read-only, so it sees EOF when the runtime's end (given to the first attach)
+/// is closed.
+pub(crate) fn stdin_fifo(bundle: &Path, once: bool) -> Result<(OwnedFd, OwnedFd)> {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = bundle.join("stdin");
     mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| io("mkfifo stdin")(e.into()))?;
+    // Non-blocking so a read-only open does not wait for a writer; cleared below, as the
+    // container's reads must block.
     let container = std::fs::OpenOptions::new()
         .read(true)
-        .write(true)
+        .write(!once)
+        .custom_flags(libc::O_NONBLOCK)
         .open(&path)
         .map_err(io("opening stdin fifo"))?;
     let writer = reopen_stdin(bundle).ok_or_else(|| Error::Other("opening stdin fifo".into()))?;
-    Ok((container.into(), writer))
+    let container = OwnedFd::from(container);
+    let flags =
+        fcntl(container.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| io("F_GETFL")(e.into()))?;
+    let flags = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    fcntl(container.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(|e| io("F_SETFL")(e.into()))?;
+    Ok((container, writer))
 }
 
 /// The write end of an existing `stdin` FIFO (re-adoption after an agent restart).
@@ -117,7 +155,8 @@ pub(crate) fn reopen_stdin(bundle: &Path) -> Option<OwnedFd> {
         .map(OwnedFd::from)
 }
 
-pub(crate) fn attach(inner: &Arc<Inner>, id: &str) -> Result<ExecProcess> {
+/// `with_stdin`: the client sends stdin (only such an attach consumes a stdinOnce stdin).
+pub(crate) fn attach(inner: &Arc<Inner>, id: &str, with_stdin: bool) -> Result<ExecProcess> {
     let tracked = match container::watch(inner, id)? {
         Ok(t) if t.exit.borrow().is_none() => t,
         _ => return Err(Error::Other(format!("container {id:?} is not running"))),
@@ -127,18 +166,18 @@ pub(crate) fn attach(inner: &Arc<Inner>, id: &str) -> Result<ExecProcess> {
         .get(id)
         .ok_or_else(|| Error::Other(format!("container {id:?} has no attachable stdio")))?;
     let tty = stdio.pty.is_some();
-    let stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> = match &stdio.stdin {
+    let fd = if with_stdin {
+        stdio.take_stdin()?
+    } else {
+        None
+    };
+    let stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> = match fd {
         None => None,
-        Some(fd) => {
-            let dup = fd.try_clone().map_err(io("dup stdin"))?;
-            Some(if tty {
-                Box::new(tokio::fs::File::from_std(std::fs::File::from(dup)))
-            } else {
-                Box::new(
-                    tokio::net::unix::pipe::Sender::from_owned_fd(dup).map_err(io("stdin fifo"))?,
-                )
-            })
-        }
+        Some(dup) => Some(if tty {
+            Box::new(tokio::fs::File::from_std(std::fs::File::from(dup)))
+        } else {
+            Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(dup).map_err(io("stdin fifo"))?)
+        }),
     };
     let resize = match &stdio.pty {
         Some(fd) => Some(exec::resize_fn(fd.try_clone().map_err(io("dup pty"))?)),

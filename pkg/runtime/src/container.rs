@@ -89,7 +89,7 @@ async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Resu
     let stdout_fd = write_ends.pop().expect("two fifos");
     // stdin: a FIFO the runtime keeps writing to for attach (a tty container's stdin is its pty).
     let (stdin, stdin_writer) = if spec.stdin && !spec.tty {
-        let (container_end, writer) = attach::stdin_fifo(bundle)?;
+        let (container_end, writer) = attach::stdin_fifo(bundle, spec.stdin_once)?;
         (Stdio::from(container_end), Some(writer))
     } else {
         (Stdio::null(), None)
@@ -145,7 +145,10 @@ async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Resu
                 Some(exec::PtyReader::new(master)),
             )
         }
-        None => (attach::Io::new(stdin_writer, None), None),
+        None => (
+            attach::Io::new(stdin_writer, None).stdin_once(spec.stdin_once),
+            None,
+        ),
     };
     let stdio = Arc::new(stdio);
     let logs = copy_logs(readers, pty_reader, log, &stdio);

@@ -9,6 +9,10 @@ use std::{
     task::{Context, Poll},
 };
 
+use nix::{
+    sys::signal::{killpg, Signal},
+    unistd::Pid,
+};
 use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -166,7 +170,10 @@ async fn run_helper(inner: &Arc<Inner>, req: &Request, stdio: [Stdio; 3]) -> Res
 /// The exit of an exec'd process, and a handle that kills it.
 fn watch_exit(pid: i32) -> Result<(tokio::sync::oneshot::Receiver<ExitInfo>, KillHandle)> {
     let pidfd = sys::pidfd_open(pid).map_err(io("pidfd_open"))?;
-    let kill = KillHandle(Arc::new(pidfd.try_clone().map_err(io("dup pidfd"))?));
+    let kill = KillHandle(Arc::new(ExecTarget {
+        pidfd: pidfd.try_clone().map_err(io("dup pidfd"))?,
+        pid,
+    }));
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let exit = reaper::wait(pid, pidfd).await;
@@ -178,6 +185,41 @@ fn watch_exit(pid: i32) -> Result<(tokio::sync::oneshot::Receiver<ExitInfo>, Kil
         });
     });
     Ok((rx, kill))
+}
+
+/// An exec'd process, as its kill handle ends it. libcontainer's init makes every process it
+/// starts a session (and so process group) leader: the group holds what the process started
+/// (a non-interactive shell's background jobs included).
+#[derive(Debug)]
+pub(crate) struct ExecTarget {
+    pidfd: OwnedFd,
+    pid: i32,
+}
+
+impl ExecTarget {
+    pub(crate) fn kill(&self) {
+        // The group is only signalled while the leader is unreaped (signal 0 through the pidfd
+        // succeeds for a live process or a zombie): its PID, the group's id, cannot have been
+        // reused. Once it exited normally (and was reaped), what it left running stays, as
+        // upstream leaves it.
+        match sys::pidfd_send_signal(&self.pidfd, 0) {
+            Ok(()) => {
+                if let Err(e) = killpg(Pid::from_raw(self.pid), Signal::SIGKILL) {
+                    if e != nix::errno::Errno::ESRCH {
+                        tracing::warn!(pid = self.pid, error = %e, "killing an exec'd process group");
+                    }
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return,
+            Err(e) => tracing::warn!(pid = self.pid, error = %e, "checking an exec'd process"),
+        }
+        // The process itself, should it not lead its group.
+        if let Err(e) = sys::pidfd_send_signal(&self.pidfd, libc::SIGKILL) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                tracing::warn!(pid = self.pid, error = %e, "killing an exec'd process");
+            }
+        }
+    }
 }
 
 /// A pty master reports EIO once the last slave closes: that is EOF for the reader.

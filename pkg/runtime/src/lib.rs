@@ -153,6 +153,8 @@ pub struct ContainerSpec {
     pub log_max_files: usize,
     pub tty: bool,
     pub stdin: bool,
+    /// stdinOnce: the container's stdin ends when the first attach (with stdin) ends.
+    pub stdin_once: bool,
 }
 
 /// A created and started container.
@@ -207,17 +209,14 @@ pub struct ExecProcess {
     pub kill: Option<KillHandle>,
 }
 
-/// Kills an exec'd process through its pidfd (no PID-reuse race; a no-op once it has exited).
+/// Kills an exec'd process and its process group (what it started), through its pidfd (no
+/// PID-reuse race; a no-op once it has exited and been reaped).
 #[derive(Debug, Clone)]
-pub struct KillHandle(Arc<std::os::fd::OwnedFd>);
+pub struct KillHandle(Arc<exec::ExecTarget>);
 
 impl KillHandle {
     pub fn kill(&self) {
-        if let Err(e) = sys::pidfd_send_signal(&self.0, libc::SIGKILL) {
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                tracing::warn!(error = %e, "killing an exec'd process");
-            }
-        }
+        self.0.kill();
     }
 }
 
@@ -328,7 +327,13 @@ impl Runtime {
     /// stderr unless tty), stdin when the container was started with `stdin`, resizes when tty.
     /// `exit` resolves when the container exits.
     pub async fn attach(&self, id: &str) -> Result<ExecProcess> {
-        attach::attach(&self.inner, id)
+        attach::attach(&self.inner, id, true)
+    }
+
+    /// [`Runtime::attach`] for a client that does (`stdin`) or does not send stdin: only one that
+    /// does takes a stdinOnce container's stdin (which ends when that attach ends).
+    pub async fn attach_with(&self, id: &str, stdin: bool) -> Result<ExecProcess> {
+        attach::attach(&self.inner, id, stdin)
     }
 
     /// A TCP connection to `port` on the sandbox's loopback, made from inside its network namespace.

@@ -26,6 +26,9 @@ use crate::{
 const DEFAULT_KUBELET_PORT: u16 = 10250;
 /// How much of a kubelet's error body becomes the Status message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The splice's buffer per direction: tokio's default (8 KiB) costs a TLS record, a syscall and
+/// a wakeup per 8 KiB on each side, the bulk of a port-forward's cost here.
+const SPLICE_BUFFER: usize = 256 * 1024;
 
 pub async fn serve(
     api: &Api,
@@ -373,11 +376,8 @@ async fn upgrade_aware(
         let (client, backend) = tokio::join!(client_upgrade, kubelet_upgrade);
         match (client, backend) {
             (Ok(c), Ok(b)) => {
-                let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
-                match tokio::io::copy_bidirectional(&mut c, &mut b).await {
-                    Ok((up, down)) => debug!(%addr, up, down, "upgraded stream closed"),
-                    Err(e) => debug!(%addr, error = %e, "upgraded stream ended with an error"),
-                }
+                let (up, down) = splice(TokioIo::new(c), TokioIo::new(b)).await;
+                debug!(%addr, up, down, "upgraded stream closed");
             }
             (c, b) => debug!(
                 %addr,
@@ -388,6 +388,35 @@ async fn upgrade_aware(
         }
     });
     Ok(out)
+}
+
+/// Copies both ways until each direction has ended; returns the bytes (client to kubelet,
+/// kubelet to client). Unlike `copy_bidirectional`, one direction failing (a peer that closed
+/// first, e.g. its reply to a WebSocket close arriving at a closed socket) does not cut off the
+/// other: what the kubelet sent before it closed still reaches the client.
+async fn splice<C, B>(client: C, backend: B) -> (u64, u64)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    B: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let (cr, cw) = tokio::io::split(client);
+    let (br, bw) = tokio::io::split(backend);
+    tokio::join!(one_way(cr, bw), one_way(br, cw))
+}
+
+async fn one_way<R, W>(r: R, mut w: W) -> u64
+where
+    R: tokio::io::AsyncRead,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let mut r = std::pin::pin!(tokio::io::BufReader::with_capacity(SPLICE_BUFFER, r));
+    let n = tokio::io::copy_buf(&mut r, &mut w).await;
+    let _ = w.shutdown().await;
+    n.unwrap_or_else(|e| {
+        debug!(error = %e, "upgraded stream: one direction ended with an error");
+        0
+    })
 }
 
 #[cfg(test)]

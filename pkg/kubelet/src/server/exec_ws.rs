@@ -103,7 +103,7 @@ async fn session<S>(
         stdin: req.stdin,
     };
     let process = if req.attach {
-        runtime.attach(&req.container_id).await
+        runtime.attach_with(&req.container_id, req.stdin).await
     } else {
         runtime.exec(&req.container_id, spec).await
     };

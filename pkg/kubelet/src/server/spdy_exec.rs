@@ -39,10 +39,11 @@ pub(crate) trait Execer: Send + Sync {
         spec: rkube_runtime::ExecSpec,
     ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send;
 
-    /// The container's own stdio (`kubectl attach`).
+    /// The container's own stdio (`kubectl attach`); `stdin`: the client sends stdin.
     fn attach(
         &self,
         container_id: &str,
+        stdin: bool,
     ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send;
 }
 
@@ -58,8 +59,9 @@ impl Execer for rkube_runtime::Runtime {
     fn attach(
         &self,
         container_id: &str,
+        stdin: bool,
     ) -> impl Future<Output = rkube_runtime::Result<rkube_runtime::ExecProcess>> + Send {
-        rkube_runtime::Runtime::attach(self, container_id)
+        rkube_runtime::Runtime::attach_with(self, container_id, stdin)
     }
 }
 
@@ -186,7 +188,7 @@ async fn run<E: Execer>(execer: &E, req: &ExecRequest, mut streams: ExecStreams)
         stdin: req.stdin,
     };
     let process = if req.attach {
-        execer.attach(&req.container_id).await
+        execer.attach(&req.container_id, req.stdin).await
     } else {
         execer.exec(&req.container_id, spec).await
     };
@@ -330,6 +332,7 @@ pub(crate) mod test_exec {
         async fn attach(
             &self,
             container_id: &str,
+            _stdin: bool,
         ) -> rkube_runtime::Result<rkube_runtime::ExecProcess> {
             Err(rkube_runtime::Error::NotFound(container_id.into()))
         }

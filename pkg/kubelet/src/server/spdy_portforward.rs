@@ -170,6 +170,9 @@ fn classify(stream: &Stream) -> Option<(String, u16, Kind)> {
     Some((request_id, port, kind))
 }
 
+/// Read size of the relay between a forwarded connection and its data stream.
+const COPY_BUFFER: usize = 128 * 1024;
+
 /// One forwarded connection: dial, relay both ways, report a dial failure on the error stream.
 /// Both streams are half-closed when it returns (dropping them sends FIN).
 async fn forward<D: Dialer>(
@@ -189,14 +192,17 @@ async fn forward<D: Dialer>(
         }
     };
     let _ = tcp.set_nodelay(true);
-    let (mut tcp_r, mut tcp_w) = tcp.into_split();
-    let (mut from_client, mut to_client) = data.split();
+    let (tcp_r, mut tcp_w) = tcp.into_split();
+    let (from_client, mut to_client) = data.split();
+    // Bigger reads than io::copy's 8 KiB: fewer, larger DATA frames and syscalls.
+    let mut tcp_r = tokio::io::BufReader::with_capacity(COPY_BUFFER, tcp_r);
+    let mut from_client = tokio::io::BufReader::with_capacity(COPY_BUFFER, from_client);
     let up = async {
-        let _ = tokio::io::copy(&mut from_client, &mut tcp_w).await;
+        let _ = tokio::io::copy_buf(&mut from_client, &mut tcp_w).await;
         let _ = tcp_w.shutdown().await;
     };
     let down = async {
-        let _ = tokio::io::copy(&mut tcp_r, &mut to_client).await;
+        let _ = tokio::io::copy_buf(&mut tcp_r, &mut to_client).await;
         to_client.close_write();
     };
     tokio::pin!(up, down);

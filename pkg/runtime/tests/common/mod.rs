@@ -98,6 +98,7 @@ impl Fixture {
             log_max_files: 3,
             tty: false,
             stdin: false,
+            stdin_once: false,
         }
     }
 
