@@ -331,3 +331,61 @@ spec:
     assert_eq!(order, "pre-stop\nsigterm\n");
     c.delete_all_pods();
 }
+
+fn time(s: &str) -> k8s_openapi::jiff::Timestamp {
+    s.parse()
+        .unwrap_or_else(|e| panic!("{s:?} is not a timestamp: {e}"))
+}
+
+/// Upstream keeps crash-loop backoff in memory; rkube restores it from the pod status, so an
+/// agent restart does not restart a crash-looping container before its delay is over.
+#[test]
+fn crash_loop_backoff_survives_an_agent_restart() {
+    let registry = Registry::start();
+    let mut c = Cluster::start_with_agent(&registry, &[]);
+    c.apply_stdin(
+        K,
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sh", "-c", "sleep 1; exit 1"]}
+"#,
+    );
+    // Crashes at once, after 10 s, then waits 20 s after its third crash.
+    let finished = eventually(120, "the third crash in CrashLoopBackOff", || {
+        let s = jsonpath(
+            &c,
+            &["pod", "crasher"],
+            "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.finishedAt}",
+        );
+        let f: Vec<&str> = s.split_whitespace().collect();
+        (f.len() == 3 && f[0] == "2" && f[1] == "CrashLoopBackOff").then(|| f[2].to_string())
+    });
+    c.stop();
+    c.launch();
+    // The restart comes when the 20 s are over, not when the agent is back.
+    // The fourth instance's start: state.running, or lastState once it crashed too.
+    let started = eventually(90, "the restart after the backoff", || {
+        let s = jsonpath(
+            &c,
+            &["pod", "crasher"],
+            "{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].state.running.startedAt}|{.status.containerStatuses[0].lastState.terminated.startedAt}",
+        );
+        let f: Vec<&str> = s.split('|').collect();
+        if f.len() != 3 || f[0] != "3" {
+            return None;
+        }
+        Some(if f[1].is_empty() { f[2] } else { f[1] }.to_string())
+    });
+    let gap = time(&started).duration_since(time(&finished));
+    assert!(
+        gap.as_secs() >= 19,
+        "restarted {gap:?} after the crash (finished {finished}, restarted {started})"
+    );
+    c.delete_all_pods();
+}

@@ -222,6 +222,7 @@ impl Worker {
         let a = super::adopt::adopt(&self.ctx, pod, &mut self.init, &mut self.containers).await;
         self.sandbox = a.sandbox;
         self.pod_ip = a.pod_ip;
+        self.restore_backoff(pod);
         for (init, i, id) in a.running {
             let name = self.state_mut(init, i).name.clone();
             self.spawn_waiter(&name, &id);
@@ -249,6 +250,53 @@ impl Worker {
             }
         }
         self.publish();
+    }
+
+    /// Crash-loop backoff across an agent restart: a container the API shows waiting in
+    /// CrashLoopBackOff waits out the rest of its delay (counted from its last finish), and
+    /// the doubling goes on from there.
+    fn restore_backoff(&mut self, pod: &Pod) {
+        let pod_ref = format!("{}_{}({})", self.name, self.ns, self.uid);
+        let status = pod.status.as_ref();
+        for init in [true, false] {
+            let api = status
+                .and_then(|s| {
+                    if init {
+                        s.init_container_statuses.as_ref()
+                    } else {
+                        s.container_statuses.as_ref()
+                    }
+                })
+                .cloned()
+                .unwrap_or_default();
+            let states = if init {
+                &mut self.init
+            } else {
+                &mut self.containers
+            };
+            for c in states.iter_mut().filter(|c| !c.running()) {
+                let Some(r) = api
+                    .iter()
+                    .find(|s| s.name == c.name)
+                    .and_then(backoff::restore)
+                else {
+                    continue;
+                };
+                c.backoff = Some(r.next);
+                if r.until > SystemTime::now() {
+                    c.not_before = Some(lifecycle::instant_of(r.until));
+                    c.waiting = Some((
+                        "CrashLoopBackOff".into(),
+                        format!(
+                            "back-off {} restarting failed container={} pod={pod_ref}",
+                            backoff::go_duration(r.delay),
+                            c.name
+                        ),
+                    ));
+                    info!(container = %c.name, delay = %backoff::go_duration(r.delay), "crash-loop backoff restored");
+                }
+            }
+        }
     }
 
     /// Containers and sandbox a previous kubelet run left for a finished pod: removed.
