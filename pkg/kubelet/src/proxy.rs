@@ -1,6 +1,8 @@
 //! The node's Service proxy (kube-proxy, nftables mode): watches Services and EndpointSlices
-//! (kube-runtime reflectors) and rewrites rkube's proxy table shortly after every change;
-//! the rules themselves are rkube_network::proxy's pure functions. The table is removed on stop.
+//! (kube-runtime reflectors) and, shortly after every change, brings rkube's proxy table up to
+//! date with one atomic transaction touching only the Services that changed (rkube_network's
+//! `Proxier`; the first sync, and the one after a failure, replace the table). The table is
+//! removed on stop.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +12,7 @@ use kube::{
     runtime::{reflector, watcher, WatchStreamExt},
     Api, Client,
 };
-use rkube_network::proxy::{self, ProxyConfig};
+use rkube_network::proxy::{self, Proxier, ProxyConfig};
 use tokio::sync::{Mutex, Notify};
 use tracing::{info, warn};
 
@@ -91,6 +93,7 @@ async fn run(cfg: Arc<ProxyConfig>, stopped: Arc<Mutex<bool>>, client: Client) {
         return;
     }
     info!(table = %proxy::table_name(&cfg.bridge), "service proxy started");
+    let mut proxier = Proxier::new((*cfg).clone());
     loop {
         tokio::time::sleep(DEBOUNCE).await;
         let guard = stopped.lock().await;
@@ -100,18 +103,22 @@ async fn run(cfg: Arc<ProxyConfig>, stopped: Arc<Mutex<bool>>, client: Client) {
         // Read the stores after the debounce: every change notified so far is included.
         let (svcs, eps) = (services.state(), slices.state());
         let started = tokio::time::Instant::now();
-        match cfg.apply(&svcs, &eps).await {
-            Ok(ports) => {
+        match proxier.sync(&svcs, &eps).await {
+            Ok(stats) => {
                 tracing::debug!(
-                    ports,
+                    service_ports = stats.service_ports,
+                    changed = stats.changed,
+                    full = stats.full,
+                    commands = stats.commands,
                     took_ms = started.elapsed().as_millis() as u64,
-                    "proxy rules applied"
+                    "proxy rules synced"
                 );
                 drop(guard);
                 changed.notified().await;
             }
             Err(e) => {
-                warn!(error = %e, "applying the proxy rules failed; retrying");
+                // The Proxier forgot what the kernel has: the retry replaces the table.
+                warn!(error = %e, "syncing the proxy rules failed; retrying");
                 drop(guard);
                 tokio::time::sleep(RETRY).await;
             }

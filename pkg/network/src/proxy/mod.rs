@@ -1,10 +1,13 @@
-//! The Service proxy (kube-proxy's nftables mode): Services + EndpointSlices become one ruleset
-//! in a table of rkube's own (`ip rkube-proxy-<bridge>`), written as one atomic `nft -j`
-//! transaction each time and removed on shutdown. Rule generation is pure (model, rules); this
-//! module only applies it.
+//! The Service proxy (kube-proxy's nftables mode): Services + EndpointSlices become rules in a
+//! table of rkube's own (`ip rkube-proxy-<bridge>`), removed on shutdown. A `Proxier` updates
+//! them incrementally: one atomic `nft -j` transaction per sync touching only the service ports
+//! that changed. Rule generation and diffing are pure (model, rules, diff); this module and
+//! sync.rs only apply them.
 
+mod diff;
 mod model;
 mod rules;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +18,7 @@ use nftables::helper;
 use tracing::debug;
 
 pub use model::{service_ports, Endpoint, ServicePort};
+pub use sync::{Proxier, SyncStats};
 
 use crate::{Error, Ipv4Cidr, Result};
 
@@ -49,11 +53,13 @@ impl ProxyConfig {
         slices: &[impl Borrow<EndpointSlice>],
     ) -> (serde_json::Value, usize) {
         let ports = service_ports(services, slices, &self.node_name);
-        let table = table_name(&self.bridge);
-        (self.rules(&table).transaction(&ports), ports.len())
+        let n = ports.len();
+        let (doc, _) = Proxier::new(self.clone()).plan(&ports);
+        (doc.unwrap_or_default(), n)
     }
 
-    /// Replaces the proxy table with the rules for these Services and EndpointSlices.
+    /// Replaces the proxy table with the rules for these Services and EndpointSlices (a one-off
+    /// full sync; the kubelet keeps a `Proxier` to update incrementally).
     pub async fn apply(
         &self,
         services: &[impl Borrow<Service>],

@@ -1,6 +1,10 @@
 //! Services + EndpointSlices -> the flat list of service ports the rules are made from. Pure.
 
-use std::{borrow::Borrow, collections::BTreeSet, net::Ipv4Addr};
+use std::{
+    borrow::Borrow,
+    collections::{BTreeSet, HashMap},
+    net::Ipv4Addr,
+};
 
 use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
 
@@ -13,6 +17,9 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub struct ServicePort {
     /// `namespace/name:port-name` (for comments and logs).
     pub id: String,
+    /// `namespace/name/protocol/port-name`: unique, stable across changes, so the nftables
+    /// objects named after it can be updated in place (upstream's chain naming).
+    pub key: String,
     pub cluster_ip: Option<Ipv4Addr>,
     /// `tcp`, `udp` or `sctp`.
     pub protocol: &'static str,
@@ -43,13 +50,29 @@ fn protocol(p: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// The service ports to program, sorted by id. Headless and ExternalName Services, and
+/// The service ports to program, sorted by key. Headless and ExternalName Services, and
 /// non-IPv4 addresses, get nothing (as upstream's IPv4 proxier).
 pub fn service_ports(
     services: &[impl Borrow<Service>],
     slices: &[impl Borrow<EndpointSlice>],
     node_name: &str,
 ) -> Vec<ServicePort> {
+    // Indexed once: matching every Service against every slice is quadratic.
+    let mut by_service: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+    for s in slices.iter().map(Borrow::borrow) {
+        let (Some(ns), Some(svc)) = (
+            s.metadata.namespace.as_deref(),
+            s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL)),
+        ) else {
+            continue;
+        };
+        if s.address_type == "IPv4" {
+            by_service.entry((ns, svc.as_str())).or_default().push(s);
+        }
+    }
     let mut out = Vec::new();
     for svc in services {
         let svc: &Service = svc.borrow();
@@ -86,20 +109,10 @@ pub fn service_ports(
             spec.type_.as_deref(),
             Some("NodePort") | Some("LoadBalancer")
         );
-        let own_slices: Vec<&EndpointSlice> = slices
-            .iter()
-            .map(Borrow::borrow)
-            .filter(|s| {
-                s.metadata.namespace.as_deref() == Some(ns)
-                    && s.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                        .map(String::as_str)
-                        == Some(name)
-                    && s.address_type == "IPv4"
-            })
-            .collect();
+        let own_slices = by_service
+            .get(&(ns, name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for p in spec.ports.iter().flatten() {
             let Some(proto) = protocol(p.protocol.as_deref()) else {
                 continue;
@@ -110,6 +123,7 @@ pub fn service_ports(
             let port_name = p.name.clone().unwrap_or_default();
             out.push(ServicePort {
                 id: format!("{ns}/{name}:{port_name}"),
+                key: format!("{ns}/{name}/{proto}/{port_name}"),
                 cluster_ip: Some(cluster_ip),
                 protocol: proto,
                 port,
@@ -120,11 +134,13 @@ pub fn service_ports(
                 affinity_seconds,
                 external_local: spec.external_traffic_policy.as_deref() == Some("Local"),
                 internal_local: spec.internal_traffic_policy.as_deref() == Some("Local"),
-                endpoints: endpoints(&own_slices, &port_name, proto, node_name),
+                endpoints: endpoints(own_slices, &port_name, proto, node_name),
             });
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    // Port names are unique per Service (API validation); keep the first if the data is not.
+    out.dedup_by(|a, b| a.key == b.key);
     out
 }
 

@@ -1,8 +1,11 @@
-//! Service ports -> one nftables JSON transaction that replaces rkube's proxy table, following
-//! upstream kube-proxy's nftables mode: ClusterIP and NodePort dispatch to per-service chains,
+//! Service ports -> nftables objects, following upstream kube-proxy's nftables mode: verdict maps
+//! keyed by clusterIP/protocol/port (and protocol/nodePort) dispatch to per-service chains,
 //! `numgen random mod N` verdict maps over per-endpoint DNAT chains, ClientIP affinity in
 //! dynamic sets with timeouts, a masquerade mark, and reject for services without endpoints.
-//! Pure: no I/O, so the whole ruleset is unit-tested.
+//! Every object a service port needs is named after its stable key, so a change is a diff of
+//! two `Objects` (see diff.rs). Pure: no I/O, so the rules are unit-tested.
+
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
@@ -16,12 +19,62 @@ const SRCNAT: i32 = 100;
 /// Before DNAT (-100), like upstream's filter chains.
 const FILTER_PRIO: i32 = -110;
 
+/// clusterIP . protocol . port -> goto the service's chain.
+pub const SERVICE_IPS: &str = "service-ips";
+/// protocol . nodePort -> goto the service's external chain.
+pub const SERVICE_NODEPORTS: &str = "service-nodeports";
+/// clusterIP . protocol . port of services without endpoints -> goto reject-chain.
+pub const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
+/// protocol . nodePort of services without endpoints -> goto reject-chain.
+pub const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
+/// Verdict maps cannot say `reject`: their elements go to this chain instead.
+const REJECT_CHAIN: &str = "reject-chain";
+
 pub struct Rules<'a> {
     pub table: &'a str,
     /// Pods' traffic arrives on this bridge; only it is matched for ClusterIPs in prerouting,
     /// so parallel clusters on one host (tests) never rewrite each other's pod traffic.
     pub bridge: &'a str,
     pub cluster_cidr: &'a Ipv4Cidr,
+}
+
+/// One rule: its statements and an optional comment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub expr: Vec<Value>,
+    pub comment: Option<String>,
+}
+
+/// The nftables objects owned by one or more service ports.
+#[derive(Debug, Default, PartialEq)]
+pub struct Objects {
+    /// Chain name -> its rules, in order.
+    pub chains: BTreeMap<String, Vec<Rule>>,
+    /// Affinity set name -> element timeout in seconds.
+    pub sets: BTreeMap<String, u32>,
+    /// (map, key as JSON text) -> (key, verdict).
+    pub elements: BTreeMap<(&'static str, String), (Value, Value)>,
+}
+
+impl Objects {
+    fn rule(&mut self, chain: &str, expr: Vec<Value>, comment: Option<&str>) {
+        self.chains
+            .entry(chain.to_string())
+            .or_default()
+            .push(Rule {
+                expr,
+                comment: comment.map(str::to_string),
+            });
+    }
+    fn element(&mut self, map: &'static str, key: Value, verdict: Value) {
+        self.elements.insert((map, key.to_string()), (key, verdict));
+    }
+    /// Adds `other`'s objects (names never collide: they carry the service port's key).
+    pub fn merge(&mut self, other: Objects) {
+        self.chains.extend(other.chains);
+        self.sets.extend(other.sets);
+        self.elements.extend(other.elements);
+    }
 }
 
 fn m(left: Value, op: &str, right: Value) -> Value {
@@ -42,6 +95,9 @@ fn goto(chain: &str) -> Value {
 fn jump(chain: &str) -> Value {
     json!({"jump": {"target": chain}})
 }
+fn vmap(key: Vec<Value>, map: &str) -> Value {
+    json!({"vmap": {"key": {"concat": key}, "data": format!("@{map}")}})
+}
 fn fib_local(flag: &str) -> Value {
     m(
         json!({"fib": {"result": "type", "flags": [flag]}}),
@@ -56,43 +112,63 @@ fn not_loopback() -> Value {
         json!({"prefix": {"addr": "127.0.0.0", "len": 8}}),
     )
 }
-fn dport(sp: &ServicePort, port: u16) -> Value {
-    m(payload(sp.protocol, "dport"), "==", json!(port))
+fn ip_key(ip: std::net::Ipv4Addr, sp: &ServicePort) -> Value {
+    json!({"concat": [ip.to_string(), sp.protocol, sp.port]})
 }
-fn to_cluster_ip(sp: &ServicePort) -> Option<[Value; 2]> {
-    let ip = sp.cluster_ip?;
-    Some([
-        m(payload("ip", "daddr"), "==", json!(ip.to_string())),
-        dport(sp, sp.port),
-    ])
+fn node_port_key(sp: &ServicePort, np: u16) -> Value {
+    json!({"concat": [sp.protocol, np]})
 }
 
-fn svc_chain(i: usize) -> String {
-    format!("svc-{i}")
+// Names after upstream's (`service-<hash>-ns/name/tcp/port`); the key is unique on its own.
+pub fn svc_chain(key: &str) -> String {
+    format!("svc-{key}")
 }
-fn local_chain(i: usize) -> String {
-    format!("local-{i}")
+pub fn cluster_chain(key: &str) -> String {
+    format!("cluster-{key}")
 }
-fn ext_chain(i: usize) -> String {
-    format!("ext-{i}")
+pub fn local_chain(key: &str) -> String {
+    format!("local-{key}")
 }
-fn ep_chain(i: usize, j: usize) -> String {
-    format!("ep-{i}-{j}")
+pub fn ext_chain(key: &str) -> String {
+    format!("ext-{key}")
 }
-fn affinity_set(i: usize, j: usize) -> String {
-    format!("affinity-{i}-{j}")
+pub fn ep_chain(key: &str, ep: &Endpoint) -> String {
+    format!("ep-{key}__{}/{}", ep.ip, ep.port)
+}
+pub fn affinity_set(key: &str, ep: &Endpoint) -> String {
+    format!("aff-{key}__{}/{}", ep.ip, ep.port)
 }
 
-struct Batch<'a> {
+/// Commands of one nftables JSON transaction on one table.
+pub struct Batch<'a> {
     table: &'a str,
-    cmds: Vec<Value>,
+    pub cmds: Vec<Value>,
 }
 
-impl Batch<'_> {
-    fn chain(&mut self, name: &str) {
-        self.cmds.push(json!({"add": {"chain": {
-            "family": "ip", "table": self.table, "name": name,
-        }}}));
+impl<'a> Batch<'a> {
+    pub fn new(table: &'a str) -> Self {
+        Self {
+            table,
+            cmds: Vec::new(),
+        }
+    }
+    pub fn into_doc(self) -> Value {
+        json!({"nftables": self.cmds})
+    }
+    fn obj(&self, name: &str) -> Value {
+        json!({"family": "ip", "table": self.table, "name": name})
+    }
+    pub fn chain(&mut self, name: &str) {
+        let c = self.obj(name);
+        self.cmds.push(json!({"add": {"chain": c}}));
+    }
+    pub fn flush_chain(&mut self, name: &str) {
+        let c = self.obj(name);
+        self.cmds.push(json!({"flush": {"chain": c}}));
+    }
+    pub fn delete_chain(&mut self, name: &str) {
+        let c = self.obj(name);
+        self.cmds.push(json!({"delete": {"chain": c}}));
     }
     fn base_chain(&mut self, name: &str, kind: &str, hook: &str, prio: i32) {
         self.cmds.push(json!({"add": {"chain": {
@@ -100,45 +176,74 @@ impl Batch<'_> {
             "type": kind, "hook": hook, "prio": prio, "policy": "accept",
         }}}));
     }
-    fn rule(&mut self, chain: &str, expr: Vec<Value>, comment: Option<&str>) {
-        let mut rule = json!({"family": "ip", "table": self.table, "chain": chain, "expr": expr});
-        if let Some(c) = comment {
-            rule["comment"] = json!(c);
+    pub fn rule(&mut self, chain: &str, rule: &Rule) {
+        let mut r = json!({"family": "ip", "table": self.table, "chain": chain, "expr": rule.expr});
+        if let Some(c) = &rule.comment {
+            r["comment"] = json!(c);
         }
-        self.cmds.push(json!({"add": {"rule": rule}}));
+        self.cmds.push(json!({"add": {"rule": r}}));
+    }
+    fn simple_rule(&mut self, chain: &str, expr: Vec<Value>) {
+        self.rule(
+            chain,
+            &Rule {
+                expr,
+                comment: None,
+            },
+        );
+    }
+    pub fn set(&mut self, name: &str, timeout: u32) {
+        self.cmds.push(json!({"add": {"set": {
+            "family": "ip", "table": self.table, "name": name, "type": "ipv4_addr",
+            "flags": ["timeout"], "timeout": timeout,
+        }}}));
+    }
+    pub fn delete_set(&mut self, name: &str) {
+        let s = self.obj(name);
+        self.cmds.push(json!({"delete": {"set": s}}));
+    }
+    fn map(&mut self, name: &str, key: &[&str]) {
+        self.cmds.push(json!({"add": {"map": {
+            "family": "ip", "table": self.table, "name": name, "type": key, "map": "verdict",
+        }}}));
+    }
+    pub fn element(&mut self, map: &str, key: &Value, verdict: &Value) {
+        let mut e = self.obj(map);
+        e["elem"] = json!([[key, verdict]]);
+        self.cmds.push(json!({"add": {"element": e}}));
+    }
+    pub fn delete_element(&mut self, map: &str, key: &Value) {
+        let mut e = self.obj(map);
+        e["elem"] = json!([key]);
+        self.cmds.push(json!({"delete": {"element": e}}));
     }
 }
 
 impl Rules<'_> {
-    /// The whole transaction: `add table; delete table; add table; ...` replaces the table
-    /// atomically whether it exists or not, and never touches any other table.
-    pub fn transaction(&self, ports: &[ServicePort]) -> Value {
+    /// `add table; delete table; add table`: replaces the table atomically whether it exists or
+    /// not, and never touches any other table; then the chains and maps every table has.
+    pub fn replace_table(&self, b: &mut Batch<'_>) {
         let table = json!({"family": "ip", "name": self.table});
-        let mut b = Batch {
-            table: self.table,
-            cmds: vec![
-                json!({"add": {"table": table}}),
-                json!({"delete": {"table": table}}),
-                json!({"add": {"table": table}}),
-            ],
-        };
-        self.skeleton(&mut b);
-        for (i, sp) in ports.iter().enumerate() {
-            self.service(&mut b, i, sp);
-        }
-        json!({"nftables": b.cmds})
+        b.cmds.push(json!({"add": {"table": table}}));
+        b.cmds.push(json!({"delete": {"table": table}}));
+        b.cmds.push(json!({"add": {"table": table}}));
+        self.skeleton(b);
     }
 
     fn skeleton(&self, b: &mut Batch<'_>) {
+        let ip_port = ["ipv4_addr", "inet_proto", "inet_service"];
+        let node_port = ["inet_proto", "inet_service"];
+        b.map(SERVICE_IPS, &ip_port);
+        b.map(SERVICE_NODEPORTS, &node_port);
+        b.map(NO_ENDPOINT_SERVICES, &ip_port);
+        b.map(NO_ENDPOINT_NODEPORTS, &node_port);
         for c in [
             "services",
             "nodeports",
             "mark-for-masquerade",
             "masquerading",
+            REJECT_CHAIN,
         ] {
-            b.chain(c);
-        }
-        for c in ["reject-services", "reject-nodeports"] {
             b.chain(c);
         }
         b.base_chain("nat-prerouting", "nat", "prerouting", DSTNAT);
@@ -148,153 +253,160 @@ impl Rules<'_> {
         b.base_chain("filter-output", "filter", "output", FILTER_PRIO);
         b.base_chain("filter-input", "filter", "input", FILTER_PRIO);
 
+        let dst = || {
+            vec![
+                payload("ip", "daddr"),
+                meta("l4proto"),
+                payload("th", "dport"),
+            ]
+        };
+        let np = || vec![meta("l4proto"), payload("th", "dport")];
         let iif = m(meta("iifname"), "==", json!(self.bridge));
-        b.rule("nat-prerouting", vec![iif, jump("services")], None);
-        b.rule("nat-output", vec![jump("services")], None);
+        b.simple_rule("nat-prerouting", vec![iif, jump("services")]);
+        b.simple_rule("nat-output", vec![jump("services")]);
         // Like upstream's nftables mode, NodePorts are not served on localhost.
         for chain in ["nat-prerouting", "nat-output"] {
-            b.rule(
+            b.simple_rule(
                 chain,
                 vec![fib_local("daddr"), not_loopback(), jump("nodeports")],
-                None,
             );
         }
-        b.rule("nat-postrouting", vec![jump("masquerading")], None);
+        b.simple_rule("services", vec![vmap(dst(), SERVICE_IPS)]);
+        b.simple_rule("nodeports", vec![vmap(np(), SERVICE_NODEPORTS)]);
+        b.simple_rule("nat-postrouting", vec![jump("masquerading")]);
         let mark = meta("mark");
-        b.rule(
+        b.simple_rule(
             "masquerading",
             vec![
                 m(json!({"&": [mark, MASQ_MARK]}), "==", json!(0)),
                 json!({"return": null}),
             ],
-            None,
         );
-        b.rule(
+        b.simple_rule(
             "masquerading",
             vec![
                 json!({"mangle": {"key": mark, "value": {"^": [mark, MASQ_MARK]}}}),
                 json!({"masquerade": null}),
             ],
-            None,
         );
-        b.rule(
+        b.simple_rule(
             "mark-for-masquerade",
             vec![json!({"mangle": {"key": mark, "value": {"|": [mark, MASQ_MARK]}}})],
-            None,
         );
+        // Refused at once (ICMP port unreachable -> ECONNREFUSED) instead of a hang.
+        b.simple_rule(REJECT_CHAIN, vec![json!({"reject": null})]);
         let new = m(json!({"ct": {"key": "state"}}), "in", json!("new"));
         for chain in ["filter-forward", "filter-output"] {
-            b.rule(chain, vec![new.clone(), jump("reject-services")], None);
+            b.simple_rule(chain, vec![new.clone(), vmap(dst(), NO_ENDPOINT_SERVICES)]);
         }
-        b.rule(
+        b.simple_rule(
             "filter-input",
             vec![
                 new,
                 fib_local("daddr"),
                 not_loopback(),
-                jump("reject-nodeports"),
+                vmap(np(), NO_ENDPOINT_NODEPORTS),
             ],
-            None,
         );
     }
 
-    fn service(&self, b: &mut Batch<'_>, i: usize, sp: &ServicePort) {
+    /// Everything one service port needs, named after its key.
+    pub fn objects(&self, sp: &ServicePort) -> Objects {
+        let mut o = Objects::default();
+        let key = sp.key.as_str();
         let comment = Some(sp.id.as_str());
         if sp.endpoints.is_empty() {
-            // Refused at once (ICMP port unreachable -> ECONNREFUSED) instead of a hang.
-            if let Some(dst) = to_cluster_ip(sp) {
-                let mut e = dst.to_vec();
-                e.push(json!({"reject": null}));
-                b.rule("reject-services", e, comment);
+            if let Some(ip) = sp.cluster_ip {
+                o.element(NO_ENDPOINT_SERVICES, ip_key(ip, sp), goto(REJECT_CHAIN));
             }
             if let Some(np) = sp.node_port {
-                b.rule(
-                    "reject-nodeports",
-                    vec![dport(sp, np), json!({"reject": null})],
-                    comment,
+                o.element(
+                    NO_ENDPOINT_NODEPORTS,
+                    node_port_key(sp, np),
+                    goto(REJECT_CHAIN),
                 );
             }
-            return;
+            return o;
         }
-        let all: Vec<usize> = (0..sp.endpoints.len()).collect();
-        let local: Vec<usize> = sp
-            .endpoints
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.local)
-            .map(|(j, _)| j)
-            .collect();
-        for (j, ep) in sp.endpoints.iter().enumerate() {
-            self.endpoint(b, i, j, sp, ep);
+        let local: Vec<&Endpoint> = sp.endpoints.iter().filter(|e| e.local).collect();
+        for ep in &sp.endpoints {
+            self.endpoint(&mut o, sp, ep);
         }
-        b.chain(&svc_chain(i));
-        dispatch(b, &svc_chain(i), i, sp, &all);
+        let all: Vec<&Endpoint> = sp.endpoints.iter().collect();
+        dispatch(&mut o, &cluster_chain(key), sp, &all);
         let needs_local = sp.internal_local || (sp.external_local && sp.node_port.is_some());
         if needs_local && !local.is_empty() {
-            b.chain(&local_chain(i));
-            dispatch(b, &local_chain(i), i, sp, &local);
+            dispatch(&mut o, &local_chain(key), sp, &local);
         }
 
-        if let Some(dst) = to_cluster_ip(sp) {
+        if let Some(ip) = sp.cluster_ip {
+            let svc = svc_chain(key);
             // Traffic from outside the pod network (the host) is masqueraded so replies come back
             // through this node, as upstream does with a cluster CIDR configured.
-            let mut e = dst.to_vec();
-            e.push(m(payload("ip", "saddr"), "!=", prefix(self.cluster_cidr)));
-            e.push(jump("mark-for-masquerade"));
-            b.rule("services", e, comment);
-            let mut e = dst.to_vec();
-            match (sp.internal_local, local.is_empty()) {
-                (false, _) => e.push(goto(&svc_chain(i))),
-                (true, false) => e.push(goto(&local_chain(i))),
+            o.rule(
+                &svc,
+                vec![
+                    m(payload("ip", "saddr"), "!=", prefix(self.cluster_cidr)),
+                    jump("mark-for-masquerade"),
+                ],
+                None,
+            );
+            let to = match (sp.internal_local, local.is_empty()) {
+                (false, _) => goto(&cluster_chain(key)),
+                (true, false) => goto(&local_chain(key)),
                 // internalTrafficPolicy Local without a local endpoint: dropped, as upstream.
-                (true, true) => e.push(json!({"drop": null})),
-            }
-            b.rule("services", e, comment);
+                (true, true) => json!({"drop": null}),
+            };
+            o.rule(&svc, vec![to], comment);
+            o.element(SERVICE_IPS, ip_key(ip, sp), goto(&svc));
         }
 
         if let Some(np) = sp.node_port {
-            let ext = ext_chain(i);
-            b.chain(&ext);
-            b.rule("nodeports", vec![dport(sp, np), goto(&ext)], comment);
+            let ext = ext_chain(key);
+            o.element(SERVICE_NODEPORTS, node_port_key(sp, np), goto(&ext));
             if sp.external_local {
                 // Pods and the node itself are treated as internal traffic (upstream's
                 // short-circuit); only outside clients are limited to local endpoints.
-                b.rule(
+                o.rule(
                     &ext,
                     vec![
                         m(payload("ip", "saddr"), "==", prefix(self.cluster_cidr)),
-                        goto(&svc_chain(i)),
+                        goto(&cluster_chain(key)),
                     ],
                     None,
                 );
-                b.rule(
+                o.rule(
                     &ext,
                     vec![fib_local("saddr"), jump("mark-for-masquerade")],
                     None,
                 );
-                b.rule(&ext, vec![fib_local("saddr"), goto(&svc_chain(i))], None);
+                o.rule(
+                    &ext,
+                    vec![fib_local("saddr"), goto(&cluster_chain(key))],
+                    None,
+                );
                 if local.is_empty() {
-                    b.rule(
+                    o.rule(
                         &ext,
                         vec![json!({"drop": null})],
                         Some("no local endpoints"),
                     );
                 } else {
-                    b.rule(&ext, vec![goto(&local_chain(i))], None);
+                    o.rule(&ext, vec![goto(&local_chain(key))], None);
                 }
             } else {
-                b.rule(&ext, vec![jump("mark-for-masquerade")], None);
-                b.rule(&ext, vec![goto(&svc_chain(i))], None);
+                o.rule(&ext, vec![jump("mark-for-masquerade")], None);
+                o.rule(&ext, vec![goto(&cluster_chain(key))], comment);
             }
         }
+        o
     }
 
-    fn endpoint(&self, b: &mut Batch<'_>, i: usize, j: usize, sp: &ServicePort, ep: &Endpoint) {
-        let chain = ep_chain(i, j);
-        b.chain(&chain);
+    fn endpoint(&self, o: &mut Objects, sp: &ServicePort, ep: &Endpoint) {
+        let chain = ep_chain(&sp.key, ep);
         let ip = ep.ip.to_string();
         // Hairpin: a pod reaching itself through its Service must see a reply from elsewhere.
-        b.rule(
+        o.rule(
             &chain,
             vec![
                 m(payload("ip", "saddr"), "==", json!(ip)),
@@ -303,18 +415,15 @@ impl Rules<'_> {
             None,
         );
         if let Some(timeout) = sp.affinity_seconds {
-            let set = affinity_set(i, j);
-            b.cmds.push(json!({"add": {"set": {
-                "family": "ip", "table": b.table, "name": set, "type": "ipv4_addr",
-                "flags": ["timeout"], "timeout": timeout,
-            }}}));
-            b.rule(
+            let set = affinity_set(&sp.key, ep);
+            o.rule(
                 &chain,
                 vec![json!({"set": {"op": "update", "elem": payload("ip", "saddr"), "set": format!("@{set}")}})],
                 None,
             );
+            o.sets.insert(set, timeout);
         }
-        b.rule(
+        o.rule(
             &chain,
             vec![
                 m(meta("l4proto"), "==", json!(sp.protocol)),
@@ -332,18 +441,18 @@ pub fn removal(table: &str) -> Value {
 }
 
 /// Sticky clients first (ClientIP affinity), then a random pick among `eps`.
-fn dispatch(b: &mut Batch<'_>, chain: &str, i: usize, sp: &ServicePort, eps: &[usize]) {
+fn dispatch(o: &mut Objects, chain: &str, sp: &ServicePort, eps: &[&Endpoint]) {
     if sp.affinity_seconds.is_some() {
-        for &j in eps {
-            b.rule(
+        for ep in eps {
+            o.rule(
                 chain,
                 vec![
                     m(
                         payload("ip", "saddr"),
                         "==",
-                        json!(format!("@{}", affinity_set(i, j))),
+                        json!(format!("@{}", affinity_set(&sp.key, ep))),
                     ),
-                    goto(&ep_chain(i, j)),
+                    goto(&ep_chain(&sp.key, ep)),
                 ],
                 None,
             );
@@ -352,9 +461,9 @@ fn dispatch(b: &mut Batch<'_>, chain: &str, i: usize, sp: &ServicePort, eps: &[u
     let map: Vec<Value> = eps
         .iter()
         .enumerate()
-        .map(|(k, &j)| json!([k, goto(&ep_chain(i, j))]))
+        .map(|(k, ep)| json!([k, goto(&ep_chain(&sp.key, ep))]))
         .collect();
-    b.rule(
+    o.rule(
         chain,
         vec![json!({"vmap": {
             "key": {"numgen": {"mode": "random", "mod": eps.len(), "offset": 0}},
