@@ -620,6 +620,7 @@ mod tests {
         assert_eq!(c.agent.cluster_dns.to_string(), "10.43.0.10");
         assert_eq!(c.agent.cluster_domain, "cluster.local");
         assert_eq!(c.agent.kubelet_port, 10250);
+        assert_eq!(c.agent.image_gc, rkube_image::GcPolicy::default());
         assert_eq!(c.agent.pod_bridge, "rkube0");
         assert!(!c.agent.node_name.is_empty());
         assert_eq!(c.agent.node_name, c.agent.node_name.to_lowercase());
@@ -651,6 +652,16 @@ mod tests {
             (&["--cluster-dns", "x"], "cluster-dns"),
             (&["--kubelet-port", "0"], "kubelet-port"),
             (&["--pod-bridge", "a-very-long-bridge-name"], "pod-bridge"),
+            (
+                &["--image-gc-high-threshold", "101"],
+                "image-gc-high-threshold",
+            ),
+            (
+                &["--image-gc-low-threshold", "90"],
+                "image-gc-low-threshold",
+            ),
+            (&["--image-gc-min-age", "soon"], "image-gc-min-age"),
+            (&["--image-gc-period", "0s"], "image-gc-period"),
         ] {
             let e = resolve(args).unwrap_err();
             assert!(e.contains(key), "{args:?}: {e}");

@@ -134,7 +134,8 @@ pub async fn run(
     );
     let proxy = std::sync::Mutex::new(None::<proxy::Proxy>);
     let work = async {
-        let mut reporter = node::NodeReporter::new(cfg.clone(), client.clone());
+        let mut reporter =
+            node::NodeReporter::new(cfg.clone(), client.clone()).with_images(ctx.images.clone());
         let mut not_ready: node::NotReady = Some(
             "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:no podCIDR assigned yet".into(),
         );

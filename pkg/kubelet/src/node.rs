@@ -114,6 +114,8 @@ pub struct NodeReporter {
     /// The last status written, with its times.
     last: Option<Value>,
     last_written: Option<Instant>,
+    /// For status.images.
+    images: Option<rkube_image::ImageService>,
 }
 
 impl NodeReporter {
@@ -125,7 +127,14 @@ impl NodeReporter {
             api: Api::all(client),
             last: None,
             last_written: None,
+            images: None,
         }
+    }
+
+    /// Reports the node's images in status.images.
+    pub fn with_images(mut self, images: rkube_image::ImageService) -> NodeReporter {
+        self.images = Some(images);
+        self
     }
 
     /// Creates the node, or takes over an existing one of the same name; returns it.
@@ -200,7 +209,10 @@ impl NodeReporter {
     /// Writes the status when it changed or when the report period passed.
     pub async fn update(&mut self, not_ready: &NotReady) -> Result<()> {
         self.machine = MachineInfo::detect(&self.cfg.agent_dir);
-        let fresh = status(&self.cfg, &self.machine, not_ready);
+        let mut fresh = status(&self.cfg, &self.machine, not_ready);
+        if let Some(images) = &self.images {
+            fresh["images"] = images_status(&images.list().unwrap_or_default());
+        }
         let unchanged = self
             .last
             .as_ref()
@@ -220,6 +232,30 @@ impl NodeReporter {
     pub fn check_every() -> Duration {
         CHECK_EVERY
     }
+}
+
+/// Upstream's nodeStatusMaxImages.
+const MAX_IMAGES: usize = 50;
+
+/// status.images as upstream reports it: the largest images first, each with its repo digest
+/// and tags as names.
+fn images_status(images: &[rkube_image::Image]) -> Value {
+    let mut sorted: Vec<&rkube_image::Image> = images.iter().collect();
+    sorted.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.id.cmp(&b.id)));
+    let list: Vec<Value> = sorted
+        .into_iter()
+        .take(MAX_IMAGES)
+        .map(|i| {
+            let names: Vec<&str> = i
+                .repo_digest
+                .iter()
+                .chain(&i.references)
+                .map(String::as_str)
+                .collect();
+            json!({"names": names, "sizeBytes": i.size})
+        })
+        .collect();
+    json!(list)
 }
 
 fn strip_times(mut v: Value) -> Value {
@@ -293,5 +329,33 @@ mod tests {
         assert_eq!(r["conditions"][3]["lastTransitionTime"], "T3");
         assert_eq!(r["conditions"][0]["lastTransitionTime"], "T1");
         assert_eq!(strip_times(r), status(&c, &m, &None));
+    }
+
+    #[test]
+    fn images_largest_first_named_by_digest_and_tags() {
+        let img = |id: &str, size, refs: &[&str], digest: Option<&str>| rkube_image::Image {
+            id: id.into(),
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            repo_digest: digest.map(str::to_string),
+            config: Default::default(),
+            layers: Vec::new(),
+            size,
+        };
+        let v = images_status(&[
+            img("sha256:a", 10, &["docker.io/library/a:1"], None),
+            img(
+                "sha256:b",
+                20,
+                &["docker.io/library/b:1", "docker.io/library/b:2"],
+                Some("docker.io/library/b@sha256:d"),
+            ),
+        ]);
+        assert_eq!(
+            v,
+            json!([
+                {"names": ["docker.io/library/b@sha256:d", "docker.io/library/b:1", "docker.io/library/b:2"], "sizeBytes": 20},
+                {"names": ["docker.io/library/a:1"], "sizeBytes": 10},
+            ])
+        );
     }
 }

@@ -143,6 +143,12 @@ spec:
     );
     let ls = images_ls(&c);
     assert!(ls.contains("busybox"), "the used image was collected: {ls}");
+    // The Node's status.images follows.
+    eventually(30, "status.images without the collected image", || {
+        let names = jsonpath(&c, &["node", &node], "{.status.images[*].names}");
+        (names.contains("docker.io/library/busybox:1.36") && !names.contains("gcvictim"))
+            .then_some(())
+    });
     assert_eq!(jsonpath(&c, &["pod", "user"], "{.status.phase}"), "Running");
     assert_eq!(
         jsonpath(
