@@ -132,17 +132,19 @@ impl ImageService {
     }
 
     /// One GC pass. `in_use`: references or IDs of the images that containers on this node
-    /// use (running or exited but still present); those are never deleted.
+    /// use (running or exited but still present), as listed at `listed_at`; those, and the
+    /// images `ensure`d since (a pod that was not listed yet), are not deleted.
     pub async fn garbage_collect(
         &self,
         policy: &GcPolicy,
         in_use: &[String],
+        listed_at: SystemTime,
     ) -> Result<GcOutcome, GcError> {
         let stats = fs_stats(self.inner.store.root())?;
-        self.collect(policy, in_use, stats, SystemTime::now()).await
+        self.collect(policy, in_use, stats, listed_at).await
     }
 
-    /// `garbage_collect` with given filesystem numbers and clock.
+    /// `garbage_collect` with given filesystem numbers; `now` is when `in_use` was listed.
     pub(crate) async fn collect(
         &self,
         policy: &GcPolicy,
@@ -150,15 +152,18 @@ impl ImageService {
         stats: FsStats,
         now: SystemTime,
     ) -> Result<GcOutcome, GcError> {
-        // No pull may commit (and reuse a layer) while images are deleted.
+        // No lookup or pull runs (and reuses a layer) while images are deleted.
         let _exclusive = self.inner.gc_lock.write().await;
         let records = self.inner.store.list();
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let used: HashSet<String> = in_use
+        let mut used: HashSet<String> = in_use
             .iter()
             .filter_map(|r| self.get(r).ok().flatten())
             .map(|i| i.id)
             .collect();
+        // Used since the listing (the usage clock has whole seconds: the listing's second too).
+        let recent = self.inner.usage.used_since(secs(now));
+        used.extend(recent);
         // As upstream: an image in use counts as used now.
         for id in &used {
             self.inner.usage.touch(id, now);
@@ -401,6 +406,28 @@ mod tests {
         assert_eq!(svc.list().unwrap().len(), 1);
         let _ = svc.collect(&policy, &[], stats, at(1130)).await;
         assert!(svc.list().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_image_used_after_the_listing_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (record(1, &[11]), record(2, &[12]));
+        let svc = store_with(dir.path(), &[a.clone(), b.clone()]);
+        // Pods listed at 1000 (none uses b); b's pod started (ensure) during that second.
+        svc.inner.usage.touch(&b.id, at(1000));
+        let policy = GcPolicy {
+            high_threshold_percent: 1,
+            low_threshold_percent: 0,
+            min_age: Duration::ZERO,
+            ..GcPolicy::default()
+        };
+        let stats = FsStats {
+            capacity: 100_000,
+            available: 50_000,
+        };
+        let _ = svc.collect(&policy, &[], stats, at(1000)).await;
+        let left: Vec<String> = svc.list().unwrap().into_iter().map(|i| i.id).collect();
+        assert_eq!(left, vec![b.id.clone()]);
     }
 
     #[test]

@@ -148,6 +148,8 @@ impl ImageService {
         policy: PullPolicy,
         auth: &[RegistryAuth],
     ) -> Result<(Image, Option<PullReport>)> {
+        // Image GC deletes nothing while an image is being looked up or pulled.
+        let _no_gc = self.inner.gc_lock.read().await;
         let r = self.ensure_present(reference, policy, auth).await;
         if let Ok((image, _)) = &r {
             self.mark_used(&image.id);
@@ -185,10 +187,7 @@ impl ImageService {
                 return Ok((self.inner.store.image(&r), None));
             }
         }
-        let (record, report) = {
-            let _no_gc = self.inner.gc_lock.read().await;
-            pull::pull(&self.inner, &parsed, reference, auth).await?
-        };
+        let (record, report) = pull::pull(&self.inner, &parsed, reference, auth).await?;
         self.inner
             .pulled_at
             .lock()

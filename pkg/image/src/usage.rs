@@ -102,6 +102,16 @@ impl Usage {
         s.entries.clone()
     }
 
+    /// The images last used at or after `since` (seconds since the epoch).
+    pub fn used_since(&self, since: u64) -> Vec<String> {
+        self.state()
+            .entries
+            .iter()
+            .filter(|(_, e)| e.last_used >= since && e.last_used > 0)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn forget(&self, id: &str) {
         let mut s = self.state();
         if s.entries.remove(id).is_some() {

@@ -26,6 +26,7 @@ pub async fn run_forever(
     let mut failed_before = false;
     loop {
         tick.tick().await;
+        let listed_at = std::time::SystemTime::now();
         let in_use = match in_use(&client, &node_name).await {
             Ok(v) => v,
             // Without the pods, every image might look unused: skip this pass.
@@ -34,7 +35,7 @@ pub async fn run_forever(
                 continue;
             }
         };
-        match images.garbage_collect(&policy, &in_use).await {
+        match images.garbage_collect(&policy, &in_use, listed_at).await {
             Ok(out) => {
                 if !out.removed.is_empty() {
                     info!(
