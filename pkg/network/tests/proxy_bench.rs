@@ -9,8 +9,11 @@
 //! (b) requests/s and latency from the client, through the ClusterIP vs straight to the pod IP,
 //!     alternating rounds in the same run.
 //!
-//! Sizes from the environment: RKUBE_BENCH_SERVICES (1000), RKUBE_BENCH_CHANGES (100),
-//! RKUBE_BENCH_SECS per load round (3), RKUBE_BENCH_WORKERS (4).
+//! Sizes from the environment: RKUBE_BENCH_SERVICES other Services (1000), with ClientIP affinity
+//! when RKUBE_BENCH_AFFINITY=1 (0), RKUBE_BENCH_CHANGES incremental (100) and
+//! RKUBE_BENCH_FULL_CHANGES full-replace (10) changes, RKUBE_BENCH_SECS per load round (3; 0 skips (b)),
+//! RKUBE_BENCH_WORKERS (4). RKUBE_BENCH_TAG names what it creates (rkpc<tag>, rkps<tag>
+//! namespaces, table rkube-proxy-rkpc<tag>h) so a wrapper can clean up after a kill.
 
 use std::{
     fs::File,
@@ -60,8 +63,9 @@ impl Lab {
     }
 
     fn new() -> Self {
-        let tag = format!("{}", std::process::id() % 100_000);
-        let x = (std::process::id() % 100) as u8 * 2;
+        let n = env("RKUBE_BENCH_TAG", std::process::id() as usize) % 100_000;
+        let tag = n.to_string();
+        let x = (n % 100) as u8 * 2;
         let mut lab = Self {
             tag,
             server_ip: Ipv4Addr::new(10, 203, x + 1, 2),
@@ -167,14 +171,15 @@ fn web_slice(server: Ipv4Addr, port: u16) -> EndpointSlice {
     .unwrap()
 }
 
-/// `n` other Services with two (unreachable) endpoints each, affinity on, as ballast.
-fn ballast(n: usize) -> (Vec<Service>, Vec<EndpointSlice>) {
+/// `n` other Services with two (unreachable) endpoints each, as ballast.
+fn ballast(n: usize, affinity: bool) -> (Vec<Service>, Vec<EndpointSlice>) {
+    let affinity = if affinity { "ClientIP" } else { "None" };
     (0..n)
         .map(|i| {
             let (hi, lo) = (i / 250, i % 250);
             let svc = serde_json::from_value(json!({
                 "metadata": {"namespace": "bench", "name": format!("s{i}")},
-                "spec": {"clusterIP": format!("10.244.{hi}.{lo}"), "sessionAffinity": "ClientIP",
+                "spec": {"clusterIP": format!("10.244.{hi}.{lo}"), "sessionAffinity": affinity,
                          "ports": [{"name": "http", "port": 80}]}
             }))
             .unwrap();
@@ -266,7 +271,9 @@ fn bench_services() {
         node_name: "bench".into(),
         cluster_cidr: "10.203.0.0/16".parse().unwrap(),
     };
-    let (mut svcs, mut slices) = ballast(n_services);
+    let affinity = env("RKUBE_BENCH_AFFINITY", 0) == 1;
+    let full_changes = env("RKUBE_BENCH_FULL_CHANGES", 10);
+    let (mut svcs, mut slices) = ballast(n_services, affinity);
     svcs.insert(0, web());
     slices.insert(0, web_slice(lab.server_ip, 8001));
     let mut proxier = Proxier::new(cfg);
@@ -340,10 +347,13 @@ fn bench_services() {
         slices,
     };
     let (live, sync) = f.flips(changes, false);
-    println!("\n(a) EndpointSlice change -> rule live, {n_services} other services:");
+    println!(
+        "\n(a) EndpointSlice change -> rule live, {n_services} other services (2 endpoints \
+         each, affinity {affinity}):"
+    );
     summary("incremental: change -> first answer", live);
     summary("incremental: sync call (nft transaction)", sync);
-    let (live, sync) = f.flips((changes / 5).max(10), true);
+    let (live, sync) = f.flips(full_changes, true);
     summary("full replace: change -> first answer", live);
     summary("full replace: sync call (nft transaction)", sync);
     let Flipper {
@@ -356,6 +366,10 @@ fn bench_services() {
     drop(probe);
     prober.join().unwrap();
 
+    if secs == 0 {
+        rt.block_on(proxy::delete(&lab.bridge())).unwrap();
+        return;
+    }
     // (b) Back to one endpoint on 8001, then alternate direct / ClusterIP rounds.
     slices[0] = web_slice(lab.server_ip, 8001);
     rt.block_on(proxier.sync(&svcs, &slices)).unwrap();

@@ -332,32 +332,41 @@ impl Rules<'_> {
         for ep in &sp.endpoints {
             self.endpoint(&mut o, sp, ep);
         }
+        // The cluster-wide pick lives in the service's own chain, after its masquerade rule
+        // (a no-op for pods, and the host's traffic is marked anyway): one chain fewer per
+        // service. Only internalTrafficPolicy Local needs it apart, for NodePort's short-circuit.
+        let svc = svc_chain(key);
+        let cluster = if sp.internal_local {
+            cluster_chain(key)
+        } else {
+            svc.clone()
+        };
+        // Traffic from outside the pod network (the host) is masqueraded so replies come back
+        // through this node, as upstream does with a cluster CIDR configured.
+        o.rule(
+            &svc,
+            vec![
+                m(payload("ip", "saddr"), "!=", prefix(self.cluster_cidr)),
+                jump("mark-for-masquerade"),
+            ],
+            None,
+        );
+        if sp.internal_local {
+            let to = if local.is_empty() {
+                // internalTrafficPolicy Local without a local endpoint: dropped, as upstream.
+                json!({"drop": null})
+            } else {
+                goto(&local_chain(key))
+            };
+            o.rule(&svc, vec![to], comment);
+        }
         let all: Vec<&Endpoint> = sp.endpoints.iter().collect();
-        dispatch(&mut o, &cluster_chain(key), sp, &all);
+        dispatch(&mut o, &cluster, sp, &all);
         let needs_local = sp.internal_local || (sp.external_local && sp.node_port.is_some());
         if needs_local && !local.is_empty() {
             dispatch(&mut o, &local_chain(key), sp, &local);
         }
-
         if let Some(ip) = sp.cluster_ip {
-            let svc = svc_chain(key);
-            // Traffic from outside the pod network (the host) is masqueraded so replies come back
-            // through this node, as upstream does with a cluster CIDR configured.
-            o.rule(
-                &svc,
-                vec![
-                    m(payload("ip", "saddr"), "!=", prefix(self.cluster_cidr)),
-                    jump("mark-for-masquerade"),
-                ],
-                None,
-            );
-            let to = match (sp.internal_local, local.is_empty()) {
-                (false, _) => goto(&cluster_chain(key)),
-                (true, false) => goto(&local_chain(key)),
-                // internalTrafficPolicy Local without a local endpoint: dropped, as upstream.
-                (true, true) => json!({"drop": null}),
-            };
-            o.rule(&svc, vec![to], comment);
             o.element(SERVICE_IPS, ip_key(ip, sp), goto(&svc));
         }
 
@@ -371,7 +380,7 @@ impl Rules<'_> {
                     &ext,
                     vec![
                         m(payload("ip", "saddr"), "==", prefix(self.cluster_cidr)),
-                        goto(&cluster_chain(key)),
+                        goto(&cluster),
                     ],
                     None,
                 );
@@ -380,11 +389,7 @@ impl Rules<'_> {
                     vec![fib_local("saddr"), jump("mark-for-masquerade")],
                     None,
                 );
-                o.rule(
-                    &ext,
-                    vec![fib_local("saddr"), goto(&cluster_chain(key))],
-                    None,
-                );
+                o.rule(&ext, vec![fib_local("saddr"), goto(&cluster)], None);
                 if local.is_empty() {
                     o.rule(
                         &ext,
@@ -396,7 +401,7 @@ impl Rules<'_> {
                 }
             } else {
                 o.rule(&ext, vec![jump("mark-for-masquerade")], None);
-                o.rule(&ext, vec![goto(&cluster_chain(key))], comment);
+                o.rule(&ext, vec![goto(&cluster)], comment);
             }
         }
         o
@@ -440,8 +445,13 @@ pub fn removal(table: &str) -> Value {
     json!({"nftables": [{"add": {"table": table}}, {"delete": {"table": table}}]})
 }
 
-/// Sticky clients first (ClientIP affinity), then a random pick among `eps`.
+/// Sticky clients first (ClientIP affinity), then a random pick among `eps`. One endpoint is a
+/// plain goto: no anonymous map, which every later `nft` run would have to load.
 fn dispatch(o: &mut Objects, chain: &str, sp: &ServicePort, eps: &[&Endpoint]) {
+    if let [ep] = eps {
+        o.rule(chain, vec![goto(&ep_chain(&sp.key, ep))], None);
+        return;
+    }
     if sp.affinity_seconds.is_some() {
         for ep in eps {
             o.rule(

@@ -141,20 +141,19 @@ fn cluster_ip_balances_over_ready_endpoints_with_named_target_port() {
             r#"[{{"concat":["10.43.0.20","tcp",80]}},{{"goto":{{"target":"svc-{KEY}"}}}}]"#
         )]
     );
+    // Its chain: masquerade for traffic from off the pod network, then the random pick.
     let svc = chain_rules(&doc, &format!("svc-{KEY}"));
     assert_eq!(svc.len(), 2, "{svc:?}");
     assert!(svc[0].contains("10.42.0.0") && svc[0].contains("mark-for-masquerade"));
-    assert!(svc[1].contains(&format!("cluster-{KEY}")), "{svc:?}");
-    let cluster = chain_rules(&doc, &format!("cluster-{KEY}"));
-    assert_eq!(cluster.len(), 1);
     assert!(
-        cluster[0].contains(r#""numgen":{"mod":2,"mode":"random","offset":0}"#),
-        "{cluster:?}"
+        svc[1].contains(r#""numgen":{"mod":2,"mode":"random","offset":0}"#),
+        "{svc:?}"
     );
     assert!(
-        cluster[0].contains(&format!("ep-{KEY}__10.42.0.5/8080"))
-            && cluster[0].contains(&format!("ep-{KEY}__10.42.0.6/8080"))
+        svc[1].contains(&format!("ep-{KEY}__10.42.0.5/8080"))
+            && svc[1].contains(&format!("ep-{KEY}__10.42.0.6/8080"))
     );
+    assert!(chain_rules(&doc, &format!("cluster-{KEY}")).is_empty());
     // Not-ready 10.42.0.7 is left out; the named targetPort resolves to the slice's 8080.
     let all = doc.to_string();
     assert!(!all.contains("10.42.0.7"));
@@ -229,11 +228,15 @@ fn session_affinity_uses_timeout_sets() {
     assert_eq!(sets[0]["name"], format!("aff-{KEY}__10.42.0.5/8080"));
     assert_eq!(sets[0]["timeout"], 60);
     assert_eq!(sets[0]["flags"], json!(["timeout"]));
-    let cluster = chain_rules(&doc, &format!("cluster-{KEY}"));
-    assert_eq!(cluster.len(), 3, "two sticky lookups, then the random pick");
+    let svc = chain_rules(&doc, &format!("svc-{KEY}"));
+    assert_eq!(
+        svc.len(),
+        4,
+        "masquerade, two sticky lookups, the random pick"
+    );
     assert!(
-        cluster[0].contains(&format!("@aff-{KEY}__10.42.0.5/8080"))
-            && cluster[0].contains(&format!("ep-{KEY}__10.42.0.5/8080"))
+        svc[1].contains(&format!("@aff-{KEY}__10.42.0.5/8080"))
+            && svc[1].contains(&format!("ep-{KEY}__10.42.0.5/8080"))
     );
     let ep = chain_rules(&doc, &format!("ep-{KEY}__10.42.0.5/8080"));
     assert!(ep[1].contains(r#""op":"update""#) && ep[1].contains("@aff-"));
@@ -251,8 +254,13 @@ fn traffic_policies_local() {
     let svc = chain_rules(&doc, &format!("svc-{KEY}"));
     assert!(svc[1].contains(&format!("local-{KEY}")), "{svc:?}");
     let local = chain_rules(&doc, &format!("local-{KEY}"));
-    assert!(local[0].contains(r#""mod":1"#) && local[0].contains("10.42.0.5"));
-    assert!(!local[0].contains("10.42.1.5"));
+    // One endpoint: a plain goto, no random pick.
+    assert_eq!(
+        local,
+        [format!(
+            r#"[{{"goto":{{"target":"ep-{KEY}__10.42.0.5/8080"}}}}]"#
+        )]
+    );
     // External: pods and the host go cluster-wide, others only locally.
     let ext = chain_rules(&doc, &format!("ext-{KEY}"));
     assert!(ext[0].contains("10.42.0.0") && ext[0].contains(&format!("cluster-{KEY}")));
@@ -290,7 +298,7 @@ fn node_port_cluster_policy_masquerades_and_skips_loopback() {
         [r#"[{"concat":["udp",30080]},{"goto":{"target":"ext-ns/web/udp/http"}}]"#]
     );
     let ext = chain_rules(&doc, "ext-ns/web/udp/http");
-    assert!(ext[0].contains("mark-for-masquerade") && ext[1].contains("cluster-ns/web/udp/http"));
+    assert!(ext[0].contains("mark-for-masquerade") && ext[1].contains("svc-ns/web/udp/http"));
     let out = chain_rules(&doc, "nat-output");
     assert!(
         out[1].contains("127.0.0.0") && out[1].contains("nodeports"),
@@ -361,15 +369,16 @@ fn an_endpoint_change_touches_only_that_service() {
     assert_eq!(
         touched,
         [
-            format!("flush chain cluster-{KEY}"),
+            format!("flush chain svc-{KEY}"),
             format!("add set aff-{KEY}__10.42.0.6/8080"),
             format!("add chain ep-{KEY}__10.42.0.6/8080"),
-            format!("add rule cluster-{KEY}"),
-            format!("add rule cluster-{KEY}"),
-            format!("add rule cluster-{KEY}"),
             format!("add rule ep-{KEY}__10.42.0.6/8080"),
             format!("add rule ep-{KEY}__10.42.0.6/8080"),
             format!("add rule ep-{KEY}__10.42.0.6/8080"),
+            format!("add rule svc-{KEY}"),
+            format!("add rule svc-{KEY}"),
+            format!("add rule svc-{KEY}"),
+            format!("add rule svc-{KEY}"),
         ]
     );
     // Nothing changed: nothing to send.
@@ -407,9 +416,7 @@ fn removing_and_emptying_services_deletes_their_objects_in_reference_order() {
         let aff = format!("aff-{key}__10.42.2.{}/80", &key[4..5]);
         // The map element first, then flushes, then the chains and sets they referred to.
         assert!(pos("delete element service-ips") < pos(&format!("flush chain svc-{key}")));
-        assert!(
-            pos(&format!("flush chain svc-{key}")) < pos(&format!("delete chain cluster-{key}"))
-        );
+        assert!(pos(&format!("flush chain svc-{key}")) < pos(&format!("delete chain {ep}")));
         assert!(
             pos(&format!(
                 "flush chain ep-{key}__{}",
@@ -441,7 +448,6 @@ fn a_new_affinity_timeout_recreates_the_sets_and_the_chains_using_them() {
     let ep = format!("ep-{KEY}__10.42.0.5/8080");
     let aff = format!("aff-{KEY}__10.42.0.5/8080");
     assert!(pos(format!("flush chain {ep}")) < pos(format!("delete set {aff}")));
-    assert!(pos(format!("flush chain cluster-{KEY}")) < pos(format!("delete set {aff}")));
     assert!(pos(format!("delete set {aff}")) < pos(format!("add set {aff}")));
     assert!(pos(format!("add set {aff}")) < pos(format!("add rule {ep}")));
 }
