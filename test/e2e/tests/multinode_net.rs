@@ -1,0 +1,377 @@
+//! Pods talking across nodes (issue 8): a server (control plane only), one `rkube agent` in the
+//! host's network namespace on 10.251.<n>.1 and a second one inside a network namespace on the
+//! other end of a veth pair (10.251.<n>.2), joined over that link. Each agent routes the other
+//! node's podCIDR via the other node's address; pods ping and fetch from each other by pod IP
+//! both ways, the server sees the client pod's own IP (no masquerade between pod CIDRs), and a
+//! ClusterIP Service whose only backend is on the other node answers. When a node goes, its
+//! route goes; at the end no route, bridge, nftables table, link or namespace is left.
+
+mod common;
+#[path = "common/netns.rs"]
+mod netns;
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{eventually, registry::Registry, rkube_bin, tail, Cluster};
+use netns::{LinkedNetns, TcpForward};
+
+const K: &str = "1.33";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    let jp = format!("jsonpath={path}");
+    args.extend(["-o", &jp]);
+    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
+}
+
+/// A running `rkube agent` (in the host's or a test namespace); on drop it is killed and
+/// `rkube killall` (in the same namespace) removes its containers, pod network and routes.
+struct AgentProc {
+    name: String,
+    bridge: String,
+    data_dir: PathBuf,
+    log: PathBuf,
+    /// The namespace's path when the agent runs in one.
+    netns: Option<PathBuf>,
+    child: Option<Child>,
+}
+
+impl AgentProc {
+    fn command(netns: Option<&PathBuf>) -> Command {
+        match netns {
+            Some(p) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", p.display()))
+                    .arg("--")
+                    .arg(rkube_bin());
+                c
+            }
+            None => Command::new(rkube_bin()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        dir: &std::path::Path,
+        name: &str,
+        bridge: &str,
+        server: &str,
+        token: &str,
+        node_ip: Ipv4Addr,
+        netns: Option<PathBuf>,
+        image_archive: &std::path::Path,
+    ) -> Self {
+        let data_dir = dir.join(name);
+        // The registry listens on the host's loopback, which the namespace cannot reach: both
+        // nodes import the test image from the air-gap folder instead.
+        let images = data_dir.join("agent/images");
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::copy(image_archive, images.join("busybox-1.36.tar")).unwrap();
+        let log = dir.join(format!("{name}.log"));
+        let child = Self::command(netns.as_ref())
+            .arg("agent")
+            .args(["--server", server, "--token", token])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--node-name", name, "--node-ip", &node_ip.to_string()])
+            .args(["--kubelet-port", &free_port().to_string()])
+            .args(["--pod-bridge", bridge, "--log-format", "json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        AgentProc {
+            name: name.into(),
+            bridge: bridge.into(),
+            data_dir,
+            log,
+            netns,
+            child: Some(child),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the agent and runs `rkube killall` for it (idempotent).
+    fn remove(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = Self::command(self.netns.as_ref())
+                .arg("killall")
+                .arg("--data-dir")
+                .arg(&self.data_dir)
+                .args(["--pod-bridge", &self.bridge])
+                .output();
+            match out {
+                Ok(out) if !out.status.success() => {
+                    eprintln!("rkube killall: {}", String::from_utf8_lossy(&out.stderr))
+                }
+                Err(e) => eprintln!("rkube killall: {e}"),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn wait_ready(c: &Cluster, agent: &AgentProc) -> (String, Ipv4Addr) {
+    eventually(
+        120,
+        &format!("node {} Ready with a podCIDR", agent.name),
+        || {
+            let ready = jsonpath(
+                c,
+                &["node", &agent.name],
+                "{.status.conditions[?(@.type==\"Ready\")].status}",
+            );
+            let cidr = jsonpath(c, &["node", &agent.name], "{.spec.podCIDR}");
+            let ip = jsonpath(
+                c,
+                &["node", &agent.name],
+                "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+            );
+            if ready == "True" && !cidr.is_empty() {
+                return Some((cidr, ip.parse().unwrap()));
+            }
+            assert!(
+                !agent.log().contains("\"level\":\"ERROR\""),
+                "agent {} failed:\n{}",
+                agent.name,
+                tail(&agent.log(), 4000)
+            );
+            None
+        },
+    )
+}
+
+/// An httpd pod on `node` answering `/cgi-bin/ip` with the caller's address (REMOTE_ADDR).
+fn web_pod(name: &str, node: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox:1.36
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 8080 -h /www"]
+    ports: [{{containerPort: 8080, name: http}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: http}}]
+"#
+    )
+}
+
+fn pod_ip(c: &Cluster, pod: &str) -> Ipv4Addr {
+    eventually(120, &format!("pod {pod} running with an IP"), || {
+        let phase = jsonpath(c, &["pod", pod], "{.status.phase}");
+        let ip = jsonpath(c, &["pod", pod], "{.status.podIP}");
+        (phase == "Running" && !ip.is_empty()).then(|| ip.parse().unwrap())
+    })
+}
+
+/// `wget -q -O- url` inside `pod`, retried until it answers (routes and rules settle within a
+/// second or two); the caller address it reports.
+/// busybox httpd reports IPv4 callers as `[::ffff:a.b.c.d]`.
+fn remote_addr(answer: &str) -> String {
+    answer
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_start_matches("::ffff:")
+        .to_string()
+}
+
+fn fetch(c: &Cluster, pod: &str, url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c.kubectl_raw(
+            K,
+            &["exec", pod, "--", "timeout", "5", "wget", "-q", "-O-", url],
+        );
+        if out.status.success() {
+            return remote_addr(String::from_utf8_lossy(&out.stdout).trim());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pod}: wget {url} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ping(c: &Cluster, pod: &str, ip: Ipv4Addr) {
+    let ip = ip.to_string();
+    eventually(30, &format!("{pod} to ping {ip}"), || {
+        c.kubectl_raw(K, &["exec", pod, "--", "ping", "-c", "1", "-W", "2", &ip])
+            .status
+            .success()
+            .then_some(())
+    });
+}
+
+/// rkube's routes (`proto 82`) in the host's namespace or in `ns`.
+fn rkube_routes(ns: Option<&LinkedNetns>) -> String {
+    match ns {
+        Some(ns) => ns.ip(&["route", "show", "proto", "82"]),
+        None => {
+            let out = netns::ip(&["route", "show", "proto", "82"]);
+            String::from_utf8(out.stdout).unwrap()
+        }
+    }
+}
+
+#[test]
+fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
+    let registry = Registry::start();
+    let link = LinkedNetns::create();
+    let n = link.n;
+    let cluster_cidr = format!("10.{}.0.0/16", 200 + n % 40);
+    let host_ip = link.host_ip.to_string();
+    let c = Cluster::start_with(&["--cluster-cidr", &cluster_cidr, "--tls-san", &host_ip]);
+    // The test server listens on loopback only: the namespace reaches it through this.
+    let forward = TcpForward::start(
+        SocketAddr::new(link.host_ip.into(), c.port),
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), c.port),
+    );
+    let token = std::fs::read_to_string(c.dir.path().join("data/server/token")).unwrap();
+    let token = token.trim();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = registry.archive();
+
+    let mut a = AgentProc::start(
+        dir.path(),
+        &format!("mn-a-{n}"),
+        &format!("rkma{n}"),
+        &format!("https://127.0.0.1:{}", c.port),
+        token,
+        link.host_ip,
+        None,
+        &archive,
+    );
+    let mut b = AgentProc::start(
+        dir.path(),
+        &format!("mn-b-{n}"),
+        &format!("rkmb{n}"),
+        &format!("https://{host_ip}:{}", c.port),
+        token,
+        link.ns_ip,
+        Some(link.path()),
+        &archive,
+    );
+    let (cidr_a, ip_a) = wait_ready(&c, &a);
+    let (cidr_b, ip_b) = wait_ready(&c, &b);
+    assert_eq!((ip_a, ip_b), (link.host_ip, link.ns_ip));
+    assert_ne!(cidr_a, cidr_b);
+
+    // Each side routes the other's pod CIDR via the other's address.
+    eventually(30, "the pod routes on both nodes", || {
+        let host = rkube_routes(None);
+        let inside = rkube_routes(Some(&link));
+        (host.contains(&format!("{cidr_b} via {}", link.ns_ip))
+            && inside.contains(&format!("{cidr_a} via {}", link.host_ip)))
+        .then_some(())
+    });
+
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", &a.name));
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", &b.name));
+    let pod_a = pod_ip(&c, "web-a");
+    let pod_b = pod_ip(&c, "web-b");
+    let in_cidr = |ip: Ipv4Addr, cidr: &str| {
+        let net: Ipv4Addr = cidr.split('/').next().unwrap().parse().unwrap();
+        ip.octets()[..3] == net.octets()[..3]
+    };
+    assert!(in_cidr(pod_a, &cidr_a), "{pod_a} not in {cidr_a}");
+    assert!(in_cidr(pod_b, &cidr_b), "{pod_b} not in {cidr_b}");
+
+    // By pod IP, both ways; the server sees the client pod's own address.
+    ping(&c, "web-a", pod_b);
+    ping(&c, "web-b", pod_a);
+    assert_eq!(
+        fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
+        pod_a.to_string()
+    );
+    assert_eq!(
+        fetch(&c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
+        pod_b.to_string()
+    );
+
+    // Through ClusterIPs whose only backend is on the other node.
+    for (client, service) in [("web-a", "web-b"), ("web-b", "web-a")] {
+        let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
+        assert!(!cluster_ip.is_empty());
+        let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
+        assert!(
+            answer.parse::<Ipv4Addr>().is_ok(),
+            "{client} -> {service} ({cluster_ip}): {answer:?}"
+        );
+    }
+
+    // A node that goes loses its route on the other node.
+    b.remove();
+    c.kubectl(K, &["delete", "node", &b.name, "--wait=false"]);
+    eventually(30, "the route to the removed node to go", || {
+        (!rkube_routes(None).contains(&cidr_b)).then_some(())
+    });
+
+    // Cleanup: nothing of either agent is left.
+    a.remove();
+    let host = rkube_routes(None);
+    assert!(
+        !host.contains(&cidr_a) && !host.contains(&cidr_b),
+        "routes left: {host}"
+    );
+    for bridge in [&a.bridge, &b.bridge] {
+        assert!(
+            !netns::ip(&["link", "show", bridge]).status.success(),
+            "bridge {bridge} left"
+        );
+        let table = format!("rkube-{bridge}");
+        let out = Command::new("nft")
+            .args(["list", "table", "ip", &table])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "nft table {table} left");
+    }
+    drop(forward);
+    let name = link.name.clone();
+    let host_link = link.host_link.clone();
+    drop(link);
+    assert!(!netns::netns_exists(&name), "namespace {name} left");
+    assert!(
+        !netns::ip(&["link", "show", &host_link]).status.success(),
+        "link {host_link} left"
+    );
+}
