@@ -11,9 +11,10 @@
 //!
 //! Sizes from the environment: RKUBE_BENCH_SERVICES other Services (1000), with ClientIP affinity
 //! when RKUBE_BENCH_AFFINITY=1 (0), RKUBE_BENCH_CHANGES incremental (100) and
-//! RKUBE_BENCH_FULL_CHANGES full-replace (10) changes, RKUBE_BENCH_SECS per load round (3; 0 skips (b)),
-//! RKUBE_BENCH_WORKERS (4). RKUBE_BENCH_TAG names what it creates (rkpc<tag>, rkps<tag>
-//! namespaces, table rkube-proxy-rkpc<tag>h) so a wrapper can clean up after a kill.
+//! RKUBE_BENCH_FULL_CHANGES full-replace (10) changes, RKUBE_BENCH_SECS per path for (b), in
+//! alternating 1 s rounds (10; 0 skips it), RKUBE_BENCH_WORKERS (4). RKUBE_BENCH_TAG names what
+//! it creates (rkpc<tag>, rkps<tag> namespaces, table rkube-proxy-rkpc<tag>h) so a wrapper can
+//! clean up after a kill.
 
 use std::{
     fs::File,
@@ -259,7 +260,10 @@ impl Flipper<'_> {
 fn bench_services() {
     let n_services = env("RKUBE_BENCH_SERVICES", 1000);
     let changes = env("RKUBE_BENCH_CHANGES", 100);
-    let secs = env("RKUBE_BENCH_SECS", 3) as u64;
+    let secs = env("RKUBE_BENCH_SECS", 10) as u64;
+    // Short alternating rounds, so the machine's other load hits both paths alike.
+    let rounds = secs as usize * 2;
+    let round_len = Duration::from_secs(1);
     let workers = env("RKUBE_BENCH_WORKERS", 4);
     let lab = Lab::new();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -376,13 +380,13 @@ fn bench_services() {
     let direct = SocketAddr::V4(SocketAddrV4::new(lab.server_ip, 8001));
     let via = SocketAddr::V4(SocketAddrV4::new(CLUSTER_IP, 80));
     let mut totals = [(0usize, Vec::new()), (0usize, Vec::new())];
-    for round in 0..6 {
+    for round in 0..rounds {
         let which = round % 2;
         let target = [direct, via][which];
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 lab.in_client(move || {
-                    let end = Instant::now() + Duration::from_secs(secs);
+                    let end = Instant::now() + round_len;
                     let (mut errors, mut lat) = (0usize, Vec::new());
                     while Instant::now() < end {
                         let t = Instant::now();
@@ -402,13 +406,13 @@ fn bench_services() {
         }
     }
     println!(
-        "\n(b) HTTP GET, new connection each, {workers} workers, 3 x {secs} s per path (alternating):"
+        "\n(b) HTTP GET, new connection each, {workers} workers, {secs} s per path in 1 s rounds, alternating:"
     );
     let mut rps = [0.0; 2];
     for (i, name) in ["pod IP (direct)", "ClusterIP"].iter().enumerate() {
         let (errors, lat) = &mut totals[i];
         lat.sort();
-        rps[i] = lat.len() as f64 / (3 * secs) as f64;
+        rps[i] = lat.len() as f64 / secs as f64;
         println!(
             "{name:<16} {:>8.0} req/s  p50={:.3} ms  p99={:.3} ms  errors={errors}",
             rps[i],
