@@ -160,7 +160,7 @@ async fn never_missing_tag_and_unreachable_registry() {
         "{text}"
     );
     assert!(text.contains("manifest unknown"), "{text}");
-    assert!(text.contains(&format!("http://{}", reg.addr)), "{text}");
+    assert!(text.contains(&format!("http://{}", reg.addr())), "{text}");
 
     let err = svc
         .ensure("Not A Reference", PullPolicy::Always, &[])
@@ -205,7 +205,7 @@ async fn docker_schema2_manifest_and_pull_by_digest() {
             "v2s2",
         ])
         .arg(format!("oci-archive:{}", oci.display()))
-        .arg(format!("docker://{}/library/busybox:v2s2", reg.addr))
+        .arg(format!("docker://{}/library/busybox:v2s2", reg.addr()))
         .output()
         .unwrap();
     assert!(
@@ -267,7 +267,7 @@ echo "sha256:$(sha256sum "$2/index.json" | cut -d' ' -f1)"
     let work = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("bash")
         .args(["-c", script, "push-index"])
-        .arg(&reg.addr)
+        .arg(reg.addr())
         .arg(work.path())
         .output()
         .unwrap();
