@@ -5,7 +5,7 @@ use std::{net::IpAddr, path::PathBuf};
 
 use rkube_kubelet::agent::AgentRunConfig;
 
-use crate::logging::LogFormat;
+use crate::{image_gc_args::ImageGcArgs, logging::LogFormat};
 
 const DEFAULT_DATA_DIR: &str = "/var/lib/rkube";
 
@@ -57,22 +57,8 @@ pub struct AgentArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
 
-    /// Disk usage percent of the image filesystem at which image GC runs (kubelet's
-    /// imageGCHighThresholdPercent; 100 disables it).
-    #[arg(long, hide = true, value_name = "PERCENT")]
-    image_gc_high_threshold: Option<u8>,
-
-    /// Disk usage percent image GC frees down to (imageGCLowThresholdPercent).
-    #[arg(long, hide = true, value_name = "PERCENT")]
-    image_gc_low_threshold: Option<u8>,
-
-    /// Minimum age of an unused image before GC may delete it (imageMinimumGCAge).
-    #[arg(long, hide = true, value_name = "DURATION")]
-    image_gc_min_age: Option<String>,
-
-    /// How often image GC checks the disk (5m; for tests).
-    #[arg(long, hide = true, value_name = "DURATION")]
-    image_gc_period: Option<String>,
+    #[command(flatten)]
+    image_gc: ImageGcArgs,
 }
 
 impl AgentArgs {
@@ -129,18 +115,14 @@ impl AgentArgs {
         if self.data_dir.as_os_str().is_empty() {
             return Err("data-dir: must not be empty".into());
         }
-        let image_gc = crate::image_gc_args::policy(
-            self.image_gc_high_threshold,
-            self.image_gc_low_threshold,
-            self.image_gc_min_age.as_deref(),
-            self.image_gc_period.as_deref(),
-            |s| match s.parse::<u64>() {
+        let image_gc = self
+            .image_gc
+            .policy(|s| match s.parse::<u64>() {
                 Ok(secs) => Ok(std::time::Duration::from_secs(secs)),
                 Err(_) => humantime::parse_duration(s)
                     .map_err(|e| format!("{s:?} is not a duration (like 2m or 90s): {e}")),
-            },
-        )
-        .map_err(|(key, msg)| format!("{key}: {msg}"))?;
+            })
+            .map_err(|(key, msg)| format!("{key}: {msg}"))?;
         let cfg = AgentRunConfig {
             server_url: self.server,
             token,

@@ -12,14 +12,15 @@ use rkube_server::{AgentConfig, ServerConfig};
 use rkube_store::etcd::EtcdConfig;
 use serde::Deserialize;
 
-use crate::logging::LogFormat;
+use crate::{image_gc_args::ImageGcArgs, logging::LogFormat};
 
 const DEFAULT_DATA_DIR: &str = "/var/lib/rkube";
 const DEFAULT_KUBECONFIG: &str = "/etc/rkube/rkube.yaml";
 const DEFAULT_PORT: u16 = 6443;
 
 #[derive(Debug, Default, clap::Args, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+// Not `deny_unknown_fields`: serde does not support it with `flatten`; load_file checks keys.
+#[serde(rename_all = "kebab-case")]
 pub struct ServerArgs {
     /// YAML file with the same keys as these flags (e.g. `data-dir: /srv/rkube`).
     #[arg(long, value_name = "FILE", env = "RKUBE_CONFIG_FILE")]
@@ -137,22 +138,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "NAME")]
     pod_bridge: Option<String>,
 
-    /// Disk usage percent of the image filesystem at which image GC runs (kubelet's
-    /// imageGCHighThresholdPercent; 100 disables it).
-    #[arg(long, hide = true, value_name = "PERCENT")]
-    image_gc_high_threshold: Option<u8>,
-
-    /// Disk usage percent image GC frees down to (imageGCLowThresholdPercent).
-    #[arg(long, hide = true, value_name = "PERCENT")]
-    image_gc_low_threshold: Option<u8>,
-
-    /// Minimum age of an unused image before GC may delete it (imageMinimumGCAge).
-    #[arg(long, hide = true, value_name = "DURATION")]
-    image_gc_min_age: Option<String>,
-
-    /// How often image GC checks the disk (5m; for tests).
-    #[arg(long, hide = true, value_name = "DURATION")]
-    image_gc_period: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    image_gc: ImageGcArgs,
 }
 
 /// One wrong setting: the key and what is wrong with it.
@@ -279,6 +267,17 @@ impl ServerArgs {
         if text.trim().is_empty() {
             return Ok(ServerArgs::default());
         }
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        if let Some(map) = value.as_mapping() {
+            let known = known_file_keys();
+            for key in map.keys() {
+                let key = key.as_str().unwrap_or_default();
+                if !known.iter().any(|k| k == key) {
+                    return Err(err(format!("unknown field `{key}`")));
+                }
+            }
+        }
         serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))
     }
 
@@ -320,14 +319,20 @@ impl ServerArgs {
             cluster_domain: self.cluster_domain.or(file.cluster_domain),
             kubelet_port: self.kubelet_port.or(file.kubelet_port),
             pod_bridge: self.pod_bridge.or(file.pod_bridge),
-            image_gc_high_threshold: self
-                .image_gc_high_threshold
-                .or(file.image_gc_high_threshold),
-            image_gc_low_threshold: self.image_gc_low_threshold.or(file.image_gc_low_threshold),
-            image_gc_min_age: self.image_gc_min_age.or(file.image_gc_min_age),
-            image_gc_period: self.image_gc_period.or(file.image_gc_period),
+            image_gc: self.image_gc.merge(file.image_gc),
         }
     }
+}
+
+/// The config file's keys: the flags' long names, but `config` itself.
+fn known_file_keys() -> Vec<String> {
+    use clap::Args;
+    ServerArgs::augment_args(clap::Command::new("rkube"))
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|l| *l != "config")
+        .map(str::to_string)
+        .collect()
 }
 
 fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
@@ -413,14 +418,10 @@ fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
             format!("{pod_bridge:?} is not a valid interface name (1-15 characters)"),
         ));
     }
-    let image_gc = crate::image_gc_args::policy(
-        a.image_gc_high_threshold,
-        a.image_gc_low_threshold,
-        a.image_gc_min_age.as_deref(),
-        a.image_gc_period.as_deref(),
-        parse_duration,
-    )
-    .map_err(|(key, msg)| bad(key, msg))?;
+    let image_gc = a
+        .image_gc
+        .policy(parse_duration)
+        .map_err(|(key, msg)| bad(key, msg))?;
     Ok(AgentConfig {
         node_name,
         node_ip,
@@ -692,6 +693,23 @@ mod tests {
         assert_eq!(c.write_kubeconfig_mode, 0o644);
         assert_eq!(c.tls_san, vec!["a.example".to_string(), "b".to_string()]);
         assert_eq!(c.datastore.unwrap().endpoints.len(), 2);
+
+        // The flattened image GC keys are config keys too, under the flags.
+        std::fs::write(
+            &f,
+            "image-gc-high-threshold: 90\nimage-gc-low-threshold: 70\nimage-gc-period: 1m\n",
+        )
+        .unwrap();
+        let c = resolve(&[
+            "--config",
+            f.to_str().unwrap(),
+            "--image-gc-high-threshold",
+            "95",
+        ])
+        .unwrap();
+        assert_eq!(c.agent.image_gc.high_threshold_percent, 95);
+        assert_eq!(c.agent.image_gc.low_threshold_percent, 70);
+        assert_eq!(c.agent.image_gc.period, Duration::from_secs(60));
 
         std::fs::write(&f, "data-dir: /x\nno-such-key: 1\n").unwrap();
         let e = resolve(&["--config", f.to_str().unwrap()]).unwrap_err();
