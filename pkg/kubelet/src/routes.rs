@@ -168,37 +168,56 @@ async fn sync(
     candidates: &[Candidate],
     warned: &mut HashSet<(String, Ipv4Addr)>,
 ) -> rkube_network::Result<()> {
+    let ips: Vec<Ipv4Addr> = candidates.iter().map(|c| c.route.via).collect();
+    let reach = routes::reach_all(&ips).await?;
     let mut wanted = Vec::new();
-    for c in candidates {
-        match routes::reach(c.route.via).await? {
+    let mut unroutable = Vec::new();
+    for (c, r) in candidates.iter().zip(reach) {
+        match r {
             Reach::Direct => wanted.push(c.route),
             // Several nodes on one address (tests): the pods of that address are local.
             Reach::Local => {}
             other => {
                 if warned.insert((c.node.clone(), c.route.via)) {
-                    warn!(
-                        node = %c.node,
-                        ip = %c.route.via,
-                        reach = ?other,
-                        pod_cidr = %c.route.pod_cidr,
-                        "no pod route to this node: its address is not on a directly connected network (VXLAN is not supported yet)"
-                    );
+                    unroutable.push(format!("{} ({}, {other:?})", c.node, c.route.via));
                 }
             }
         }
     }
+    if !unroutable.is_empty() {
+        // One line however many nodes (simulated nodes can be thousands).
+        warn!(
+            count = unroutable.len(),
+            nodes = %unroutable.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            "no pod routes to these nodes: their addresses are not on a directly connected network (VXLAN is not supported yet); their pods are unreachable from this node's pods"
+        );
+    }
     let present: HashSet<PodRoute> = routes::list().await?.into_iter().collect();
+    // One route failing (another route to the same prefix, say) must not hold up the others.
+    let mut failed = None;
     for r in &wanted {
         if !present.contains(r) {
-            table.set(*r).await?;
+            if let Err(e) = table.set(*r).await {
+                warn!(pod_cidr = %r.pod_cidr, via = %r.via, error = %e, "installing a pod route failed");
+                failed = Some(e);
+            }
         }
     }
     for r in table.recorded() {
         if !wanted.iter().any(|w| w.pod_cidr == r.pod_cidr) {
-            table.remove(&r.pod_cidr).await?;
+            if let Err(e) = table.remove(&r.pod_cidr).await {
+                warn!(pod_cidr = %r.pod_cidr, error = %e, "removing a pod route failed");
+                failed = Some(e);
+            }
         }
     }
-    Ok(())
+    // Nodes that left or became routable warn again if they become unroutable later.
+    warned.retain(|(node, ip)| {
+        candidates
+            .iter()
+            .any(|c| &c.node == node && c.route.via == *ip && !wanted.contains(&c.route))
+    });
+    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ use crate::{
 pub const ROUTE_PROTOCOL: u8 = 82;
 
 const ESRCH: i32 = 3;
+/// `RT_TABLE_MAIN`.
+const RT_TABLE_MAIN: u8 = 254;
 const ENETUNREACH: i32 = 101;
 const EHOSTUNREACH: i32 = 113;
 
@@ -94,10 +96,11 @@ impl PodRoutes {
     pub async fn set(&self, route: PodRoute) -> Result<()> {
         // Record first: a crash between the two leaves a record killall can act on, never an
         // unrecorded route.
+        ensure_not_foreign(&route.pod_cidr).await?;
         let file = self.file(&route.pod_cidr);
         std::fs::write(&file, route.via.to_string())
             .map_err(|e| Error::Other(format!("write {}: {e}", file.display())))?;
-        replace(&route).await
+        replace_unchecked(&route).await
     }
 
     /// Removes the route to `cidr` (only if it is rkube's) and its record; idempotent.
@@ -122,8 +125,14 @@ impl PodRoutes {
     }
 }
 
-/// `ip route replace <pod_cidr> via <via> proto 82`.
+/// `ip route replace <pod_cidr> via <via> proto 82`, unless a route to the same prefix that
+/// rkube did not add is there (a replace would silently take it over).
 pub async fn replace(route: &PodRoute) -> Result<()> {
+    ensure_not_foreign(&route.pod_cidr).await?;
+    replace_unchecked(route).await
+}
+
+async fn replace_unchecked(route: &PodRoute) -> Result<()> {
     let nl = Netlink::connect()?;
     let msg = RouteMessageBuilder::<Ipv4Addr>::new()
         .destination_prefix(route.pod_cidr.network(), route.pod_cidr.prefix_len())
@@ -161,18 +170,8 @@ pub async fn delete(cidr: &Ipv4Cidr) -> Result<bool> {
 
 /// Every route with rkube's protocol in the main table of this network namespace.
 pub async fn list() -> Result<Vec<PodRoute>> {
-    let nl = Netlink::connect()?;
-    let mut routes = nl
-        .handle
-        .route()
-        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-        .execute();
     let mut out = Vec::new();
-    while let Some(msg) = routes
-        .try_next()
-        .await
-        .map_err(|e| nl_err("list routes", e))?
-    {
+    for msg in main_table().await? {
         if msg.header.protocol != RouteProtocol::Other(ROUTE_PROTOCOL) {
             continue;
         }
@@ -186,9 +185,59 @@ pub async fn list() -> Result<Vec<PodRoute>> {
     Ok(out)
 }
 
+/// The IPv4 routes of the main table.
+async fn main_table() -> Result<Vec<RouteMessage>> {
+    let nl = Netlink::connect()?;
+    let mut routes = nl
+        .handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+        .execute();
+    let mut out = Vec::new();
+    while let Some(msg) = routes
+        .try_next()
+        .await
+        .map_err(|e| nl_err("list routes", e))?
+    {
+        if msg.header.table == RT_TABLE_MAIN {
+            out.push(msg);
+        }
+    }
+    Ok(out)
+}
+
+/// Fails when the main table routes `cidr` itself and the route is not rkube's.
+async fn ensure_not_foreign(cidr: &Ipv4Cidr) -> Result<()> {
+    let foreign = main_table().await?.into_iter().find(|m| {
+        m.header.protocol != RouteProtocol::Other(ROUTE_PROTOCOL)
+            && m.header.destination_prefix_length == cidr.prefix_len()
+            && destination(m) == Some(cidr.network())
+    });
+    match foreign {
+        Some(m) => Err(Error::Other(format!(
+            "a route to {cidr} that rkube did not add is in place (proto {}): left alone",
+            m.header.protocol
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// How `ip` is reached from here (`ip route get <ip>`).
 pub async fn reach(ip: Ipv4Addr) -> Result<Reach> {
+    Ok(reach_all(&[ip]).await?.remove(0))
+}
+
+/// [`reach`] for many addresses over one netlink connection (a node list can be long).
+pub async fn reach_all(ips: &[Ipv4Addr]) -> Result<Vec<Reach>> {
     let nl = Netlink::connect()?;
+    let mut out = Vec::with_capacity(ips.len());
+    for &ip in ips {
+        out.push(reach_with(&nl, ip).await?);
+    }
+    Ok(out)
+}
+
+async fn reach_with(nl: &Netlink, ip: Ipv4Addr) -> Result<Reach> {
     let msg = RouteMessageBuilder::<Ipv4Addr>::new()
         .destination_prefix(ip, 32)
         .build();

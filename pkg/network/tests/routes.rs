@@ -155,6 +155,14 @@ fn routes_are_replaced_idempotently_and_cleanup_spares_foreign_routes() {
         let foreign = routes::delete(&"10.42.6.0/24".parse().unwrap())
             .await
             .unwrap();
+        // Nor is it taken over by a replace, and no record is left for it.
+        let table = PodRoutes::open(&dir).unwrap();
+        let err = table
+            .set(route("10.42.6.0/24", "192.168.77.2"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did not add"), "{err}");
+        assert_eq!(table.recorded().len(), 2);
         let table = PodRoutes::open(&dir).unwrap();
         let n = table.remove_all().await.unwrap();
         // Again: nothing left, no error.
