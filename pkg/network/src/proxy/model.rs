@@ -2,11 +2,12 @@
 
 use std::{
     borrow::Borrow,
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     net::Ipv4Addr,
 };
 
 use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
+use tracing::warn;
 
 /// upstream's default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours).
 const DEFAULT_AFFINITY_SECONDS: u32 = 10800;
@@ -141,6 +142,21 @@ pub fn service_ports(
     out.sort_by(|a, b| a.key.cmp(&b.key));
     // Port names are unique per Service (API validation); keep the first if the data is not.
     out.dedup_by(|a, b| a.key == b.key);
+    // A clusterIP:port or nodePort is one verdict map element: a second claimant (allocation
+    // prevents it; stale or hand-made objects may not) is left out rather than failing every
+    // transaction. Deterministic, so the diff stays consistent when the first one goes.
+    let mut claimed = HashSet::new();
+    out.retain(|sp| {
+        let ip = sp.cluster_ip.map(|ip| (Some(ip), sp.protocol, sp.port));
+        let np = sp.node_port.map(|np| (None, sp.protocol, np));
+        let clash = [ip, np].into_iter().flatten().any(|k| claimed.contains(&k));
+        if clash {
+            warn!(service_port = %sp.id, "clusterIP or nodePort already taken; not programmed");
+            return false;
+        }
+        claimed.extend([ip, np].into_iter().flatten());
+        true
+    });
     out
 }
 

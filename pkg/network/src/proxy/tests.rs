@@ -451,3 +451,24 @@ fn a_new_affinity_timeout_recreates_the_sets_and_the_chains_using_them() {
     assert!(pos(format!("delete set {aff}")) < pos(format!("add set {aff}")));
     assert!(pos(format!("add set {aff}")) < pos(format!("add rule {ep}")));
 }
+
+#[test]
+fn a_taken_cluster_ip_port_or_node_port_is_programmed_once() {
+    let np = |name: &str, ip: &str, node_port: u16| {
+        svc(json!({"metadata": {"namespace": "ns", "name": name},
+            "spec": {"clusterIP": ip, "type": "NodePort", "ports": [
+                {"name": "http", "port": 80, "nodePort": node_port}]}}))
+    };
+    let ports = service_ports(
+        &[
+            np("a", "10.43.0.30", 30001),
+            np("b", "10.43.0.30", 30002),
+            np("c", "10.43.0.31", 30001),
+            np("d", "10.43.0.32", 30003),
+        ],
+        &[] as &[EndpointSlice],
+        "n1",
+    );
+    let ids: Vec<&str> = ports.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["ns/a:http", "ns/d:http"]);
+}
