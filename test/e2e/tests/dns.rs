@@ -6,19 +6,21 @@
 mod common;
 
 use std::{
-    io::{Read, Write},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket},
+    net::{Ipv4Addr, SocketAddr, UdpSocket},
     time::Duration,
 };
 
-use common::{eventually, Cluster};
+use common::{
+    dnsq::{a_records, ask_tcp, ask_udp, free_dns_port},
+    eventually, Cluster,
+};
 use kube::{
     config::{KubeConfigOptions, Kubeconfig},
     Client, Config,
 };
 use rkube_dns::proto::{
-    op::{Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{rdata::A, Name, RData, Record, RecordType},
+    op::{Message, MessageType, OpCode, ResponseCode},
+    rr::{rdata::A, RData, Record, RecordType},
 };
 
 const MANIFEST: &str = r#"
@@ -67,60 +69,6 @@ fn host_ip() -> std::net::IpAddr {
         .into_iter()
         .find(|a| a.is_ipv4() && !a.is_loopback())
         .expect("a non-loopback IPv4 address")
-}
-
-/// A port free on `ip` for both UDP and TCP.
-fn free_dns_port(ip: std::net::IpAddr) -> u16 {
-    loop {
-        let udp = UdpSocket::bind((ip, 0)).unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind((ip, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn question(name: &str, qtype: RecordType) -> Vec<u8> {
-    let mut m = Message::new(0x5eed, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
-    m.to_vec().unwrap()
-}
-
-fn ask_udp(server: SocketAddr, name: &str, qtype: RecordType) -> Message {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.send_to(&question(name, qtype), server).unwrap();
-    let mut buf = [0u8; 4096];
-    let n = sock.recv(&mut buf).expect("a DNS answer over UDP");
-    Message::from_vec(&buf[..n]).unwrap()
-}
-
-fn ask_tcp(server: SocketAddr, name: &str, qtype: RecordType) -> Message {
-    let mut s = TcpStream::connect(server).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let q = question(name, qtype);
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
-    s.write_all(&framed).unwrap();
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
-    s.read_exact(&mut buf).unwrap();
-    Message::from_vec(&buf).unwrap()
-}
-
-fn a_records(m: &Message) -> Vec<String> {
-    let mut v: Vec<String> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.0.to_string()),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// A resolver standing in for the host's: every name is 192.0.2.53, but `missing.example.`
@@ -268,7 +216,7 @@ fn cluster_dns_answers_services_pods_and_forwards() {
     // The server's own DNS, over UDP and TCP (its cache may lag the API by a watch event).
     let server = SocketAddr::new(node_ip, port);
     let web = eventually(30, "web's A record from the server's DNS", || {
-        let m = ask_udp(server, "web.dnstest.svc.cluster.local.", RecordType::A);
+        let m = ask_udp(server, "web.dnstest.svc.cluster.local.", RecordType::A)?;
         (m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty()).then_some(m)
     });
     assert_eq!(a_records(&web), std::slice::from_ref(&web_ip));
@@ -300,7 +248,7 @@ fn cluster_dns_answers_services_pods_and_forwards() {
         }));
         local
     });
-    let ask = |name: &str, t: RecordType| ask_udp(local, name, t);
+    let ask = |name: &str, t: RecordType| ask_udp(local, name, t).expect("a DNS answer over UDP");
     eventually(30, "the test's DNS cache synced", || {
         (a_records(&ask("web.dnstest.svc.cluster.local.", RecordType::A)) == [web_ip.clone()])
             .then_some(())

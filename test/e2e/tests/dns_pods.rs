@@ -7,17 +7,19 @@
 
 mod common;
 
-use std::{
-    collections::BTreeSet,
-    net::{IpAddr, SocketAddr, TcpListener, UdpSocket},
-    process::Output,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, process::Output, time::Instant};
 
-use common::{eventually, node_ip::NodeIp, registry::Registry, Cluster};
+use common::{
+    dnsq::{ask_udp, free_dns_port},
+    eventually,
+    node_ip::NodeIp,
+    pods,
+    registry::Registry,
+    Cluster,
+};
 use rkube_dns::proto::{
-    op::{Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{Name, RData, RecordType},
+    op::ResponseCode,
+    rr::{RData, RecordType},
 };
 
 const K: &str = "1.33";
@@ -126,17 +128,11 @@ spec:
 "#;
 
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get", "-n", NS];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
+    pods::jsonpath(c, K, NS, what, path)
 }
 
 fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> Output {
-    let mut args = vec!["exec", "-n", NS, pod, "--"];
-    args.extend_from_slice(cmd);
-    c.kubectl_raw(K, &args)
+    pods::exec(c, K, NS, pod, cmd)
 }
 
 fn exec_ok(c: &Cluster, pod: &str, cmd: &[&str]) -> String {
@@ -149,40 +145,9 @@ fn exec_ok(c: &Cluster, pod: &str, cmd: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `n` GETs of `url` from the client pod in one exec (busybox 1.36.0's `wget -T` segfaults,
-/// hence `timeout`): one line per request, a backend's hostname or `FAILED`.
+/// `n` GETs of `url` from the client pod: a backend's hostname or `FAILED: <error>`.
 fn requests_from_client(c: &Cluster, url: &str, n: usize) -> Vec<String> {
-    let script = format!(
-        "for i in $(seq {n}); do timeout 5 wget -q -O- {url} 2>/dev/null || echo FAILED; done"
-    );
-    let out = exec(c, "client", &["sh", "-c", &script]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// A port free on `ip` for both UDP and TCP.
-fn free_dns_port(ip: IpAddr) -> u16 {
-    loop {
-        let udp = UdpSocket::bind((ip, 0)).unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind((ip, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn ask_udp(server: SocketAddr, name: &str, qtype: RecordType) -> Option<Message> {
-    let mut m = Message::new(0x7e57, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
-    let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    sock.send_to(&m.to_vec().unwrap(), server).unwrap();
-    let mut buf = [0u8; 4096];
-    let n = sock.recv(&mut buf).ok()?;
-    Message::from_vec(&buf[..n]).ok()
+    pods::wget_from_pod(c, K, NS, "client", url, n)
 }
 
 #[test]
@@ -229,17 +194,8 @@ fn pods_resolve_and_reach_services_by_name() {
     assert_eq!(eps, format!("{node_addr} {dns_port}"));
 
     c.apply_stdin(K, &["apply", "-f", "-"], MANIFEST);
-    let backends: BTreeSet<String> = eventually(180, "3 web pods Ready", || {
-        let out = jsonpath(
-            &c,
-            &["pods", "-l", "app=web,owner=deploy"],
-            "{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-        );
-        let ready: BTreeSet<String> = out
-            .lines()
-            .filter(|l| l.ends_with(" True"))
-            .map(|l| l.split(' ').next().unwrap().to_string())
-            .collect();
+    let backends = eventually(180, "3 web pods Ready", || {
+        let ready = pods::ready_pods(&c, K, NS, "app=web,owner=deploy");
         (ready.len() == 3).then_some(ready)
     });
     for pod in ["client", "dns-default", "dns-none", "unready"] {
@@ -295,14 +251,7 @@ fn pods_resolve_and_reach_services_by_name() {
         format!("http://{cluster_ip}"),
     ] {
         let started = Instant::now();
-        let answers = eventually(90, &format!("every backend through {url}"), || {
-            let answers = requests_from_client(&c, &url, 30);
-            let got: BTreeSet<String> = answers.iter().cloned().collect();
-            if got != backends {
-                eprintln!("{url}: {got:?}");
-            }
-            (got == backends).then_some(answers)
-        });
+        let answers = pods::until_every_backend(&c, K, (NS, "client"), &url, 30, &backends, 90);
         assert_eq!(answers.len(), 30, "{url}: {answers:?}");
         assert!(!answers.iter().any(|a| a == "unready"), "{url}");
         eprintln!(
@@ -476,7 +425,7 @@ fn pods_resolve_and_reach_services_by_name() {
     c.kubectl(K, &["scale", "-n", NS, "deployment", "web", "--replicas=1"]);
     let answers = eventually(120, "served again after scaling back", || {
         let a = requests_from_client(&c, "http://web", 5);
-        a.iter().all(|h| h != "FAILED").then_some(a)
+        a.iter().all(|h| !h.starts_with("FAILED")).then_some(a)
     });
     assert!(
         answers

@@ -13,35 +13,19 @@ use std::{
     time::Duration,
 };
 
-use common::{eventually, registry::Registry, Cluster};
+use common::{eventually, pods, registry::Registry, Cluster};
 
 const K: &str = "1.33";
 
+const NS: &str = "default";
+
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
+    pods::jsonpath(c, K, NS, what, path)
 }
 
-/// `n` requests from the client pod (one exec each; busybox 1.36.0's `wget -T` segfaults); a backend's hostname, or `FAILED: <error>`.
+/// `n` requests from the client pod: a backend's hostname, or `FAILED: <error>`.
 fn requests_from_pod(c: &Cluster, url: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|_| {
-            let out = c.kubectl_raw(
-                K,
-                &[
-                    "exec", "client", "--", "timeout", "5", "wget", "-q", "-O-", url,
-                ],
-            );
-            if out.status.success() {
-                String::from_utf8_lossy(&out.stdout).trim().to_string()
-            } else {
-                format!("FAILED: {}", String::from_utf8_lossy(&out.stderr).trim())
-            }
-        })
-        .collect()
+    pods::wget_from_pod(c, K, NS, "client", url, n)
 }
 
 /// One HTTP GET from this (host) process; the body's first line.
@@ -112,17 +96,8 @@ spec:
   - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
 "#,
     );
-    let backends: BTreeSet<String> = eventually(120, "2 web pods Ready", || {
-        let out = jsonpath(
-            &c,
-            &["pods", "-l", "app=web"],
-            "{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-        );
-        let ready: BTreeSet<String> = out
-            .lines()
-            .filter(|l| l.ends_with(" True"))
-            .map(|l| l.split(' ').next().unwrap().to_string())
-            .collect();
+    let backends = eventually(120, "2 web pods Ready", || {
+        let ready = pods::ready_pods(&c, K, NS, "app=web");
         (ready.len() == 2).then_some(ready)
     });
     let client_ip = eventually(120, "the client pod Running", || {
@@ -136,14 +111,7 @@ spec:
 
     // ClusterIP from a pod: every backend answers over many requests (random balancing).
     let url = format!("http://{cluster_ip}/");
-    let seen = eventually(60, "both backends through the ClusterIP", || {
-        let answers = requests_from_pod(&c, &url, 30);
-        let got: BTreeSet<String> = answers.iter().cloned().collect();
-        if got != backends {
-            eprintln!("through {url}: {got:?}");
-        }
-        (got == backends).then_some(answers)
-    });
+    let seen = pods::until_every_backend(&c, K, (NS, "client"), &url, 30, &backends, 60);
     assert_eq!(seen.len(), 30, "{seen:?}");
 
     // NodePort from a pod, to the node's bridge address.

@@ -1,7 +1,9 @@
 //! A real `rkube server` for a test, and the kubectl binaries to drive it.
 #![allow(dead_code)]
 
+pub mod dnsq;
 pub mod node_ip;
+pub mod pods;
 pub mod registry;
 
 use std::{
