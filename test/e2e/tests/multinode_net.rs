@@ -3,8 +3,9 @@
 //! other end of a veth pair (10.251.<n>.2), joined over that link. Each agent routes the other
 //! node's podCIDR via the other node's address; pods ping and fetch from each other by pod IP
 //! both ways, the server sees the client pod's own IP (no masquerade between pod CIDRs), and a
-//! ClusterIP Service whose only backend is on the other node answers. When a node goes, its
-//! route goes; at the end no route, bridge, nftables table, link or namespace is left.
+//! ClusterIP Service whose only backend is on the other node answers. A node reachable only
+//! through a router gets no route but a warning. When a node goes, its route goes; at the end
+//! no route, bridge, nftables table, link or namespace is left.
 
 mod common;
 #[path = "common/netns.rs"]
@@ -297,6 +298,7 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     assert_ne!(cidr_a, cidr_b);
 
     // Each side routes the other's pod CIDR via the other's address.
+    let both_ready = Instant::now();
     eventually(30, "the pod routes on both nodes", || {
         let host = rkube_routes(None);
         let inside = rkube_routes(Some(&link));
@@ -304,6 +306,41 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
             && inside.contains(&format!("{cidr_a} via {}", link.host_ip)))
         .then_some(())
     });
+    eprintln!(
+        "routes on both nodes {} ms after both nodes were seen Ready",
+        both_ready.elapsed().as_millis()
+    );
+
+    // A node whose address is only reachable through a router gets no route, and a warning.
+    let far_cidr = format!("10.{}.250.0/24", 200 + n % 40);
+    let far = format!("mn-far-{n}");
+    c.apply_stdin(
+        K,
+        &["create", "-f", "-"],
+        &format!("apiVersion: v1\nkind: Node\nmetadata: {{name: {far}}}\nspec: {{podCIDR: {far_cidr}}}\n"),
+    );
+    // 198.51.100.0/24 (TEST-NET-2) is reached through a router (the default route), if at all.
+    let status = format!(
+        r#"{{"status":{{"addresses":[{{"type":"InternalIP","address":"198.51.100.{n}"}}]}}}}"#
+    );
+    c.kubectl(
+        K,
+        &[
+            "patch",
+            "node",
+            &far,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ],
+    );
+    eventually(30, "the warning about the unroutable node", || {
+        let log = a.log();
+        (log.contains("no pod routes to these nodes") && log.contains(&far)).then_some(())
+    });
+    assert!(!rkube_routes(None).contains(&far_cidr));
+    c.kubectl(K, &["delete", "node", &far, "--wait=false"]);
 
     c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", &a.name));
     c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", &b.name));
@@ -315,6 +352,10 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     };
     assert!(in_cidr(pod_a, &cidr_a), "{pod_a} not in {cidr_a}");
     assert!(in_cidr(pod_b, &cidr_b), "{pod_b} not in {cidr_b}");
+    eprintln!(
+        "web-a {pod_a} on {} ({cidr_a}), web-b {pod_b} on {} ({cidr_b})",
+        a.name, b.name
+    );
 
     // By pod IP, both ways; the server sees the client pod's own address.
     ping(&c, "web-a", pod_b);
@@ -329,14 +370,17 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     );
 
     // Through ClusterIPs whose only backend is on the other node.
-    for (client, service) in [("web-a", "web-b"), ("web-b", "web-a")] {
+    // Like upstream kube-proxy, traffic from a pod is not masqueraded: the backend sees the pod.
+    for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
         let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
         assert!(!cluster_ip.is_empty());
         let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
-        assert!(
-            answer.parse::<Ipv4Addr>().is_ok(),
-            "{client} -> {service} ({cluster_ip}): {answer:?}"
+        assert_eq!(
+            answer,
+            client_ip.to_string(),
+            "{client} -> {service} ({cluster_ip})"
         );
+        eprintln!("{client} -> {service} via {cluster_ip}: the backend saw {answer}");
     }
 
     // A node that goes loses its route on the other node.
