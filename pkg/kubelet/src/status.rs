@@ -33,8 +33,12 @@ pub fn phase(v: &View<'_>) -> &'static str {
     let policy = restart_policy(v.pod);
     // Init containers: a failed one with Never fails the pod; unfinished ones keep it Pending.
     for c in v.init {
-        if c.succeeded() {
+        // A sidecar never completes: once started it no longer holds the pod back.
+        if c.init_done() {
             continue;
+        }
+        if c.sidecar {
+            return "Pending";
         }
         if policy == "Never" && c.terminated().is_some_and(|t| t.exit_code != 0) {
             return "Failed";
@@ -143,15 +147,19 @@ pub fn build(v: &View<'_>, transitions: &mut Transitions) -> Value {
     let init_pending: Vec<&str> = v
         .init
         .iter()
-        .filter(|c| !c.succeeded())
+        .filter(|c| !c.init_done())
         .map(|c| c.name.as_str())
         .collect();
+    // Sidecars count in ContainersReady, as upstream.
     let unready: Vec<&str> = v
-        .containers
+        .init
         .iter()
-        .filter(|c| !(c.running() && c.waiting.is_none() && c.ready))
+        .filter(|c| c.sidecar)
+        .chain(v.containers)
+        .filter(|c| !c.running_ready())
         .map(|c| c.name.as_str())
         .collect();
+    let gates = readiness_gates(v.pod);
     let mut cond = |type_: &str, ok: bool, reason: Option<&str>, message: Option<String>| {
         let at = match transitions.get(type_) {
             Some((s, t)) if *s == ok => t.clone(),
@@ -160,15 +168,11 @@ pub fn build(v: &View<'_>, transitions: &mut Transitions) -> Value {
                 v.now.to_string()
             }
         };
-        let mut c = json!({"type": type_, "status": if ok {"True"} else {"False"},
-                           "lastProbeTime": null, "lastTransitionTime": at});
-        if let Some(r) = reason {
-            c["reason"] = json!(r);
-        }
-        if let Some(m) = message {
-            c["message"] = json!(m);
-        }
-        c
+        // reason and message are always present (null when unset): the status goes out as a
+        // strategic merge patch, which merges a condition into the stored one by type.
+        json!({"type": type_, "status": if ok {"True"} else {"False"},
+               "lastProbeTime": null, "lastTransitionTime": at,
+               "reason": reason, "message": message})
     };
     let sandbox = cond(
         "PodReadyToStartContainers",
@@ -211,32 +215,24 @@ pub fn build(v: &View<'_>, transitions: &mut Transitions) -> Value {
         )
     };
     let all_ready = !terminal && unready.is_empty() && init_pending.is_empty();
-    let ready = cond("Ready", all_ready, ready_reason, ready_msg.clone());
+    // Ready also needs every readiness gate's condition True (ContainersReady does not).
+    let ready = if all_ready && !gates.is_empty() {
+        cond(
+            "Ready",
+            false,
+            Some("ReadinessGatesNotReady"),
+            Some(gates.join(", ")),
+        )
+    } else {
+        cond("Ready", all_ready, ready_reason, ready_msg.clone())
+    };
     let containers_ready = cond("ContainersReady", all_ready, ready_reason, ready_msg);
     // The pod is bound to this node: scheduled (the scheduler's own write may not be seen yet).
     let scheduled = cond("PodScheduled", true, None, None);
-    let mut conditions = vec![sandbox, initialized, ready, containers_ready, scheduled];
-    // Conditions the kubelet does not own (readiness gates, DisruptionTarget)
-    // are kept as they are.
-    let ours = [
-        "PodReadyToStartContainers",
-        "Initialized",
-        "Ready",
-        "ContainersReady",
-        "PodScheduled",
-    ];
-    for c in v
-        .pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        if !ours.contains(&c.type_.as_str()) {
-            conditions.push(serde_json::to_value(c).unwrap_or_default());
-        }
-    }
+    // Only the kubelet's own conditions: others' (readiness gates, DisruptionTarget) stay as
+    // the API has them, since the patch merges conditions by type. Sending them from this
+    // (possibly stale) view would undo a newer write.
+    let conditions = vec![sandbox, initialized, ready, containers_ready, scheduled];
     let app_waiting = if init_pending.is_empty() {
         "ContainerCreating"
     } else {
@@ -265,6 +261,35 @@ pub fn build(v: &View<'_>, transitions: &mut Transitions) -> Value {
             .collect::<Vec<_>>());
     }
     status
+}
+
+/// Why the readiness gates hold the pod back, one message per gate whose condition is not
+/// True (upstream's wording); empty when all pass.
+pub fn readiness_gates(pod: &Pod) -> Vec<String> {
+    let conditions = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| {
+            let t = &g.condition_type;
+            match conditions.iter().find(|c| c.type_ == *t) {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate \"{t}\" does not exist."
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate \"{t}\" is not \"True\", but {}",
+                    c.status
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect()
 }
 
 /// Guaranteed when every container has cpu and memory limits equal to its requests,
@@ -434,6 +459,88 @@ mod tests {
             s["conditions"][2]["lastTransitionTime"],
             "1970-01-01T00:00:09Z"
         );
+    }
+
+    #[test]
+    fn readiness_gates_hold_ready_back() {
+        let mut p = pod("Always");
+        p.spec.as_mut().unwrap().readiness_gates =
+            Some(vec![k8s_openapi::api::core::v1::PodReadinessGate {
+                condition_type: "example.com/lb".into(),
+            }]);
+        let cs = [running()];
+        let mut t = Transitions::new();
+        let s = build(&view(&p, &cs), &mut t);
+        assert_eq!(s["conditions"][2]["type"], "Ready");
+        assert_eq!(s["conditions"][2]["status"], "False");
+        assert_eq!(s["conditions"][2]["reason"], "ReadinessGatesNotReady");
+        assert_eq!(
+            s["conditions"][2]["message"],
+            "corresponding condition of pod readiness gate \"example.com/lb\" does not exist."
+        );
+        assert_eq!(s["conditions"][3]["type"], "ContainersReady");
+        assert_eq!(s["conditions"][3]["status"], "True");
+        let gate = |status: &str| k8s_openapi::api::core::v1::PodCondition {
+            type_: "example.com/lb".into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let conds = p.status.as_mut().unwrap().conditions.as_mut().unwrap();
+        conds.push(gate("False"));
+        let s = build(&view(&p, &cs), &mut t);
+        assert_eq!(
+            s["conditions"][2]["message"],
+            "the status of pod readiness gate \"example.com/lb\" is not \"True\", but False"
+        );
+        let conds = p.status.as_mut().unwrap().conditions.as_mut().unwrap();
+        *conds.last_mut().unwrap() = gate("True");
+        let s = build(&view(&p, &cs), &mut t);
+        assert_eq!(s["conditions"][2]["status"], "True");
+        // reason/message are cleared explicitly: the patch merges conditions by type.
+        assert_eq!(s["conditions"][2]["reason"], Value::Null);
+        assert_eq!(s["conditions"][2]["message"], Value::Null);
+        // Only the kubelet's own conditions are sent; the gate's stays as the API has it.
+        assert_eq!(s["conditions"].as_array().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn sidecars_do_not_complete_but_count_in_ready() {
+        let p = pod("Never");
+        let mut side = running();
+        side.name = "side".into();
+        side.init = true;
+        side.sidecar = true;
+        side.ready = false;
+        let app = [running()];
+        let mut v = view(&p, &app);
+        let init = [side.clone()];
+        v.init = &init;
+        // Not started yet (startupProbe pending): the pod is still initializing.
+        assert_eq!(phase(&v), "Pending");
+        let s = build(&v, &mut Transitions::new());
+        assert_eq!(s["conditions"][1]["status"], "False");
+        side.started_once = true;
+        let init = [side.clone()];
+        v.init = &init;
+        assert_eq!(phase(&v), "Running");
+        let s = build(&v, &mut Transitions::new());
+        assert_eq!(s["conditions"][1]["status"], "True");
+        assert_eq!(s["conditions"][3]["status"], "False");
+        assert_eq!(
+            s["conditions"][3]["message"],
+            "containers with unready status: [side]"
+        );
+        assert_eq!(s["initContainerStatuses"][0]["started"], true);
+        assert!(s["initContainerStatuses"][0]["state"]["running"].is_object());
+        side.ready = true;
+        let init = [side.clone()];
+        v.init = &init;
+        let s = build(&v, &mut Transitions::new());
+        assert_eq!(s["conditions"][2]["status"], "True");
+        // The app containers finish: the pod is done, whatever the sidecar does.
+        let app = [exited(0, false)];
+        v.containers = &app;
+        assert_eq!(phase(&v), "Succeeded");
     }
 
     #[test]

@@ -68,6 +68,12 @@ impl Instance {
 pub struct ContainerState {
     pub name: String,
     pub init: bool,
+    /// A sidecar: an init container with restartPolicy Always, kept running beside the app
+    /// containers.
+    pub sidecar: bool,
+    /// A sidecar's startup finished once (started, startupProbe passed): later init
+    /// containers and the app containers may start.
+    pub started_once: bool,
     /// The image as written in the spec, and the resolved repo digest.
     pub image: String,
     pub image_id: String,
@@ -94,6 +100,8 @@ impl ContainerState {
         ContainerState {
             name: name.into(),
             init,
+            sidecar: false,
+            started_once: false,
             image: image.into(),
             image_id: String::new(),
             restart_count: 0,
@@ -123,5 +131,20 @@ impl ContainerState {
     /// An init container that finished successfully.
     pub fn succeeded(&self) -> bool {
         self.terminated().is_some_and(|t| t.exit_code == 0)
+    }
+
+    /// An init container the pod no longer waits for: a regular one that succeeded, a
+    /// sidecar that started.
+    pub fn init_done(&self) -> bool {
+        if self.sidecar {
+            self.started_once
+        } else {
+            self.succeeded()
+        }
+    }
+
+    /// Running, past its startup, and ready as its readiness probe says.
+    pub fn running_ready(&self) -> bool {
+        self.running() && self.waiting.is_none() && self.ready
     }
 }

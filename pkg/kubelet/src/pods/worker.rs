@@ -79,7 +79,9 @@ impl Worker {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let spec = pod.spec.as_ref();
         let make = |c: &Container, init: bool| {
-            ContainerState::new(&c.name, c.image.as_deref().unwrap_or_default(), init)
+            let mut s = ContainerState::new(&c.name, c.image.as_deref().unwrap_or_default(), init);
+            s.sidecar = init && c.restart_policy.as_deref() == Some("Always");
+            s
         };
         Worker {
             pod_dir: ctx.pod_dir(&ns, &name, &uid),
@@ -173,6 +175,10 @@ impl Worker {
                 }
                 self.write_status(&pod).await;
                 if !self.torn_down && self.terminal(&pod) {
+                    // The app containers are done: the sidecars go too, last started first.
+                    if self.stop_sidecars(&pod).await {
+                        self.write_status(&pod).await;
+                    }
                     self.teardown_sandbox().await;
                     self.torn_down = true;
                 }
@@ -223,6 +229,11 @@ impl Worker {
         self.sandbox = a.sandbox;
         self.pod_ip = a.pod_ip;
         self.restore_backoff(pod);
+        // A sidecar that ran before (running, or restarting now) does not hold the pod back
+        // again: its startup was over before the agent restarted.
+        for c in self.init.iter_mut().filter(|c| c.sidecar) {
+            c.started_once |= c.instance.is_some() || c.last.is_some();
+        }
         for (init, i, id) in a.running {
             let name = self.state_mut(init, i).name.clone();
             self.spawn_waiter(&name, &id);
@@ -230,7 +241,8 @@ impl Worker {
             if spec.as_ref().is_some_and(|s| s.readiness_probe.is_none()) {
                 self.state_mut(init, i).ready = true;
             }
-            if let (false, Some(spec), Some(sb)) = (init, spec, self.sandbox.clone()) {
+            let sidecar = self.state_mut(init, i).sidecar;
+            if let (false, Some(spec), Some(sb)) = (init && !sidecar, spec, self.sandbox.clone()) {
                 for (kind, probe) in [
                     (Kind::Readiness, spec.readiness_probe.clone()),
                     (Kind::Liveness, spec.liveness_probe.clone()),
@@ -373,6 +385,17 @@ impl Worker {
         let policy = restart_policy(pod).to_string();
         for i in 0..self.init.len() {
             let c = &self.init[i];
+            if c.sidecar {
+                // Started in order with the init containers, restarted whenever it exits; the
+                // next one waits only until it has started (startupProbe passed).
+                if !c.running() {
+                    self.start_or_backoff(pod, true, i).await;
+                }
+                if !self.init[i].started_once {
+                    return;
+                }
+                continue;
+            }
             if c.succeeded() && c.waiting.is_none() {
                 continue;
             }
@@ -550,8 +573,11 @@ impl Worker {
                 );
                 info!(container = %name, id = %info.id, pid = info.pid, restart = restart_count, "container started");
                 let has_readiness = spec.readiness_probe.is_some();
-                let has_startup = spec.startup_probe.is_some() && !init;
                 let c = self.state_mut(init, i);
+                // Regular init containers are not probed; sidecars are, as app containers.
+                let probed = !init || c.sidecar;
+                let has_startup = spec.startup_probe.is_some() && probed;
+                c.started_once |= !has_startup;
                 c.instance = Some(Instance {
                     id: id.clone(),
                     started_at: info.started_at,
@@ -572,7 +598,7 @@ impl Worker {
                 if has_startup {
                     self.life.unstarted.insert(id.clone());
                     self.spawn_probes(&sandbox, &spec, &id, &[Kind::Startup]);
-                } else if !init {
+                } else if probed {
                     self.spawn_probes(&sandbox, &spec, &id, &[Kind::Readiness, Kind::Liveness]);
                 }
                 self.publish();
@@ -800,10 +826,13 @@ impl Worker {
         let policy = restart_policy(pod).to_string();
         let pod_ref = format!("{}_{}({})", self.name, self.ns, self.uid);
         let fp = Self::field_path(init, &self.state_mut(init, i).name.clone());
+        let done = self.terminal(pod);
         let c = self.state_mut(init, i);
         c.ready = false;
         let Some(t) = c.terminated() else { return };
         let restarts = match policy.as_str() {
+            // A sidecar restarts whatever the pod's policy, until the pod is done.
+            _ if c.sidecar => !done,
             "Never" => false,
             "OnFailure" => t.exit_code != 0,
             _ => !init || t.exit_code != 0,
@@ -997,20 +1026,30 @@ impl Worker {
         for p in self.probes.drain(..) {
             p.abort();
         }
+        let instance = |c: &super::state::ContainerState| {
+            c.instance
+                .as_ref()
+                .filter(|_| c.running())
+                .map(|i| (c.name.clone(), i.id.clone(), c.init))
+        };
+        // App (and regular init) containers first; then the sidecars, one at a time in
+        // reverse order, as upstream (a sidecar outlives what it serves).
         let running: Vec<(String, String, bool)> = self
             .containers
             .iter()
-            .chain(&self.init)
-            .filter(|c| c.running())
-            .filter_map(|c| {
-                c.instance
-                    .as_ref()
-                    .map(|i| (c.name.clone(), i.id.clone(), c.init))
-            })
+            .chain(self.init.iter().filter(|c| !c.sidecar))
+            .filter_map(instance)
+            .collect();
+        let sidecars: Vec<(String, String, bool)> = self
+            .init
+            .iter()
+            .rev()
+            .filter(|c| c.sidecar)
+            .filter_map(instance)
             .collect();
         let stop_started = Instant::now();
         if let Some(pod) = pod {
-            for (name, _, init) in &running {
+            for (name, _, init) in running.iter().chain(&sidecars) {
                 self.ctx.events.record(
                     pod,
                     Self::field_path(*init, name),
@@ -1027,36 +1066,20 @@ impl Worker {
             }
             self.write_status(pod).await;
         }
-        // preStop hooks run before SIGTERM, within the grace period.
-        let hooks_ran = match pod.filter(|_| !grace.is_zero()) {
-            Some(pod) => self.pre_stop(pod, &running, grace).await,
-            None => false,
-        };
-        for (_, id, _) in &running {
-            let sig = if grace.is_zero() { SIGKILL } else { SIGTERM };
-            if let Err(e) = self.ctx.runtime.kill(id, sig).await {
-                debug!(container = %id, error = %e, "signalling a container failed");
-            }
-        }
-        // After a preStop hook the container still gets upstream's minimum of 2 s.
-        let mut deadline = stop_started + grace;
-        if hooks_ran {
-            deadline = deadline.max(Instant::now() + Duration::from_secs(2));
-        }
-        let mut left: std::collections::HashSet<String> =
-            running.iter().map(|r| r.1.clone()).collect();
-        while !left.is_empty() {
-            match tokio::time::timeout_at(deadline.into(), self.rx.recv()).await {
-                Ok(Some(Msg::Exited { instance, .. })) => {
-                    left.remove(&instance);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
-        for id in &left {
-            let _ = self.ctx.runtime.kill(id, SIGKILL).await;
-            let _ = tokio::time::timeout(Duration::from_secs(10), self.ctx.runtime.wait(id)).await;
+        let mut exited = std::collections::HashSet::new();
+        let deadline = stop_started + grace;
+        self.stop_group(pod, &running, grace, deadline, &mut exited)
+            .await;
+        for side in &sidecars {
+            // Each gets what is left of the grace period, at least upstream's 2 s.
+            let deadline = if grace.is_zero() {
+                deadline
+            } else {
+                deadline.max(Instant::now() + kill::MIN_GRACE)
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.stop_group(pod, std::slice::from_ref(side), left, deadline, &mut exited)
+                .await;
         }
         for c in self.init.iter().chain(&self.containers) {
             if let Some(i) = &c.instance {
@@ -1096,6 +1119,96 @@ impl Worker {
             }
         }
         let _ = pod;
+    }
+
+    /// preStop hooks, then SIGTERM (SIGKILL with no grace), then SIGKILL for what still runs
+    /// at `deadline` (at least 2 s after a preStop hook). `exited` collects the exits seen, so
+    /// one reported while another group stopped is not waited for again.
+    async fn stop_group(
+        &mut self,
+        pod: Option<&Pod>,
+        group: &[(String, String, bool)],
+        grace: Duration,
+        mut deadline: Instant,
+        exited: &mut std::collections::HashSet<String>,
+    ) {
+        if group.is_empty() {
+            return;
+        }
+        let hooks_ran = match pod.filter(|_| !grace.is_zero()) {
+            Some(pod) => self.pre_stop(pod, group, grace).await,
+            None => false,
+        };
+        let mut left: std::collections::HashSet<String> = group
+            .iter()
+            .map(|r| r.1.clone())
+            .filter(|id| !exited.contains(id))
+            .collect();
+        for id in &left {
+            let sig = if grace.is_zero() { SIGKILL } else { SIGTERM };
+            if let Err(e) = self.ctx.runtime.kill(id, sig).await {
+                debug!(container = %id, error = %e, "signalling a container failed");
+            }
+        }
+        if hooks_ran {
+            deadline = deadline.max(Instant::now() + kill::MIN_GRACE);
+        }
+        while !left.is_empty() {
+            match tokio::time::timeout_at(deadline.into(), self.rx.recv()).await {
+                Ok(Some(Msg::Exited { instance, .. })) => {
+                    left.remove(&instance);
+                    exited.insert(instance);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for id in &left {
+            let _ = self.ctx.runtime.kill(id, SIGKILL).await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.ctx.runtime.wait(id)).await;
+        }
+    }
+
+    /// Stops the running sidecars one at a time, last first (preStop, SIGTERM, the pod's
+    /// grace period, SIGKILL), recording their exits; true when there was any.
+    async fn stop_sidecars(&mut self, pod: &Pod) -> bool {
+        let mut any = false;
+        for i in (0..self.init.len()).rev() {
+            let c = &self.init[i];
+            if !c.sidecar || !c.running() {
+                continue;
+            }
+            let Some(id) = c.instance.as_ref().map(|x| x.id.clone()) else {
+                continue;
+            };
+            let name = c.name.clone();
+            let Some(spec) = Self::spec_of(pod, true, &name).cloned() else {
+                continue;
+            };
+            any = true;
+            for t in self.life.probe_tasks.remove(&id).into_iter().flatten() {
+                t.abort();
+            }
+            self.ctx.events.record(
+                pod,
+                Self::field_path(true, &name),
+                false,
+                "Killing",
+                format!("Stopping container {name}"),
+            );
+            let grace = grace_period(pod);
+            let exit = self.kill_job(pod, &spec, true, &id).run(grace).await;
+            let c = &mut self.init[i];
+            c.ready = false;
+            if let Some(inst) = c
+                .instance
+                .as_mut()
+                .filter(|x| x.id == id && x.exit.is_none())
+            {
+                inst.exit = exit;
+            }
+        }
+        any
     }
 
     fn spawn_probes(&mut self, sandbox: &Sandbox, spec: &Container, id: &str, kinds: &[Kind]) {
@@ -1261,6 +1374,7 @@ impl Worker {
         if r.ok {
             c.liveness_failures = 0;
             c.ready = spec.readiness_probe.is_none();
+            c.started_once = true;
             self.life.unstarted.remove(&r.instance);
             if let Some(sb) = self.sandbox.clone() {
                 self.spawn_probes(&sb, &spec, &r.instance, &[Kind::Readiness, Kind::Liveness]);
@@ -1466,7 +1580,9 @@ impl Worker {
             .patch_status(
                 &self.name,
                 &PatchParams::default(),
-                &Patch::Merge(&json!({ "status": st })),
+                // Strategic: conditions merge by type, so those others wrote (readiness
+                // gates) stay as the API has them.
+                &Patch::Strategic(&json!({ "status": st })),
             )
             .await
         {
