@@ -20,6 +20,36 @@ fn pod_count(c: &Cluster, ns: &str, selector: &str) -> usize {
     out.lines().filter(|l| !l.is_empty()).count()
 }
 
+/// Waits for deploy/NAME's rollout (`kubectl rollout status`, at most 120 s).
+fn rollout_status(c: &Cluster, v: &str, ns: &str, name: &str) {
+    c.kubectl(
+        v,
+        &[
+            "rollout",
+            "status",
+            &format!("deploy/{name}"),
+            "-n",
+            ns,
+            "--timeout=120s",
+        ],
+    );
+}
+
+/// A jsonpath of deploy/NAME.
+fn deploy_jsonpath(c: &Cluster, v: &str, ns: &str, name: &str, path: &str) -> String {
+    c.kubectl(
+        v,
+        &[
+            "get",
+            &format!("deploy/{name}"),
+            "-n",
+            ns,
+            "-o",
+            &format!("jsonpath={path}"),
+        ],
+    )
+}
+
 fn deployment(name: &str, replicas: u32, image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: {replicas}\n  \
@@ -40,42 +70,12 @@ fn deployments_scale_roll_out_undo_and_heal() {
             &["apply", "-n", &ns, "-f", "-"],
             &deployment("web", 3, "busybox:1.36"),
         );
-        c.kubectl(
-            v,
-            &[
-                "rollout",
-                "status",
-                "deploy/web",
-                "-n",
-                &ns,
-                "--timeout=120s",
-            ],
-        );
+        rollout_status(&c, v, &ns, "web");
         assert_eq!(pod_count(&c, &ns, "app=web"), 3);
 
         c.kubectl(v, &["scale", "deploy/web", "-n", &ns, "--replicas=10"]);
-        c.kubectl(
-            v,
-            &[
-                "rollout",
-                "status",
-                "deploy/web",
-                "-n",
-                &ns,
-                "--timeout=120s",
-            ],
-        );
-        let ready = c.kubectl(
-            v,
-            &[
-                "get",
-                "deploy/web",
-                "-n",
-                &ns,
-                "-o",
-                "jsonpath={.status.readyReplicas}",
-            ],
-        );
+        rollout_status(&c, v, &ns, "web");
+        let ready = deploy_jsonpath(&c, v, &ns, "web", "{.status.readyReplicas}");
         assert_eq!(ready, "10");
         c.kubectl(v, &["scale", "deploy/web", "-n", &ns, "--replicas=1"]);
         eventually(120, "scale down to 1", || {
@@ -110,55 +110,27 @@ fn deployments_scale_roll_out_undo_and_heal() {
             v,
             &["set", "image", "deploy/web", "-n", &ns, "c=busybox:1.37"],
         );
-        c.kubectl(
-            v,
-            &[
-                "rollout",
-                "status",
-                "deploy/web",
-                "-n",
-                &ns,
-                "--timeout=120s",
-            ],
-        );
+        rollout_status(&c, v, &ns, "web");
         let rs = c.kubectl(v, &["get", "rs", "-n", &ns, "-l", "app=web", "-o", "name"]);
         assert_eq!(rs.lines().count(), 2, "{rs}");
         let history = c.kubectl(v, &["rollout", "history", "deploy/web", "-n", &ns]);
         assert!(history.lines().any(|l| l.starts_with("2 ")), "{history}");
         c.kubectl(v, &["rollout", "undo", "deploy/web", "-n", &ns]);
-        c.kubectl(
+        rollout_status(&c, v, &ns, "web");
+        let image = deploy_jsonpath(
+            &c,
             v,
-            &[
-                "rollout",
-                "status",
-                "deploy/web",
-                "-n",
-                &ns,
-                "--timeout=120s",
-            ],
-        );
-        let image = c.kubectl(
-            v,
-            &[
-                "get",
-                "deploy/web",
-                "-n",
-                &ns,
-                "-o",
-                "jsonpath={.spec.template.spec.containers[0].image}",
-            ],
+            &ns,
+            "web",
+            "{.spec.template.spec.containers[0].image}",
         );
         assert_eq!(image, "busybox:1.36");
-        let revision = c.kubectl(
+        let revision = deploy_jsonpath(
+            &c,
             v,
-            &[
-                "get",
-                "deploy/web",
-                "-n",
-                &ns,
-                "-o",
-                "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}",
-            ],
+            &ns,
+            "web",
+            "{.metadata.annotations.deployment\\.kubernetes\\.io/revision}",
         );
         assert_eq!(revision, "3");
     }
@@ -178,15 +150,7 @@ fn cascading_deletes_in_every_mode() {
             &["apply", "-f", "-"],
             &deployment(name, 2, "busybox:1.36"),
         );
-        c.kubectl(
-            v,
-            &[
-                "rollout",
-                "status",
-                &format!("deploy/{name}"),
-                "--timeout=120s",
-            ],
-        );
+        rollout_status(&c, v, "default", name);
         c.kubectl(
             v,
             &[
@@ -304,7 +268,7 @@ fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
         &["apply", "-f", "-"],
         &deployment("steady", 3, "busybox:1.36"),
     );
-    c.kubectl(v, &["rollout", "status", "deploy/steady", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "steady");
     // Sample readyReplicas through a watch for the whole rollout.
     let mut watch = common::KillOnDrop(
         Command::new(kubectl_path(v))
@@ -330,7 +294,7 @@ fn rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() {
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), "3/3");
     c.kubectl(v, &["set", "env", "deploy/steady", "MSG=v2"]);
-    c.kubectl(v, &["rollout", "status", "deploy/steady", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "steady");
     let mut samples = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(3)) {
         samples.push(line);
@@ -356,9 +320,9 @@ fn recreate_and_paused_rollouts() {
         "strategy: {type: Recreate}",
     );
     c.apply_stdin(v, &["apply", "-f", "-"], &recreate);
-    c.kubectl(v, &["rollout", "status", "deploy/rec", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "rec");
     c.kubectl(v, &["set", "image", "deploy/rec", "c=busybox:1.37"]);
-    c.kubectl(v, &["rollout", "status", "deploy/rec", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "rec");
     let images = c.kubectl(
         v,
         &[
@@ -382,7 +346,7 @@ fn recreate_and_paused_rollouts() {
         &["apply", "-f", "-"],
         &deployment("pz", 2, "busybox:1.36"),
     );
-    c.kubectl(v, &["rollout", "status", "deploy/pz", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "pz");
     c.kubectl(v, &["rollout", "pause", "deploy/pz"]);
     c.kubectl(v, &["set", "image", "deploy/pz", "c=busybox:1.37"]);
     c.kubectl(v, &["scale", "deploy/pz", "--replicas=3"]);
@@ -406,7 +370,7 @@ fn recreate_and_paused_rollouts() {
     );
     assert_eq!(reason, "DeploymentPaused");
     c.kubectl(v, &["rollout", "resume", "deploy/pz"]);
-    c.kubectl(v, &["rollout", "status", "deploy/pz", "--timeout=120s"]);
+    rollout_status(&c, v, "default", "pz");
     // Old pods may still be terminating right after the rollout: wait for them to go.
     eventually(60, "only new pods", || {
         let images = c.kubectl(
