@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{eventually, kubectl_path, Cluster, KillOnDrop, KUBECTL_VERSIONS};
+use common::{eventually, free_port, kubectl_path, Cluster, KillOnDrop, KUBECTL_VERSIONS};
 use rkube_kubelet::server::{ContainerRef, KubeletServer, Lookup, PodLookup, StreamingConfig};
 
 const NODE: &str = "stream-node";
@@ -200,25 +200,7 @@ fn logs_exec_and_port_forward_through_the_api_server() {
 
     // logs -f: lines written later arrive while the request is open.
     for v in KUBECTL_VERSIONS {
-        let mut child = KillOnDrop(
-            Command::new(kubectl_path(v))
-                .env("KUBECONFIG", &c.kubeconfig)
-                .args(["logs", "-f", "web"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.0.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let (_follow, rx) = follow_logs(&c, v, "web");
         let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(next(), "hello");
         assert_eq!(next(), "world");
@@ -272,41 +254,9 @@ fn logs_exec_and_port_forward_through_the_api_server() {
         std::net::TcpStream::connect(("127.0.0.1", httpd_port)).ok()
     });
     for v in KUBECTL_VERSIONS {
-        let mut pf = KillOnDrop(
-            Command::new(kubectl_path(v))
-                .env("KUBECONFIG", &c.kubeconfig)
-                .args(["port-forward", "pod/web", &format!(":{httpd_port}")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let mut stdout = BufReader::new(pf.0.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        // Keep reading: a closed pipe would kill kubectl at its next line.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        // "Forwarding from 127.0.0.1:41234 -> 8080"
-        let local: u16 = first
-            .split_whitespace()
-            .nth(2)
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{v}: unexpected port-forward output {first:?}"));
-        let curls: Vec<_> = (0..20)
-            .map(|_| {
-                Command::new("curl")
-                    .args(["-sS", "--max-time", "20"])
-                    .arg(format!("http://127.0.0.1:{local}/index.html"))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let (mut pf, local) = port_forward(&c, v, "pod/web", httpd_port);
         let mut failures = Vec::new();
-        for curl in curls {
-            let out = curl.wait_with_output().unwrap();
+        for out in parallel_gets(local, 20) {
             if out.stdout != b"served by busybox\n" {
                 failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
             }
@@ -458,14 +408,6 @@ fn connect_errors_in_upstream_words() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Lines of `kubectl logs -f` as they arrive (the child is killed on drop).
 fn follow_logs(c: &Cluster, v: &str, pod: &str) -> (KillOnDrop, mpsc::Receiver<String>) {
     let mut child = KillOnDrop(
@@ -490,6 +432,25 @@ fn follow_logs(c: &Cluster, v: &str, pod: &str) -> (KillOnDrop, mpsc::Receiver<S
     (child, rx)
 }
 
+/// `n` GETs of /index.html through `127.0.0.1:local` at once (curl), their outputs.
+fn parallel_gets(local: u16, n: usize) -> Vec<std::process::Output> {
+    let curls: Vec<_> = (0..n)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-sS", "--max-time", "20"])
+                .arg(format!("http://127.0.0.1:{local}/index.html"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    curls
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 /// Starts `kubectl port-forward` to `target` and returns it with the local port it chose.
 fn port_forward(c: &Cluster, v: &str, target: &str, port: u16) -> (KillOnDrop, u16) {
     let mut pf = KillOnDrop(
@@ -497,14 +458,17 @@ fn port_forward(c: &Cluster, v: &str, target: &str, port: u16) -> (KillOnDrop, u
             .env("KUBECONFIG", &c.kubeconfig)
             .args(["port-forward", target, &format!(":{port}")])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Read when requests fail; it holds little else.
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let mut stdout = BufReader::new(pf.0.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
+    // Keep reading: a closed pipe would kill kubectl at its next line.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    // "Forwarding from 127.0.0.1:41234 -> 8080"
     let local = first
         .split_whitespace()
         .nth(2)
@@ -634,19 +598,7 @@ fn kubectl_streams_to_real_containers() {
 
         // port-forward to the pod's httpd: 20 requests in parallel.
         let (_pf, local) = port_forward(&c, v, "pod/app", 8080);
-        let curls: Vec<_> = (0..20)
-            .map(|_| {
-                Command::new("curl")
-                    .args(["-sS", "--max-time", "20"])
-                    .arg(format!("http://127.0.0.1:{local}/index.html"))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for curl in curls {
-            let out = curl.wait_with_output().unwrap();
+        for out in parallel_gets(local, 20) {
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),
                 "served-from-pod\n",

@@ -87,7 +87,8 @@ pub fn rkube_bin() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
+/// A TCP port free on loopback now (another process may take it before it is bound).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
