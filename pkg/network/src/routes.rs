@@ -61,11 +61,11 @@ pub struct PodRoutes {
 
 impl PodRoutes {
     /// `state_dir` is the network state directory (`<data-dir>/agent/network`).
+    /// Nothing is created until a route is set (`rkube killall` must not leave directories).
     pub fn open(state_dir: &Path) -> Result<Self> {
-        let dir = state_dir.join("routes");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::Other(format!("create {}: {e}", dir.display())))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir: state_dir.join("routes"),
+        })
     }
 
     /// The routes recorded as installed by this agent.
@@ -97,6 +97,8 @@ impl PodRoutes {
         // Record first: a crash between the two leaves a record killall can act on, never an
         // unrecorded route.
         ensure_not_foreign(&route.pod_cidr).await?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::Other(format!("create {}: {e}", self.dir.display())))?;
         let file = self.file(&route.pod_cidr);
         std::fs::write(&file, route.via.to_string())
             .map_err(|e| Error::Other(format!("write {}: {e}", file.display())))?;

@@ -173,6 +173,10 @@ fn routes_are_replaced_idempotently_and_cleanup_spares_foreign_routes() {
         (foreign, n)
     });
     assert!(!foreign_deleted, "a route of another protocol was deleted");
+    assert!(
+        !state.path().join("routes").exists(),
+        "cleanup left the records directory"
+    );
     assert_eq!(removed, 2);
     let all = ns.ip(&["route", "show"]);
     assert!(
