@@ -25,30 +25,11 @@ use rkube_dns::proto::{
 const K: &str = "1.33";
 const NS: &str = "dnspods";
 
+/// Applied together with `pods::web_deployment(NS, 3)`: the 3 backends of Service web.
 const MANIFEST: &str = r#"
 apiVersion: v1
 kind: Namespace
 metadata: {name: dnspods}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: dnspods}
-spec:
-  replicas: 3
-  # Not just app=web: the bare "unready" pod below must stay out of the ReplicaSet.
-  selector: {matchLabels: {app: web, owner: deploy}}
-  template:
-    metadata: {labels: {app: web, owner: deploy}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        ports: [{name: web, containerPort: 8080}]
-        readinessProbe:
-          tcpSocket: {port: web}
-          periodSeconds: 1
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
 ---
 apiVersion: v1
 kind: Pod
@@ -193,7 +174,11 @@ fn pods_resolve_and_reach_services_by_name() {
     });
     assert_eq!(eps, format!("{node_addr} {dns_port}"));
 
-    c.apply_stdin(K, &["apply", "-f", "-"], MANIFEST);
+    c.apply_stdin(
+        K,
+        &["apply", "-f", "-"],
+        &format!("{MANIFEST}---\n{}", pods::web_deployment(NS, 3)),
+    );
     let backends = eventually(180, "3 web pods Ready", || {
         let ready = pods::ready_pods(&c, K, NS, "app=web,owner=deploy");
         (ready.len() == 3).then_some(ready)

@@ -59,26 +59,8 @@ fn cluster_ip_and_node_port_carry_real_traffic() {
     c.apply_stdin(
         K,
         &["apply", "-f", "-"],
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: busybox:1.36
-        ports: [{name: web, containerPort: 8080}]
-        readinessProbe:
-          tcpSocket: {port: web}
-          periodSeconds: 1
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
----
+        &(pods::web_deployment(NS, 2)
+            + r#"---
 apiVersion: v1
 kind: Service
 metadata: {name: web}
@@ -94,7 +76,7 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
   - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
-"#,
+"#),
     );
     let backends = eventually(120, "2 web pods Ready", || {
         let ready = pods::ready_pods(&c, K, NS, "app=web");

@@ -80,3 +80,33 @@ pub fn until_every_backend(
         (&got == backends).then_some(answers)
     })
 }
+
+/// The test backends' container command: busybox httpd on port 8080 serving the pod's hostname.
+pub const HTTPD_HOSTNAME_CMD: &str = r#"["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]"#;
+
+/// Deployment `web` in `ns`: `replicas` busybox httpd pods (labels app=web, owner=deploy)
+/// answering GET / on port 8080 (named `web`) with their hostname, Ready once it listens.
+pub fn web_deployment(ns: &str, replicas: u32) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  # Not just app=web: a bare pod labelled app=web must stay out of the ReplicaSet.
+  selector: {{matchLabels: {{app: web, owner: deploy}}}}
+  template:
+    metadata: {{labels: {{app: web, owner: deploy}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: busybox:1.36
+        ports: [{{name: web, containerPort: 8080}}]
+        readinessProbe:
+          tcpSocket: {{port: web}}
+          periodSeconds: 1
+        command: {HTTPD_HOSTNAME_CMD}
+"#
+    )
+}
