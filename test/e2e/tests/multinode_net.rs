@@ -360,6 +360,29 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     // By pod IP, both ways; the server sees the client pod's own address.
     ping(&c, "web-a", pod_b);
     ping(&c, "web-b", pod_a);
+    // A number for the notes, not an assertion: round trips across the veth link.
+    let rtt = c.kubectl_raw(
+        K,
+        &[
+            "exec",
+            "web-a",
+            "--",
+            "ping",
+            "-q",
+            "-c",
+            "50",
+            "-i",
+            "0.02",
+            &pod_b.to_string(),
+        ],
+    );
+    eprintln!(
+        "cross-node ping: {}",
+        String::from_utf8_lossy(&rtt.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
     assert_eq!(
         fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
         pod_a.to_string()
