@@ -11,6 +11,11 @@ pub struct Context {
     /// How long a node may stay silent before it is marked Unknown and tainted unreachable
     /// (`--node-monitor-grace-period`, 40 s).
     pub node_monitor_grace_period: std::time::Duration,
+    /// Nodes per second whose pods may start being evicted, per zone (`--node-eviction-rate`,
+    /// 0.1), and the same in a partially disrupted large zone (`--secondary-node-eviction-rate`,
+    /// 0.01).
+    pub node_eviction_rate: f64,
+    pub secondary_node_eviction_rate: f64,
 }
 
 impl Context {
@@ -45,6 +50,9 @@ impl Context {
             client,
             root_ca_pem: root_ca_pem.into(),
             node_monitor_grace_period: crate::nodelifecycle::DEFAULT_GRACE_PERIOD,
+            node_eviction_rate: crate::nodelifecycle::DEFAULT_NODE_EVICTION_RATE,
+            secondary_node_eviction_rate:
+                crate::nodelifecycle::DEFAULT_SECONDARY_NODE_EVICTION_RATE,
         })
     }
 }

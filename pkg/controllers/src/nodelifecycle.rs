@@ -4,14 +4,18 @@
 //! - a node silent (no Lease renewal, no Ready heartbeat) for the grace period (40 s) gets its
 //!   conditions set Unknown ("Kubelet stopped posting node status.");
 //! - nodes carry the taints their conditions imply (`unreachable` for Ready Unknown,
-//!   `not-ready` for Ready False, NoSchedule and NoExecute), removed when they recover;
+//!   `not-ready` for Ready False, NoSchedule and NoExecute), removed when they recover; new
+//!   NoExecute taints are paced per zone by the eviction rate limit and stop altogether when
+//!   no node in any zone is ready ([`disruption`]);
 //! - pods on unreachable nodes are marked not Ready (so Endpoints drop them);
 //! - pods on nodes with NoExecute taints they do not tolerate are deleted at once, those that
 //!   tolerate them for tolerationSeconds are deleted once that has passed since timeAdded.
 //!
-//! The pass is a function of what the caches and the taints' timeAdded say, so a controller
-//! taking over after a leader change carries on where the last one stopped.
+//! The pass is a function of what the caches and the taints' timeAdded say (and of the rate
+//! limiters' tokens), so a controller taking over after a leader change carries on where the
+//! last one stopped.
 
+mod disruption;
 mod eviction;
 mod health;
 mod pods;
@@ -57,6 +61,9 @@ use crate::{
 
 /// Upstream's `--node-monitor-grace-period` default.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(40);
+/// Upstream's `--node-eviction-rate` and `--secondary-node-eviction-rate` defaults.
+pub const DEFAULT_NODE_EVICTION_RATE: f64 = disruption::NODE_EVICTION_RATE;
+pub const DEFAULT_SECONDARY_NODE_EVICTION_RATE: f64 = disruption::SECONDARY_NODE_EVICTION_RATE;
 const LEASE_NAMESPACE: &str = "kube-node-lease";
 const COMPONENT: &str = "node-controller";
 const EVICTION_COMPONENT: &str = "taint-eviction-controller";
@@ -107,6 +114,7 @@ pub async fn run(ctx: Context) {
         pods,
         grace,
         tracker: Tracker::default(),
+        limiter: disruption::Limiter::new(ctx.node_eviction_rate, ctx.secondary_node_eviction_rate),
         evicted: HashMap::new(),
         events: Recorder::new(client.clone(), COMPONENT),
         evictions: Recorder::new(client, EVICTION_COMPONENT),
@@ -145,6 +153,8 @@ struct Controller {
     pods: PodCache,
     grace: Duration,
     tracker: Tracker,
+    /// Paces NoExecute tainting per zone and stops it in a full disruption.
+    limiter: disruption::Limiter,
     /// Pods this controller deleted recently (uid -> when).
     evicted: HashMap<String, Instant>,
     events: Recorder,
@@ -158,13 +168,16 @@ struct Tainted {
 }
 
 impl Controller {
-    /// One monitoring pass; returns the next time a pod becomes due for eviction.
+    /// One monitoring pass; returns the next time a pod becomes due for eviction or a node
+    /// waiting for the eviction rate limiter can be tainted.
     async fn pass(&mut self) -> Option<Timestamp> {
         let now = Instant::now();
         let nodes = self.nodes.state();
         let names: HashSet<String> = nodes.iter().map(|n| n.name_any()).collect();
         self.tracker.retain(|n| names.contains(n));
         let mut affected: HashMap<String, Tainted> = HashMap::new();
+        // Conditions first: the zones' disruption states, which pace the taints, count them.
+        let mut current = Vec::with_capacity(nodes.len());
         for node in nodes {
             let name = node.name_any();
             let lease_renew = self
@@ -185,7 +198,25 @@ impl Controller {
                     }
                 }
             }
-            if let Some(taints) = taints::reconcile(&node, Timestamp::now()) {
+            current.push(node);
+        }
+        self.limiter
+            .observe(current.iter().map(|n| n.as_ref()), now);
+        // Oldest first, as upstream's queue: the node that has waited longest is tainted next.
+        current.sort_by_key(|n| n.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        let mut deferred = false;
+        for mut node in current {
+            let name = node.name_any();
+            let mode = if taints::needs_no_execute(&node) {
+                self.limiter.admit(&node, now)
+            } else {
+                self.limiter.free()
+            };
+            if mode == disruption::NoExecute::Defer {
+                deferred = true;
+                debug!(node = %name, "NoExecute taint waits for the zone's eviction rate limit");
+            }
+            if let Some(taints) = taints::reconcile_with(&node, Timestamp::now(), mode) {
                 match self.set_taints(&node, taints).await {
                     Ok(updated) => node = Arc::new(updated),
                     Err(e) => debug!(node = %name, error = %e, "updating the node's taints failed"),
@@ -211,12 +242,25 @@ impl Controller {
                 );
             }
         }
+        // A node waiting for a token is looked at again when there is one.
+        let token_due = deferred
+            .then(|| self.limiter.next_token())
+            .flatten()
+            .map(|at| {
+                let wait = at.saturating_duration_since(now);
+                Timestamp::now().checked_add(wait).unwrap_or(Timestamp::MAX)
+            });
         self.evicted
             .retain(|_, at| now.saturating_duration_since(*at) < EVICTED_MEMORY);
-        if affected.is_empty() {
-            return None;
+        let next_eviction = if affected.is_empty() {
+            None
+        } else {
+            self.handle_pods(&affected).await
+        };
+        match (next_eviction, token_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        self.handle_pods(&affected).await
     }
 
     async fn set_conditions(

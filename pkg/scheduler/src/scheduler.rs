@@ -56,7 +56,14 @@ enum Msg {
 
 /// Runs the scheduler until `shutdown` resolves.
 pub async fn run(client: Client, shutdown: impl Future<Output = ()>) {
-    info!("scheduler starting");
+    run_as(client, COMPONENT, shutdown).await
+}
+
+/// Runs a scheduler for pods whose `schedulerName` is `name` (the default scheduler also
+/// takes pods with none). Benchmarks use a second name to hold pods back from the server's
+/// own scheduler until they start this one.
+pub async fn run_as(client: Client, name: &str, shutdown: impl Future<Output = ()>) {
+    info!(scheduler_name = name, "scheduler starting");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let watchers = [
         tokio::spawn(forward(Api::<Pod>::all(client.clone()), tx.clone(), |e| {
@@ -66,7 +73,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()>) {
             Msg::Node(Box::new(e))
         })),
     ];
-    let mut s = Scheduler::new(client, tx);
+    let mut s = Scheduler::new(client, tx, name);
     let mut shutdown = pin!(shutdown.fuse());
     loop {
         if (&mut shutdown).now_or_never().is_some() {
@@ -149,10 +156,12 @@ struct Scheduler {
     pods_relist: Option<HashSet<String>>,
     nodes_relist: Option<HashSet<String>>,
     picker: Picker,
+    /// The `schedulerName` this scheduler answers to.
+    name: String,
 }
 
 impl Scheduler {
-    fn new(client: Client, tx: mpsc::UnboundedSender<Msg>) -> Self {
+    fn new(client: Client, tx: mpsc::UnboundedSender<Msg>, name: &str) -> Self {
         let seed = Timestamp::now().as_nanosecond() as u64 | 1;
         Scheduler {
             recorder: Recorder::start(client.clone()),
@@ -168,6 +177,7 @@ impl Scheduler {
             pods_relist: None,
             nodes_relist: None,
             picker: Picker::new(seed),
+            name: name.to_string(),
         }
     }
 
@@ -288,7 +298,9 @@ impl Scheduler {
         }
         let ours = spec
             .and_then(|s| s.scheduler_name.as_deref())
-            .is_none_or(|n| n.is_empty() || n == COMPONENT);
+            .map_or(self.name == COMPONENT, |n| {
+                n == self.name || (n.is_empty() && self.name == COMPONENT)
+            });
         if !ours {
             return;
         }

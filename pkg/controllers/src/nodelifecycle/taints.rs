@@ -9,7 +9,10 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 
-use super::health::{condition, ready};
+use super::{
+    disruption::NoExecute,
+    health::{condition, ready},
+};
 
 pub(crate) const NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub(crate) const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
@@ -39,17 +42,41 @@ fn owned(t: &Taint) -> bool {
     }
 }
 
-/// The (key, effect) pairs the node should carry.
-fn wanted(node: &Node) -> Vec<(&'static str, &'static str)> {
-    let mut out = Vec::new();
-    let key = match ready(node) {
+fn condition_key(node: &Node) -> Option<&'static str> {
+    match ready(node) {
         "False" => Some(NOT_READY),
         "Unknown" => Some(UNREACHABLE),
         _ => None,
-    };
-    if let Some(key) = key {
+    }
+}
+
+fn has_owned_no_execute(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.effect == "NoExecute" && owned(t)))
+}
+
+/// The node's conditions call for a NoExecute taint and it has none of ours: adding one
+/// starts evicting its pods, which the zone's rate limiter paces. (Swapping not-ready for
+/// unreachable or back is not paced, as upstream.)
+pub(crate) fn needs_no_execute(node: &Node) -> bool {
+    condition_key(node).is_some() && !has_owned_no_execute(node)
+}
+
+/// The (key, effect) pairs the node should carry.
+fn wanted(node: &Node, mode: NoExecute) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(key) = condition_key(node) {
         out.push((key, "NoSchedule"));
-        out.push((key, "NoExecute"));
+        let no_execute = match mode {
+            NoExecute::Allow => true,
+            NoExecute::Defer => has_owned_no_execute(node),
+            NoExecute::Remove => false,
+        };
+        if no_execute {
+            out.push((key, "NoExecute"));
+        }
     }
     for (type_, key) in BY_CONDITION {
         if condition(node, type_).is_some_and(|c| c.status == "True") {
@@ -64,13 +91,19 @@ fn wanted(node: &Node) -> Vec<(&'static str, &'static str)> {
 
 /// The node's taints with the owned ones made to match its conditions; `None` when they
 /// already do. NoExecute taints get timeAdded `now` (eviction deadlines count from it).
+#[cfg(test)]
 pub(crate) fn reconcile(node: &Node, now: Timestamp) -> Option<Vec<Taint>> {
+    reconcile_with(node, now, NoExecute::Allow)
+}
+
+/// As `reconcile`, with the NoExecute taint added, kept or removed as `mode` says.
+pub(crate) fn reconcile_with(node: &Node, now: Timestamp, mode: NoExecute) -> Option<Vec<Taint>> {
     let current = node
         .spec
         .as_ref()
         .and_then(|s| s.taints.clone())
         .unwrap_or_default();
-    let wanted = wanted(node);
+    let wanted = wanted(node, mode);
     let has = |key: &str, effect: &str| current.iter().any(|t| t.key == key && t.effect == effect);
     let stale = current
         .iter()

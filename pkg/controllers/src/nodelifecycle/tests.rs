@@ -7,7 +7,7 @@ use k8s_openapi::{
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{eviction, health, monitor_period, taints};
+use super::{disruption, eviction, health, monitor_period, taints};
 
 fn ts(s: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + s).unwrap()
@@ -259,4 +259,145 @@ fn bound_pods_keep_what_eviction_needs() {
     let mut unbound = pod;
     unbound.spec.as_mut().unwrap().node_name = None;
     assert!(super::pods::BoundPod::of(&unbound).is_none());
+}
+
+fn zoned(name: &str, zone: &str, ready: &str, taints: serde_json::Value) -> Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+        "spec": {"taints": taints},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }))
+    .unwrap()
+}
+
+/// `ready` nodes Ready and `not_ready` nodes Unknown in `zone`.
+fn zone_of(zone: &str, ready: usize, not_ready: usize) -> Vec<Node> {
+    (0..ready + not_ready)
+        .map(|i| {
+            let status = if i < ready { "True" } else { "Unknown" };
+            zoned(&format!("{zone}-{i}"), zone, status, json!(null))
+        })
+        .collect()
+}
+
+#[test]
+fn zone_states_as_upstream() {
+    use disruption::{zone_state, ZoneState::*};
+    assert_eq!(zone_state(0, 1), FullDisruption);
+    assert_eq!(zone_state(0, 0), Normal);
+    assert_eq!(zone_state(2, 3), PartialDisruption, "3 of 5 >= 55%");
+    assert_eq!(zone_state(3, 3), Normal, "50% < 55%");
+    assert_eq!(zone_state(1, 2), Normal, "2 not ready never disrupt a zone");
+    assert_eq!(zone_state(100, 2), Normal);
+    let mut n = zoned("a", "z1", "True", json!(null));
+    assert_eq!(disruption::zone_key(&n), ":\0:z1");
+    n.metadata.labels = None;
+    assert_eq!(disruption::zone_key(&n), "");
+}
+
+#[test]
+fn no_execute_tainting_is_rate_limited_per_zone() {
+    use disruption::{Limiter, NoExecute::*};
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut l = Limiter::default();
+    let mut nodes = zone_of("z1", 8, 2);
+    nodes.extend(zone_of("z2", 9, 1));
+    l.observe(&nodes, t0);
+    // A burst of one per zone, then one every 10 s (0.1 nodes/s).
+    assert_eq!(l.admit(&nodes[8], t0), Allow);
+    assert_eq!(l.admit(&nodes[9], t0), Defer);
+    assert_eq!(
+        l.admit(&nodes[19], t0),
+        Allow,
+        "another zone, another limiter"
+    );
+    let next = l.next_token().unwrap() - t0;
+    assert!(next.abs_diff(s(10)) < Duration::from_millis(1), "{next:?}");
+    assert_eq!(l.admit(&nodes[9], t0 + s(9)), Defer);
+    l.observe(&nodes, t0 + s(10));
+    assert_eq!(l.admit(&nodes[9], t0 + s(10)), Allow);
+
+    // The taint that waits is not added; the NoSchedule one is, and an existing
+    // not-ready NoExecute taint is swapped for unreachable without a token.
+    let unknown = zoned("u", "z1", "Unknown", json!(null));
+    assert!(taints::needs_no_execute(&unknown));
+    let t = taints::reconcile_with(&unknown, ts(0), Defer).unwrap();
+    assert_eq!(keys(&t), ["node.kubernetes.io/unreachable:NoSchedule"]);
+    let swapped = zoned(
+        "u",
+        "z1",
+        "Unknown",
+        json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}]),
+    );
+    assert!(!taints::needs_no_execute(&swapped));
+    let t = taints::reconcile_with(&swapped, ts(0), l.free()).unwrap();
+    assert_eq!(
+        keys(&t),
+        [
+            "node.kubernetes.io/unreachable:NoSchedule",
+            "node.kubernetes.io/unreachable:NoExecute"
+        ]
+    );
+}
+
+#[test]
+fn disrupted_zones_slow_down_or_stop() {
+    use disruption::{Limiter, NoExecute::*};
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    // A small zone with 6 of 10 nodes not ready: no more tainting at all.
+    let mut l = Limiter::default();
+    let mut nodes = zone_of("small", 4, 6);
+    // A large one (> 50 nodes) with 40 of 60: the secondary rate, 0.01 nodes/s.
+    nodes.extend(zone_of("large", 20, 40));
+    l.observe(&nodes, t0);
+    assert_eq!(l.admit(&nodes[9], t0), Defer);
+    assert_eq!(
+        l.admit(&nodes[9], t0 + s(3600)),
+        Defer,
+        "stopped, not slowed"
+    );
+    let large = &nodes[nodes.len() - 1];
+    assert_eq!(l.admit(large, t0), Allow);
+    assert_eq!(l.admit(large, t0 + s(99)), Defer);
+    assert_eq!(l.admit(large, t0 + s(100)), Allow);
+    // The small zone recovers: the normal rate again.
+    let mut healed = zone_of("small", 9, 1);
+    healed.extend(zone_of("large", 20, 40));
+    l.observe(&healed, t0 + s(200));
+    assert_eq!(l.admit(&healed[9], t0 + s(200)), Allow);
+
+    // A zone with no ready node at all, next to a healthy zone: tainted at the normal rate.
+    let mut l = Limiter::default();
+    let mut nodes = zone_of("down", 0, 3);
+    nodes.extend(zone_of("up", 3, 0));
+    l.observe(&nodes, t0);
+    assert!(!l.all_disrupted);
+    assert_eq!(l.admit(&nodes[0], t0), Allow);
+
+    // No ready node anywhere: the control plane is the likelier culprit, so nothing is
+    // tainted and the NoExecute taints already there come off (NoSchedule stays).
+    let all_down = zone_of("down", 0, 3);
+    l.observe(&all_down, t0 + s(1));
+    assert!(l.all_disrupted);
+    assert_eq!(l.admit(&all_down[1], t0 + s(100)), Remove);
+    assert_eq!(l.free(), Remove);
+    let tainted = zoned(
+        "down-0",
+        "down",
+        "Unknown",
+        json!([
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"},
+        ]),
+    );
+    let t = taints::reconcile_with(&tainted, ts(0), l.free()).unwrap();
+    assert_eq!(keys(&t), ["node.kubernetes.io/unreachable:NoSchedule"]);
+    // One node back: out of that mode, the normal rate.
+    let mut back = zone_of("down", 1, 2);
+    back.extend(zone_of("down2", 0, 1));
+    l.observe(&back, t0 + s(2));
+    assert!(!l.all_disrupted);
+    assert_eq!(l.admit(&back[1], t0 + s(2)), Allow);
 }
