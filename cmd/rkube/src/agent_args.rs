@@ -79,25 +79,7 @@ impl AgentArgs {
         };
         let token = token.trim().to_string();
         rkube_pki_token_check(&token)?;
-        let node_name = match self.node_name {
-            Some(n) => n,
-            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_lowercase())
-                .unwrap_or_else(|_| "localhost".into()),
-        };
-        let valid_name = !node_name.is_empty()
-            && node_name.len() <= 253
-            && node_name
-                .split('.')
-                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
-            && node_name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !valid_name {
-            return Err(format!(
-                "node-name: {node_name:?} is not a lowercase DNS name"
-            ));
-        }
+        let node_name = node_name(self.node_name).map_err(|m| format!("node-name: {m}"))?;
         let registries = match &self.private_registry {
             None => rkube_image::RegistriesConfig::default(),
             Some(p) => rkube_image::RegistriesConfig::from_file(p)
@@ -138,9 +120,52 @@ impl AgentArgs {
     }
 }
 
+/// The node's name: the one given, else the hostname lowercased; a lowercase DNS name (what
+/// upstream accepts as a Node's name). Shared by `rkube agent` and `rkube server`.
+pub fn node_name(given: Option<String>) -> Result<String, String> {
+    let name = match given {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_lowercase())
+            .unwrap_or_else(|_| "localhost".into()),
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!("{name:?} is not a lowercase DNS name"))
+    }
+}
+
 /// A malformed token is a usage error, caught before any connection.
 fn rkube_pki_token_check(token: &str) -> Result<(), String> {
     rkube_kubelet::agent::parse_token(token)
         .map(|_| ())
         .map_err(|e| format!("token: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_name;
+
+    #[test]
+    fn node_names_are_lowercase_dns_names() {
+        assert_eq!(
+            node_name(Some("node-1.example".into())).unwrap(),
+            "node-1.example"
+        );
+        let host = node_name(None).unwrap();
+        assert_eq!(host, host.to_lowercase());
+        for bad in ["", "Big_Name", "-a", "a..b", "a-.b"] {
+            let e = node_name(Some(bad.into())).unwrap_err();
+            assert!(e.contains("not a lowercase DNS name"), "{bad:?}: {e}");
+        }
+    }
 }

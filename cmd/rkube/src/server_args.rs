@@ -336,26 +336,8 @@ fn known_file_keys() -> Vec<String> {
 }
 
 fn resolve_agent(a: &ServerArgs) -> Result<AgentConfig, ConfigError> {
-    let node_name = match &a.node_name {
-        Some(n) => n.clone(),
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_lowercase())
-            .unwrap_or_else(|_| "localhost".into()),
-    };
-    let valid_name = !node_name.is_empty()
-        && node_name.len() <= 253
-        && node_name
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
-        && node_name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    if !valid_name {
-        return Err(bad(
-            "node-name",
-            format!("{node_name:?} is not a lowercase DNS name"),
-        ));
-    }
+    let node_name =
+        crate::agent_args::node_name(a.node_name.clone()).map_err(|m| bad("node-name", m))?;
     let node_ip = match a.node_ip.as_deref() {
         None => None,
         Some(s) => Some(
