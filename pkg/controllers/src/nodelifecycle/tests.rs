@@ -7,7 +7,7 @@ use k8s_openapi::{
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{disruption, eviction, health, monitor_period, taints};
+use super::{disruption, eviction, health, min_pass_gap, monitor_period, taints};
 
 fn ts(s: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + s).unwrap()
@@ -224,6 +224,11 @@ fn toleration_matching() {
 
 #[test]
 fn monitor_period_scales_with_grace() {
+    assert_eq!(min_pass_gap(Duration::from_secs(5)), Duration::from_secs(1));
+    assert_eq!(
+        min_pass_gap(Duration::from_millis(200)),
+        Duration::from_millis(40)
+    );
     assert_eq!(
         monitor_period(Duration::from_secs(40)),
         Duration::from_secs(5)
