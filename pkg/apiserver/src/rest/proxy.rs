@@ -423,6 +423,35 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The kubelet writes its last bytes and closes while the client is still sending: the
+    /// client still gets every byte (copy_bidirectional gave up on the first write error).
+    #[tokio::test]
+    async fn splice_delivers_what_the_backend_sent_before_closing() {
+        let (client, client_far) = tokio::io::duplex(64 * 1024);
+        let (backend, mut kubelet) = tokio::io::duplex(64 * 1024);
+        let spliced = tokio::spawn(splice(client_far, backend));
+        let (mut client_r, mut client_w) = tokio::io::split(client);
+        let sender =
+            tokio::spawn(async move { while client_w.write_all(&[7u8; 4096]).await.is_ok() {} });
+        let payload: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
+        let want = payload.clone();
+        tokio::spawn(async move {
+            let mut sink = [0u8; 4096];
+            // Take a little of the client's data, so that writes to us are in flight.
+            let _ = kubelet.read(&mut sink).await;
+            kubelet.write_all(&payload).await.unwrap();
+            drop(kubelet);
+        });
+        let mut got = Vec::new();
+        client_r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want);
+        sender.abort();
+        drop(client_r);
+        let _ = spliced.await;
+    }
 
     fn pod() -> Value {
         json!({

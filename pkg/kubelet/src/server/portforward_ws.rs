@@ -18,7 +18,8 @@ use tracing::debug;
 use super::idle::Activity;
 use super::wsstream::{decode, encode, normal_close, Frame, Proto};
 
-const CHUNK: usize = 32 * 1024;
+/// Read size from the pod connection: one message per read, so bigger reads mean fewer frames.
+const CHUNK: usize = 128 * 1024;
 
 pub(crate) fn data_channel(i: usize) -> u8 {
     (2 * i) as u8
