@@ -1,8 +1,8 @@
 //! `rkube killall`: stops every container this agent runs and removes what pods hold on the
 //! host (containers' mounts and cgroups, sandboxes' namespaces, veths, the pod bridge and its
-//! nftables table, the routes to other nodes' pods) — k3s' `k3s-killall.sh`. Used before
-//! uninstalling or reinstalling, and by tests, whose servers are killed without a chance to
-//! clean up.
+//! nftables table, the routes to other nodes' pods, the VXLAN device) — k3s'
+//! `k3s-killall.sh`. Used before uninstalling or reinstalling, and by tests, whose servers are
+//! killed without a chance to clean up.
 
 use std::{path::Path, time::Duration};
 
@@ -45,10 +45,13 @@ pub async fn killall(agent_dir: &Path, helper_exe: &Path, bridge: &str) -> crate
     // Addresses are free again: nothing holds them any more.
     let _ = std::fs::remove_dir_all(agent_dir.join("network").join("ipam"));
     rkube_network::remove_bridge(bridge).await?;
+    // The VXLAN device takes its routes, neighbour and FDB entries with it; only the device
+    // this agent recorded.
+    let vxlan = rkube_network::vxlan::remove(&agent_dir.join("network")).await?;
     // Only the routes this agent recorded: other agents on the host keep theirs.
     let routes = rkube_network::routes::PodRoutes::open(&agent_dir.join("network"))?
         .remove_all()
         .await?;
-    info!(containers = stopped, routes, "killall done");
+    info!(containers = stopped, routes, vxlan, "killall done");
     Ok(stopped)
 }

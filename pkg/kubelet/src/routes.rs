@@ -1,14 +1,18 @@
-//! Pod routes between nodes: watches Nodes (a kube-runtime reflector) and keeps one route
-//! `<podCIDR> via <InternalIP>` per other node whose address is on a directly connected network
-//! (same L2), so pods reach pods on other nodes by their own IPs (the masquerade rule leaves
-//! cluster-CIDR-to-cluster-CIDR traffic alone). Routes follow node changes and deletions. Nodes
-//! reachable only through a router would need encapsulation (VXLAN), which is not built: they
-//! get a warning, once per address. Routes stay when the agent stops (its pods keep running);
-//! `rkube killall` removes them.
+//! Pod routes between nodes: watches Nodes (a kube-runtime reflector) and keeps one route per
+//! other node's podCIDR, so pods reach pods on other nodes by their own IPs (the masquerade rule
+//! leaves cluster-CIDR-to-cluster-CIDR traffic alone). Like flannel's VXLAN backend with
+//! DirectRouting: a node whose InternalIP is on a directly connected network (same L2) gets
+//! `<podCIDR> via <InternalIP>`; a node reached only through a router gets VXLAN
+//! (`<podCIDR> via <its VTEP> dev rkvx… onlink` plus neighbour and FDB entries, see
+//! [`rkube_network::vxlan`]). This node's VXLAN device is made the first time a node needs it,
+//! and its MAC and address are published as Node annotations for the other nodes. A node that
+//! moves between the two is switched over. Routes follow node changes and deletions; they stay
+//! when the agent stops (its pods keep running); `rkube killall` removes them and the device.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
     sync::Arc,
     time::Duration,
 };
@@ -16,11 +20,13 @@ use std::{
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::{
+    api::{Patch, PatchParams},
     runtime::{reflector, watcher, WatchStreamExt},
     Api, Client,
 };
 use rkube_network::{
     routes::{self, PodRoute, PodRoutes, Reach},
+    vxlan::{self, Peer, Vtep},
     Ipv4Cidr,
 };
 use tokio::sync::Notify;
@@ -59,12 +65,33 @@ pub(crate) fn start(
     if let Err(e) = routes::enable_ip_forward() {
         warn!(error = %e, "enabling IPv4 forwarding failed");
     }
-    Some(RouteController(tokio::spawn(run(
-        client, self_name, cluster, table,
-    ))))
+    let state = SyncState {
+        table,
+        state_dir: state_dir.to_path_buf(),
+        api: Api::all(client.clone()),
+        self_name,
+        vtep: None,
+        peers: HashMap::new(),
+        warned: HashSet::new(),
+    };
+    Some(RouteController(tokio::spawn(run(client, cluster, state))))
 }
 
-async fn run(client: Client, self_name: String, cluster: Option<Ipv4Cidr>, table: PodRoutes) {
+/// What the controller keeps between syncs.
+struct SyncState {
+    table: PodRoutes,
+    state_dir: PathBuf,
+    api: Api<Node>,
+    self_name: String,
+    /// This node's VXLAN endpoint, once a node needed it (and its annotations are published).
+    vtep: Option<Vtep>,
+    /// The VXLAN peers programmed on `vtep`, by pod CIDR.
+    peers: HashMap<Ipv4Cidr, Peer>,
+    /// Nodes already warned about (node, address), so each is reported once.
+    warned: HashSet<(String, Ipv4Addr)>,
+}
+
+async fn run(client: Client, cluster: Option<Ipv4Cidr>, mut state: SyncState) {
     let (nodes, writer) = reflector::store::<Node>();
     let changed = Arc::new(Notify::new());
     let notify = changed.clone();
@@ -82,12 +109,14 @@ async fn run(client: Client, self_name: String, cluster: Option<Ipv4Cidr>, table
         return;
     }
     info!("pod route controller started");
-    let mut warned: HashSet<(String, Ipv4Addr)> = HashSet::new();
     loop {
         tokio::time::sleep(DEBOUNCE).await;
-        let state: Vec<Node> = nodes.state().iter().map(|n| (**n).clone()).collect();
-        let candidates = candidates(&state, &self_name, cluster.as_ref());
-        if let Err(e) = sync(&table, &candidates, &mut warned).await {
+        let all: Vec<Node> = nodes.state().iter().map(|n| (**n).clone()).collect();
+        let candidates = candidates(&all, &state.self_name, cluster.as_ref());
+        let me = all
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(state.self_name.as_str()));
+        if let Err(e) = sync(&mut state, me, &candidates).await {
             warn!(error = %e, "syncing pod routes failed; retrying");
         }
         let _ = tokio::time::timeout(RESYNC, changed.notified()).await;
@@ -99,6 +128,10 @@ async fn run(client: Client, self_name: String, cluster: Option<Ipv4Cidr>, table
 pub(crate) struct Candidate {
     pub node: String,
     pub route: PodRoute,
+    /// The node's published VTEP MAC, if any.
+    pub vxlan_mac: Option<[u8; 6]>,
+    /// Where its VXLAN packets go: the published public IP, else the InternalIP.
+    pub public_ip: Ipv4Addr,
 }
 
 /// The other nodes with an IPv4 spec.podCIDR and an IPv4 InternalIP. A pod CIDR outside the
@@ -115,12 +148,7 @@ pub(crate) fn candidates(
         if name == self_name {
             continue;
         }
-        let Some(pod_cidr) = n
-            .spec
-            .as_ref()
-            .and_then(|s| s.pod_cidr.as_deref())
-            .and_then(|c| c.parse::<Ipv4Cidr>().ok())
-        else {
+        let Some(pod_cidr) = pod_cidr(n) else {
             continue;
         };
         if let Some(cluster) = cluster {
@@ -134,18 +162,38 @@ pub(crate) fn candidates(
         let Some(via) = internal_ipv4(n) else {
             continue;
         };
+        let annotation = |key: &str| {
+            n.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .cloned()
+        };
+        let vxlan_mac = annotation(vxlan::MAC_ANNOTATION).and_then(|m| vxlan::parse_mac(&m));
+        let public_ip = annotation(vxlan::PUBLIC_IP_ANNOTATION)
+            .and_then(|ip| ip.parse().ok())
+            .unwrap_or(via);
         by_cidr
             .entry(pod_cidr.to_string())
             .or_default()
             .push(Candidate {
                 node: name,
                 route: PodRoute { pod_cidr, via },
+                vxlan_mac,
+                public_ip,
             });
     }
     by_cidr
         .into_values()
         .filter_map(|mut v| (v.len() == 1).then(|| v.remove(0)))
         .collect()
+}
+
+fn pod_cidr(n: &Node) -> Option<Ipv4Cidr> {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.pod_cidr.as_deref())
+        .and_then(|c| c.parse::<Ipv4Cidr>().ok())
 }
 
 fn internal_ipv4(n: &Node) -> Option<Ipv4Addr> {
@@ -161,27 +209,71 @@ fn internal_ipv4(n: &Node) -> Option<Ipv4Addr> {
         })
 }
 
-/// Installs the routes of reachable candidates that the kernel lacks, removes recorded routes no
-/// longer wanted.
+/// How one other node's pods are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Direct(PodRoute),
+    Vxlan(Peer),
+}
+
+impl Way {
+    fn pod_cidr(&self) -> Ipv4Cidr {
+        match self {
+            Way::Direct(r) => r.pod_cidr,
+            Way::Vxlan(p) => p.pod_cidr,
+        }
+    }
+}
+
+/// Installs the routes (direct or VXLAN) that the kernel lacks, removes recorded routes and
+/// VXLAN peers no longer wanted.
 async fn sync(
-    table: &PodRoutes,
+    st: &mut SyncState,
+    me: Option<&Node>,
     candidates: &[Candidate],
-    warned: &mut HashSet<(String, Ipv4Addr)>,
 ) -> rkube_network::Result<()> {
     let ips: Vec<Ipv4Addr> = candidates.iter().map(|c| c.route.via).collect();
     let reach = routes::reach_all(&ips).await?;
-    let mut wanted = Vec::new();
+    let mut wanted: Vec<Way> = Vec::new();
     let mut unroutable = Vec::new();
+    let mut needs_vxlan = Vec::new();
     for (c, r) in candidates.iter().zip(reach) {
         match r {
-            Reach::Direct => wanted.push(c.route),
+            Reach::Direct => wanted.push(Way::Direct(c.route)),
             // Several nodes on one address (tests): the pods of that address are local.
             Reach::Local => {}
-            other => {
-                if warned.insert((c.node.clone(), c.route.via)) {
-                    unroutable.push(format!("{} ({}, {other:?})", c.node, c.route.via));
+            Reach::ViaGateway(_) => needs_vxlan.push(c),
+            Reach::Unreachable => {
+                if st.warned.insert((c.node.clone(), c.route.via)) {
+                    unroutable.push(format!("{} ({}, unreachable)", c.node, c.route.via));
                 }
             }
+        }
+    }
+    if !needs_vxlan.is_empty() {
+        match ensure_vtep(st, me).await {
+            Ok(()) => {
+                for c in needs_vxlan {
+                    match c.vxlan_mac {
+                        Some(mac) => wanted.push(Way::Vxlan(Peer {
+                            pod_cidr: c.route.pod_cidr,
+                            mac,
+                            public_ip: c.public_ip,
+                        })),
+                        None => {
+                            if st.warned.insert((c.node.clone(), c.route.via)) {
+                                unroutable.push(format!(
+                                    "{} ({}, behind a router, no {} annotation yet)",
+                                    c.node,
+                                    c.route.via,
+                                    vxlan::MAC_ANNOTATION
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "no VXLAN to nodes behind a router"),
         }
     }
     if !unroutable.is_empty() {
@@ -189,35 +281,129 @@ async fn sync(
         warn!(
             count = unroutable.len(),
             nodes = %unroutable.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
-            "no pod routes to these nodes: their addresses are not on a directly connected network (VXLAN is not supported yet); their pods are unreachable from this node's pods"
+            "no pod routes to these nodes yet; their pods are unreachable from this node's pods"
         );
     }
     let present: HashSet<PodRoute> = routes::list().await?.into_iter().collect();
     // One route failing (another route to the same prefix, say) must not hold up the others.
     let mut failed = None;
-    for r in &wanted {
-        if !present.contains(r) {
-            if let Err(e) = table.set(*r).await {
-                warn!(pod_cidr = %r.pod_cidr, via = %r.via, error = %e, "installing a pod route failed");
+    // Peers gone or changed first: their entries must not linger under a new route.
+    let stale: Vec<Peer> = st
+        .peers
+        .values()
+        .filter(|p| !wanted.contains(&Way::Vxlan(**p)))
+        .copied()
+        .collect();
+    for p in stale {
+        if let Some(vtep) = &st.vtep {
+            if let Err(e) = vxlan::remove_peer(vtep, &p).await {
+                warn!(pod_cidr = %p.pod_cidr, error = %e, "removing a VXLAN peer failed");
+                failed = Some(e);
+                continue;
+            }
+        }
+        st.peers.remove(&p.pod_cidr);
+    }
+    for w in &wanted {
+        let result = match (w, &st.vtep) {
+            (Way::Direct(r), _) if present.contains(r) => Ok(()),
+            (Way::Direct(r), _) => st.table.set(*r).await,
+            (Way::Vxlan(p), Some(vtep)) => set_peer(&st.table, vtep, p, &present).await,
+            (Way::Vxlan(_), None) => Ok(()),
+        };
+        match result {
+            Ok(()) => {
+                if let Way::Vxlan(p) = w {
+                    st.peers.insert(p.pod_cidr, *p);
+                }
+            }
+            Err(e) => {
+                warn!(pod_cidr = %w.pod_cidr(), way = ?w, error = %e, "installing a pod route failed");
                 failed = Some(e);
             }
         }
     }
-    for r in table.recorded() {
-        if !wanted.iter().any(|w| w.pod_cidr == r.pod_cidr) {
-            if let Err(e) = table.remove(&r.pod_cidr).await {
+    for r in st.table.recorded() {
+        if !wanted.iter().any(|w| w.pod_cidr() == r.pod_cidr) {
+            if let Err(e) = st.table.remove(&r.pod_cidr).await {
                 warn!(pod_cidr = %r.pod_cidr, error = %e, "removing a pod route failed");
                 failed = Some(e);
             }
         }
     }
     // Nodes that left or became routable warn again if they become unroutable later.
-    warned.retain(|(node, ip)| {
-        candidates
-            .iter()
-            .any(|c| &c.node == node && c.route.via == *ip && !wanted.contains(&c.route))
+    st.warned.retain(|(node, ip)| {
+        candidates.iter().any(|c| {
+            &c.node == node
+                && c.route.via == *ip
+                && !wanted.iter().any(|w| w.pod_cidr() == c.route.pod_cidr)
+        })
     });
     failed.map_or(Ok(()), Err)
+}
+
+/// The neighbour and FDB entries (every sync: cheap, and they may have been flushed) and the
+/// route when the kernel lacks it.
+async fn set_peer(
+    table: &PodRoutes,
+    vtep: &Vtep,
+    peer: &Peer,
+    present: &HashSet<PodRoute>,
+) -> rkube_network::Result<()> {
+    vxlan::set_peer(vtep, peer).await?;
+    let route = PodRoute {
+        pod_cidr: peer.pod_cidr,
+        via: peer.vtep_ip(),
+    };
+    if present.contains(&route) {
+        return Ok(());
+    }
+    table.set_via_device(route, &vtep.device).await
+}
+
+/// Makes this node's VXLAN device (idempotent) and publishes its MAC and address on the Node.
+async fn ensure_vtep(st: &mut SyncState, me: Option<&Node>) -> rkube_network::Result<()> {
+    let me = me.ok_or_else(|| rkube_network::Error::Other("this node is not listed".into()))?;
+    let (Some(cidr), Some(local)) = (pod_cidr(me), internal_ipv4(me)) else {
+        return Err(rkube_network::Error::Other(
+            "this node has no IPv4 podCIDR or InternalIP yet".into(),
+        ));
+    };
+    let device = vxlan::device_name(&st.self_name);
+    let mtu = vxlan::mtu_for(local).await?;
+    let vtep = vxlan::ensure(&st.state_dir, &device, local, &cidr, mtu).await?;
+    if st.vtep.as_ref() != Some(&vtep) {
+        // A new device (or one made again) has lost every entry.
+        st.peers.clear();
+    }
+    let mac = vxlan::format_mac(&vtep.mac);
+    let local = local.to_string();
+    let published = |key: &str| {
+        me.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    };
+    if published(vxlan::MAC_ANNOTATION) != Some(&mac)
+        || published(vxlan::PUBLIC_IP_ANNOTATION) != Some(&local)
+    {
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            vxlan::MAC_ANNOTATION: mac,
+            vxlan::PUBLIC_IP_ANNOTATION: local,
+        }}});
+        st.api
+            .patch(
+                &st.self_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|e| rkube_network::Error::Other(format!("annotating the node: {e}")))?;
+        info!(device = %vtep.device, %mac, public_ip = %local, vtep = %vtep.ip, "VXLAN endpoint published");
+    }
+    st.vtep = Some(vtep);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -275,6 +461,8 @@ mod tests {
                     pod_cidr: "10.42.1.0/24".parse().unwrap(),
                     via: "192.168.1.2".parse().unwrap(),
                 },
+                vxlan_mac: None,
+                public_ip: "192.168.1.2".parse().unwrap(),
             }]
         );
         // Without a valid cluster CIDR nothing is filtered by range.

@@ -13,6 +13,7 @@ pub mod proxy;
 pub mod routes;
 mod sysctl;
 mod veth;
+pub mod vxlan;
 
 use std::{
     net::Ipv4Addr,

@@ -11,7 +11,7 @@ use std::{
 
 use futures_util::TryStreamExt;
 use rtnetlink::{
-    packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType},
+    packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteType},
     RouteMessageBuilder,
 };
 use tracing::{debug, info};
@@ -44,7 +44,7 @@ pub struct PodRoute {
 pub enum Reach {
     /// On a connected network (same L2): a route via it works.
     Direct,
-    /// Only through a router: pod traffic would need encapsulation (VXLAN), not done yet.
+    /// Only through a router: pod traffic goes encapsulated ([`crate::vxlan`]).
     ViaGateway(Ipv4Addr),
     /// One of this host's own addresses.
     Local,
@@ -102,7 +102,23 @@ impl PodRoutes {
         let file = self.file(&route.pod_cidr);
         std::fs::write(&file, route.via.to_string())
             .map_err(|e| Error::Other(format!("write {}: {e}", file.display())))?;
-        replace_unchecked(&route).await
+        replace_unchecked(&route, None).await
+    }
+
+    /// Like [`Self::set`], for a route `via` an address on the link `device` (`onlink`: the
+    /// gateway needs no connected route; VXLAN's remote VTEPs are /32s elsewhere).
+    pub async fn set_via_device(&self, route: PodRoute, device: &str) -> Result<()> {
+        ensure_not_foreign(&route.pod_cidr).await?;
+        let index = Netlink::connect()?
+            .link_index(device)
+            .await?
+            .ok_or_else(|| Error::Other(format!("link {device} is missing")))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::Other(format!("create {}: {e}", self.dir.display())))?;
+        let file = self.file(&route.pod_cidr);
+        std::fs::write(&file, route.via.to_string())
+            .map_err(|e| Error::Other(format!("write {}: {e}", file.display())))?;
+        replace_unchecked(&route, Some(index)).await
     }
 
     /// Removes the route to `cidr` (only if it is rkube's) and its record; idempotent.
@@ -131,16 +147,22 @@ impl PodRoutes {
 /// rkube did not add is there (a replace would silently take it over).
 pub async fn replace(route: &PodRoute) -> Result<()> {
     ensure_not_foreign(&route.pod_cidr).await?;
-    replace_unchecked(route).await
+    replace_unchecked(route, None).await
 }
 
-async fn replace_unchecked(route: &PodRoute) -> Result<()> {
+async fn replace_unchecked(route: &PodRoute, onlink_dev: Option<u32>) -> Result<()> {
     let nl = Netlink::connect()?;
-    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+    let mut builder = RouteMessageBuilder::<Ipv4Addr>::new()
         .destination_prefix(route.pod_cidr.network(), route.pod_cidr.prefix_len())
         .gateway(route.via)
-        .protocol(RouteProtocol::Other(ROUTE_PROTOCOL))
-        .build();
+        .protocol(RouteProtocol::Other(ROUTE_PROTOCOL));
+    if let Some(index) = onlink_dev {
+        builder = builder.output_interface(index);
+    }
+    let mut msg = builder.build();
+    if onlink_dev.is_some() {
+        msg.header.flags |= RouteFlags::Onlink;
+    }
     nl.handle
         .route()
         .add(msg)

@@ -413,8 +413,18 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
         (!rkube_routes(None).contains(&cidr_b)).then_some(())
     });
 
-    // Cleanup: nothing of either agent is left.
+    // Cleanup: nothing of either agent is left (A made a VXLAN device for the far node).
     a.remove();
+    assert_eq!(
+        vxlan_devices(Some(&link)),
+        "",
+        "VXLAN device left in the namespace"
+    );
+    let device = rkube_network_device(&a.name);
+    assert!(
+        !netns::ip(&["link", "show", &device]).status.success(),
+        "VXLAN device {device} left"
+    );
     let host = rkube_routes(None);
     assert!(
         !host.contains(&cidr_a) && !host.contains(&cidr_b),
@@ -441,4 +451,297 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
         !netns::ip(&["link", "show", &host_link]).status.success(),
         "link {host_link} left"
     );
+}
+
+/// The names of the VXLAN devices (`rkvx…`) in the host's namespace or in `ns`.
+fn vxlan_devices(ns: Option<&LinkedNetns>) -> String {
+    let args = ["-d", "link", "show", "type", "vxlan"];
+    let out = match ns {
+        Some(ns) => ns.ip(&args),
+        None => String::from_utf8(netns::ip(&args).stdout).unwrap(),
+    };
+    out.lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter(|name| name.starts_with("rkvx"))
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Flannel-style VXLAN (issue 8): two agents on different L2 segments — agent A in a namespace
+/// on 10.252.<n>.2/30, agent B in one on 10.253.<m>.2/30, each with a default route via the host,
+/// which routes between them — reach each other's pods through VXLAN devices (their MACs
+/// published as Node annotations): by pod IP both ways (the backend sees the client pod's own
+/// address) and through a ClusterIP Service whose backend is on the other node. At the end no
+/// device, route, bridge, nftables table, link or namespace is left.
+#[test]
+fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
+    let registry = Registry::start();
+    let net_a = LinkedNetns::create_on(252);
+    let net_b = LinkedNetns::create_on(253);
+    net_a.default_route_via_host();
+    net_b.default_route_via_host();
+    let n = net_a.n;
+    let cluster_cidr = format!("10.{}.0.0/16", 200 + n % 40);
+    let (host_a, host_b) = (net_a.host_ip.to_string(), net_b.host_ip.to_string());
+    let c = Cluster::start_with(&[
+        "--cluster-cidr",
+        &cluster_cidr,
+        "--tls-san",
+        &host_a,
+        "--tls-san",
+        &host_b,
+    ]);
+    let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), c.port);
+    let forward_a = TcpForward::start(SocketAddr::new(net_a.host_ip.into(), c.port), local);
+    let forward_b = TcpForward::start(SocketAddr::new(net_b.host_ip.into(), c.port), local);
+    let token = std::fs::read_to_string(c.dir.path().join("data/server/token")).unwrap();
+    let token = token.trim();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = registry.archive();
+    let mut a = AgentProc::start(
+        dir.path(),
+        &format!("vx-a-{n}"),
+        &format!("rkxa{n}"),
+        &format!("https://{host_a}:{}", c.port),
+        token,
+        net_a.ns_ip,
+        Some(net_a.path()),
+        &archive,
+    );
+    let mut b = AgentProc::start(
+        dir.path(),
+        &format!("vx-b-{n}"),
+        &format!("rkxb{n}"),
+        &format!("https://{host_b}:{}", c.port),
+        token,
+        net_b.ns_ip,
+        Some(net_b.path()),
+        &archive,
+    );
+    let (cidr_a, _) = wait_ready(&c, &a);
+    let (cidr_b, _) = wait_ready(&c, &b);
+    let both_ready = Instant::now();
+
+    // Each node publishes its VTEP, and routes the other's pod CIDR via the other's VTEP
+    // (the pod CIDR's network address) on its VXLAN device.
+    let vtep = |cidr: &str| cidr.split('/').next().unwrap().to_string();
+    let mac_of = |node: &str| {
+        jsonpath(
+            &c,
+            &["node", node],
+            "{.metadata.annotations.rkube\\.io/vxlan-mac}",
+        )
+    };
+    eventually(60, "VXLAN routes on both nodes", || {
+        let in_a = rkube_routes(Some(&net_a));
+        let in_b = rkube_routes(Some(&net_b));
+        (in_a.contains(&format!("{cidr_b} via {} dev rkvx", vtep(&cidr_b)))
+            && in_b.contains(&format!("{cidr_a} via {} dev rkvx", vtep(&cidr_a))))
+        .then_some(())
+    });
+    eprintln!(
+        "VXLAN routes on both nodes {} ms after both nodes were seen Ready",
+        both_ready.elapsed().as_millis()
+    );
+    for (node, ns, other_ns, other_cidr) in [
+        (&a.name, &net_a, &net_b, &cidr_b),
+        (&b.name, &net_b, &net_a, &cidr_a),
+    ] {
+        let mac = mac_of(node);
+        let public = jsonpath(
+            &c,
+            &["node", node],
+            "{.metadata.annotations.rkube\\.io/vxlan-public-ip}",
+        );
+        assert_eq!(
+            public,
+            ns.ns_ip.to_string(),
+            "{node}'s public IP annotation"
+        );
+        let device = vxlan_devices(Some(ns));
+        assert!(
+            !device.is_empty() && !mac.is_empty(),
+            "{node}: {device:?} {mac:?}"
+        );
+        let link = ns.ip(&["-d", "link", "show", &device]);
+        assert!(
+            link.contains(&mac) && link.contains("vxlan id 1 ") && link.contains("dstport 8472"),
+            "{link}"
+        );
+        assert!(
+            link.contains("nolearning") && link.contains("mtu 1450"),
+            "{link}"
+        );
+        // The other node has this node's VTEP as a permanent neighbour, and its MAC in the FDB
+        // pointing at this node's address.
+        let other_dev = vxlan_devices(Some(other_ns));
+        let neigh = other_ns.ip(&["neigh", "show", "dev", &other_dev]);
+        let my_vtep = {
+            let my_cidr = if other_cidr == &cidr_b {
+                &cidr_a
+            } else {
+                &cidr_b
+            };
+            vtep(my_cidr)
+        };
+        assert!(
+            neigh.contains(&format!("{my_vtep} lladdr {mac} PERMANENT")),
+            "{neigh}"
+        );
+        let fdb = Command::new("bridge")
+            .args(["-n", &other_ns.name, "fdb", "show", "dev", &other_dev])
+            .output()
+            .unwrap();
+        let fdb = String::from_utf8_lossy(&fdb.stdout);
+        assert!(fdb.contains(&format!("{mac} dst {}", ns.ns_ip)), "{fdb}");
+    }
+
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", &a.name));
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", &b.name));
+    let pod_a = pod_ip(&c, "web-a");
+    let pod_b = pod_ip(&c, "web-b");
+    eprintln!(
+        "web-a {pod_a} on {} ({cidr_a}), web-b {pod_b} on {} ({cidr_b})",
+        a.name, b.name
+    );
+    ping(&c, "web-a", pod_b);
+    ping(&c, "web-b", pod_a);
+    let rtt = c.kubectl_raw(
+        K,
+        &[
+            "exec",
+            "web-a",
+            "--",
+            "ping",
+            "-q",
+            "-c",
+            "50",
+            "-i",
+            "0.02",
+            &pod_b.to_string(),
+        ],
+    );
+    eprintln!(
+        "cross-node ping over VXLAN: {}",
+        String::from_utf8_lossy(&rtt.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    assert_eq!(
+        fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
+        pod_a.to_string()
+    );
+    assert_eq!(
+        fetch(&c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
+        pod_b.to_string()
+    );
+    // Replies larger than the VXLAN MTU (1450) from a pod whose veth has 1500 make it through
+    // (path-MTU discovery): 300 kB, byte for byte.
+    let made = c.kubectl_raw(
+        K,
+        &[
+            "exec",
+            "web-b",
+            "--",
+            "sh",
+            "-c",
+            "head -c 300000 /dev/urandom > /www/big && md5sum /www/big",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let sum = String::from_utf8_lossy(&made.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let got = c.kubectl_raw(
+        K,
+        &[
+            "exec",
+            "web-a",
+            "--",
+            "sh",
+            "-c",
+            &format!("timeout 20 wget -q -O- http://{pod_b}:8080/big | md5sum"),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&got.stdout).starts_with(&sum),
+        "300 kB across VXLAN: {got:?}"
+    );
+    for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
+        let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
+        let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
+        assert_eq!(
+            answer,
+            client_ip.to_string(),
+            "{client} -> {service} ({cluster_ip})"
+        );
+    }
+
+    // A node that goes loses its route and VXLAN entries on the other node.
+    let mac_b = mac_of(&b.name);
+    b.remove();
+    c.kubectl(K, &["delete", "node", &b.name, "--wait=false"]);
+    eventually(
+        30,
+        "the VXLAN route and entries of the removed node to go",
+        || {
+            let dev = vxlan_devices(Some(&net_a));
+            let gone = !rkube_routes(Some(&net_a)).contains(&cidr_b)
+                && !net_a.ip(&["neigh", "show", "dev", &dev]).contains(&mac_b);
+            gone.then_some(())
+        },
+    );
+
+    a.remove();
+    for ns in [&net_a, &net_b] {
+        assert_eq!(
+            vxlan_devices(Some(ns)),
+            "",
+            "VXLAN device left in {}",
+            ns.name
+        );
+        assert_eq!(
+            rkube_routes(Some(ns)).trim(),
+            "",
+            "routes left in {}",
+            ns.name
+        );
+    }
+    for (bridge, ns) in [(&a.bridge, &net_a), (&b.bridge, &net_b)] {
+        assert!(
+            !ns.ip(&["link", "show"]).contains(bridge.as_str()),
+            "bridge {bridge} left"
+        );
+        let table = format!("rkube-{bridge}");
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &ns.name, "nft", "list", "table", "ip", &table,
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "nft table {table} left");
+    }
+    drop((forward_a, forward_b));
+    let names = [net_a.name.clone(), net_b.name.clone()];
+    let links = [net_a.host_link.clone(), net_b.host_link.clone()];
+    drop((net_a, net_b));
+    for (name, link) in names.iter().zip(&links) {
+        assert!(!netns::netns_exists(name), "namespace {name} left");
+        assert!(
+            !netns::ip(&["link", "show", link]).status.success(),
+            "link {link} left"
+        );
+    }
+}
+
+/// `rkube_network::vxlan::device_name` (FNV-1a of the node name), without the dependency.
+fn rkube_network_device(node: &str) -> String {
+    let h = node.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
+    format!("rkvx{h:08x}")
 }

@@ -2,7 +2,8 @@
 //! the host by a veth pair (host end `rkv<n>h` = 10.251.<n>.1/30, namespace end `rkv<n>p` =
 //! 10.251.<n>.2/30), both removed on drop; commands run inside with `nsenter --net` (only the
 //! network namespace: mounts and cgroups stay the host's, so `rkube killall` sees them). Plus a
-//! TCP forwarder, for servers that listen on loopback only.
+//! TCP forwarder, for servers that listen on loopback only. Namespaces on other 10.<octet>/16
+//! ranges with a default route via the host are nodes on different L2 segments (the host routes).
 
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
@@ -32,6 +33,12 @@ impl LinkedNetns {
     /// Takes the first free `rkn<n>` from a per-process start: the namespace name is the lock
     /// (`ip netns add` fails when it exists), so parallel tests never share a range.
     pub fn create() -> Self {
+        Self::create_on(SECOND_OCTET)
+    }
+
+    /// [`Self::create`] on 10.`second_octet`.<n>.0/30 (a range no other test uses): several
+    /// namespaces on distinct octets are distinct L2 segments, routed between by the host.
+    pub fn create_on(second_octet: u8) -> Self {
         let start = std::process::id() as usize % 250;
         for i in 0..250 {
             let n = ((start + i) % 250) as u8;
@@ -47,8 +54,8 @@ impl LinkedNetns {
                 name,
                 n,
                 host_link: format!("rkv{n}h"),
-                host_ip: Ipv4Addr::new(10, SECOND_OCTET, n, 1),
-                ns_ip: Ipv4Addr::new(10, SECOND_OCTET, n, 2),
+                host_ip: Ipv4Addr::new(10, second_octet, n, 1),
+                ns_ip: Ipv4Addr::new(10, second_octet, n, 2),
             };
             let peer = format!("rkv{n}p");
             let host_cidr = format!("{}/30", ns.host_ip);
@@ -83,6 +90,11 @@ impl LinkedNetns {
             return ns;
         }
         panic!("no free rkn<n> network namespace");
+    }
+
+    /// Routes everything not on the link through the host (the namespace's "router").
+    pub fn default_route_via_host(&self) {
+        self.ip(&["route", "add", "default", "via", &self.host_ip.to_string()]);
     }
 
     pub fn path(&self) -> PathBuf {

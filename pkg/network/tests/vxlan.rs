@@ -1,0 +1,205 @@
+//! The VXLAN endpoint for real (root), inside a network namespace made by the test: the device
+//! (VNI 1, port 8472, local address, no learning, MTU from the link), its VTEP address,
+//! idempotence (same MAC), a peer's neighbour/FDB entries and onlink route, their removal, and
+//! `remove` deleting only the recorded device.
+
+use std::{
+    process::{Command, Output},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use rkube_network::{
+    routes::{PodRoute, PodRoutes},
+    vxlan::{self, Peer},
+    Ipv4Cidr,
+};
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+/// A network namespace made with `ip netns add`, deleted on drop (with every route in it).
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "rkx-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let out = run("ip", &["netns", "add", &name]);
+        assert!(out.status.success(), "ip netns add {name}: {out:?}");
+        Self(name)
+    }
+
+    fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", &self.0];
+        all.extend_from_slice(args);
+        let out = run("ip", &all);
+        assert!(out.status.success(), "ip {all:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `f` on a thread inside the namespace, on a runtime of its own (netlink sockets are
+    /// opened in the calling thread's namespace).
+    fn within<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        let path = format!("/var/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(f)
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "del", &self.0]);
+    }
+}
+
+#[test]
+fn vxlan_device_peers_and_cleanup() {
+    let ns = Netns::new();
+    // No dummy module on every kernel: one end of a veth pair is the "uplink".
+    ns.ip(&[
+        "link",
+        "add",
+        "uplink",
+        "mtu",
+        "9000",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "uplink-peer",
+        "mtu",
+        "9000",
+    ]);
+    ns.ip(&["addr", "add", "192.0.2.10/24", "dev", "uplink"]);
+    ns.ip(&["link", "set", "uplink", "up"]);
+    // Someone else's VXLAN device, which cleanup must leave alone.
+    ns.ip(&[
+        "link", "add", "othervx", "type", "vxlan", "id", "7", "dstport", "4789", "dev", "uplink",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("network");
+    let device = vxlan::device_name("node-a");
+
+    let (first, again, mtu) = ns.within({
+        let state = state.clone();
+        let device = device.clone();
+        async move {
+            let cidr: Ipv4Cidr = "10.42.3.0/24".parse().unwrap();
+            let local = "192.0.2.10".parse().unwrap();
+            let mtu = vxlan::mtu_for(local).await.unwrap();
+            let first = vxlan::ensure(&state, &device, local, &cidr, mtu)
+                .await
+                .unwrap();
+            let again = vxlan::ensure(&state, &device, local, &cidr, mtu)
+                .await
+                .unwrap();
+            (first, again, mtu)
+        }
+    });
+    assert_eq!(mtu, 8950, "link MTU minus the VXLAN overhead");
+    assert_eq!(first, again, "ensure is idempotent and keeps the MAC");
+    assert_eq!(vxlan::recorded(&state).as_deref(), Some(device.as_str()));
+    let link = ns.ip(&["-d", "link", "show", &device]);
+    for want in [
+        "vxlan id 1 ",
+        "local 192.0.2.10",
+        "dstport 8472",
+        "nolearning",
+        "mtu 8950",
+        &vxlan::format_mac(&first.mac),
+    ] {
+        assert!(link.contains(want), "{want:?} not in {link}");
+    }
+    assert!(link.contains("UP"), "{link}");
+    let addr = ns.ip(&["-4", "addr", "show", "dev", &device]);
+    assert!(addr.contains("inet 10.42.3.0/32"), "{addr}");
+
+    // A peer behind a router: neighbour, FDB entry and onlink route.
+    let peer = Peer {
+        pod_cidr: "10.42.7.0/24".parse().unwrap(),
+        mac: [0x0a, 0x58, 0x0a, 0x2a, 0x07, 0x00],
+        public_ip: "198.51.100.7".parse().unwrap(),
+    };
+    ns.within({
+        let state = state.clone();
+        let vtep = first.clone();
+        async move {
+            vxlan::set_peer(&vtep, &peer).await.unwrap();
+            // Twice: replace, not add.
+            vxlan::set_peer(&vtep, &peer).await.unwrap();
+            let table = PodRoutes::open(&state).unwrap();
+            let route = PodRoute {
+                pod_cidr: peer.pod_cidr,
+                via: peer.vtep_ip(),
+            };
+            table.set_via_device(route, &vtep.device).await.unwrap();
+            table.set_via_device(route, &vtep.device).await.unwrap();
+        }
+    });
+    let neigh = ns.ip(&["neigh", "show", "dev", &device]);
+    assert!(
+        neigh.contains("10.42.7.0 lladdr 0a:58:0a:2a:07:00 PERMANENT"),
+        "{neigh}"
+    );
+    let fdb = run("bridge", &["-n", &ns.0, "fdb", "show", "dev", &device]);
+    let fdb = String::from_utf8_lossy(&fdb.stdout);
+    assert!(
+        fdb.contains("0a:58:0a:2a:07:00 dst 198.51.100.7 self permanent"),
+        "{fdb}"
+    );
+    let routes = ns.ip(&["route", "show", "proto", "82"]);
+    assert!(
+        routes.contains(&format!("10.42.7.0/24 via 10.42.7.0 dev {device}"))
+            && routes.contains("onlink"),
+        "{routes}"
+    );
+
+    ns.within({
+        let vtep = first.clone();
+        async move {
+            vxlan::remove_peer(&vtep, &peer).await.unwrap();
+            // Absent entries are fine.
+            vxlan::remove_peer(&vtep, &peer).await.unwrap();
+        }
+    });
+    assert!(!ns
+        .ip(&["neigh", "show", "dev", &device])
+        .contains("10.42.7.0"));
+    let fdb = run("bridge", &["-n", &ns.0, "fdb", "show", "dev", &device]);
+    assert!(!String::from_utf8_lossy(&fdb.stdout).contains("0a:58:0a:2a:07:00"));
+
+    // Cleanup: the recorded device (and its routes) go, the other VXLAN device stays.
+    let removed = ns.within({
+        let state = state.clone();
+        async move {
+            let removed = vxlan::remove(&state).await.unwrap();
+            let again = vxlan::remove(&state).await.unwrap();
+            (removed, again)
+        }
+    });
+    assert_eq!(removed, (true, false));
+    assert!(vxlan::recorded(&state).is_none());
+    assert!(!ns.ip(&["link", "show"]).contains(&device));
+    assert!(ns.ip(&["link", "show"]).contains("othervx"));
+    assert_eq!(ns.ip(&["route", "show", "proto", "82"]).trim(), "");
+}
