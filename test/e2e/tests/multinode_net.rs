@@ -472,8 +472,9 @@ fn vxlan_devices(ns: Option<&LinkedNetns>) -> String {
 /// on 10.252.<n>.2/30, agent B in one on 10.253.<m>.2/30, each with a default route via the host,
 /// which routes between them — reach each other's pods through VXLAN devices (their MACs
 /// published as Node annotations): by pod IP both ways (the backend sees the client pod's own
-/// address) and through a ClusterIP Service whose backend is on the other node. At the end no
-/// device, route, bridge, nftables table, link or namespace is left.
+/// address), 300 kB replies, and through a ClusterIP Service whose backend is on the other node.
+/// Given a shared link they switch to direct routes, and back when it goes. At the end no device,
+/// route, bridge, nftables table, link or namespace is left.
 #[test]
 fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
     let registry = Registry::start();
@@ -680,6 +681,70 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
             "{client} -> {service} ({cluster_ip})"
         );
     }
+
+    // DirectRouting: once the nodes share a link, they switch to direct routes (and drop the
+    // VXLAN entries); when it goes, back to VXLAN. Pods keep reaching each other throughout.
+    let (end_a, end_b) = (format!("rkd{n}a"), format!("rkd{n}b"));
+    let _ = netns::ip(&["link", "del", &end_a]);
+    let (ip_a, ip_b) = (net_a.ns_ip.to_string(), net_b.ns_ip.to_string());
+    for args in [
+        &[
+            "link", "add", &end_a, "type", "veth", "peer", "name", &end_b,
+        ][..],
+        &["link", "set", &end_a, "netns", &net_a.name][..],
+        &["link", "set", &end_b, "netns", &net_b.name][..],
+    ] {
+        let out = netns::ip(args);
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    }
+    // (Both ends now live in the namespaces and go with them, whatever fails next.)
+    net_a.ip(&["link", "set", &end_a, "up"]);
+    net_b.ip(&["link", "set", &end_b, "up"]);
+    net_a.ip(&["route", "add", &format!("{ip_b}/32"), "dev", &end_a]);
+    net_b.ip(&["route", "add", &format!("{ip_a}/32"), "dev", &end_b]);
+    let switched = Instant::now();
+    let (dev_a, dev_b) = (vxlan_devices(Some(&net_a)), vxlan_devices(Some(&net_b)));
+    eventually(30, "direct routes once the nodes share a link", || {
+        let in_a = rkube_routes(Some(&net_a));
+        let in_b = rkube_routes(Some(&net_b));
+        let direct = in_a.contains(&format!("{cidr_b} via {ip_b} dev {end_a}"))
+            && in_b.contains(&format!("{cidr_a} via {ip_a} dev {end_b}"));
+        let no_entries = !net_a
+            .ip(&["neigh", "show", "dev", &dev_a])
+            .contains("PERMANENT")
+            && !net_b
+                .ip(&["neigh", "show", "dev", &dev_b])
+                .contains("PERMANENT");
+        (direct && no_entries).then_some(())
+    });
+    eprintln!(
+        "switched to direct routes in {} ms",
+        switched.elapsed().as_millis()
+    );
+    ping(&c, "web-a", pod_b);
+    assert_eq!(
+        fetch(&c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
+        pod_b.to_string()
+    );
+    net_a.ip(&["route", "del", &format!("{ip_b}/32"), "dev", &end_a]);
+    net_b.ip(&["route", "del", &format!("{ip_a}/32"), "dev", &end_b]);
+    let switched = Instant::now();
+    eventually(30, "VXLAN again once the link is gone", || {
+        let in_a = rkube_routes(Some(&net_a));
+        let in_b = rkube_routes(Some(&net_b));
+        (in_a.contains(&format!("{cidr_b} via {} dev rkvx", vtep(&cidr_b)))
+            && in_b.contains(&format!("{cidr_a} via {} dev rkvx", vtep(&cidr_a))))
+        .then_some(())
+    });
+    eprintln!(
+        "switched back to VXLAN in {} ms",
+        switched.elapsed().as_millis()
+    );
+    ping(&c, "web-b", pod_a);
+    assert_eq!(
+        fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
+        pod_a.to_string()
+    );
 
     // A node that goes loses its route and VXLAN entries on the other node.
     let mac_b = mac_of(&b.name);
