@@ -149,3 +149,105 @@ async fn exec_kill_handle_ends_the_process() {
         assert_eq!(exit.signal, Some(libc::SIGKILL), "tty={tty}");
     }
 }
+
+#[tokio::test]
+async fn stdin_once_ends_with_the_first_attach_that_takes_stdin() {
+    let mut fx = Fixture::new("stdin-once");
+    let sb = fx.sandbox("pod-once", "pod-once").await;
+    let mut spec = fx.spec(
+        "c-once",
+        &sb,
+        &[
+            "sh",
+            "-c",
+            "while read l; do echo got $l; done; echo stdin-closed; exec sleep 1000",
+        ],
+    );
+    spec.stdin = true;
+    spec.stdin_once = true;
+    fx.rt.run_container(&spec).await.unwrap();
+
+    // An attach without stdin leaves it for the next one.
+    let mut watcher = fx.rt.attach_with("c-once", false).await.unwrap();
+    assert!(watcher.stdin.is_none());
+    let mut first = fx.rt.attach("c-once").await.unwrap();
+    let mut stdin = first.stdin.take().expect("the first attach gets stdin");
+    stdin.write_all(b"one\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let out = watcher.stdout.as_mut().unwrap().as_mut();
+    read_until(out, "got one").await;
+    // The first attach ends: the container reads EOF.
+    drop(stdin);
+    drop(first);
+    read_until(out, "stdin-closed").await;
+    let later = fx.rt.attach("c-once").await.unwrap();
+    assert!(later.stdin.is_none(), "stdin handed out twice");
+}
+
+/// What `ps` in the container lists.
+async fn ps(fx: &Fixture, id: &str) -> String {
+    let p = fx
+        .rt
+        .exec(
+            id,
+            ExecSpec {
+                args: vec!["ps".into(), "-o".into(), "pid,args".into()],
+                env: vec![],
+                tty: false,
+                stdin: false,
+            },
+        )
+        .await
+        .unwrap();
+    let mut out = String::new();
+    p.stdout.unwrap().read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn exec_kill_ends_what_the_process_started_but_not_after_it_exited() {
+    let mut fx = Fixture::new("exec-group");
+    let sb = fx.sandbox("pod-egroup", "pod-egroup").await;
+    fx.rt
+        .run_container(&fx.spec("c-egroup", &sb, &["sleep", "1000"]))
+        .await
+        .unwrap();
+    let exec = |args: &str| ExecSpec {
+        args: vec!["sh".into(), "-c".into(), args.into()],
+        env: vec![],
+        tty: false,
+        stdin: false,
+    };
+    let p = fx
+        .rt
+        .exec("c-egroup", exec("sleep 1001 & sleep 1002"))
+        .await
+        .unwrap();
+    eventually(20, async || {
+        let ps = ps(&fx, "c-egroup").await;
+        (ps.contains("sleep 1001") && ps.contains("sleep 1002")).then_some(())
+    })
+    .await;
+    p.kill.as_ref().expect("kill handle").kill();
+    eventually(20, async || {
+        let ps = ps(&fx, "c-egroup").await;
+        // Killed (a zombie, "[sleep]", until the container's init reaps it).
+        (!ps.contains("sleep 1001") && !ps.contains("sleep 1002")).then_some(())
+    })
+    .await;
+
+    // A process that exited on its own: what it left running stays (as upstream).
+    let p = fx
+        .rt
+        .exec("c-egroup", exec("sleep 1003 >/dev/null 2>&1 &"))
+        .await
+        .unwrap();
+    let kill = p.kill.clone().expect("kill handle");
+    let exit = tokio::time::timeout(Duration::from_secs(20), p.exit)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.exit_code, 0);
+    kill.kill();
+    assert!(ps(&fx, "c-egroup").await.contains("sleep 1003"));
+}
