@@ -174,7 +174,7 @@ pub(crate) fn attach(inner: &Arc<Inner>, id: &str, with_stdin: bool) -> Result<E
     let stdin: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> = match fd {
         None => None,
         Some(dup) => Some(if tty {
-            Box::new(tokio::fs::File::from_std(std::fs::File::from(dup)))
+            Box::new(crate::pty::Pty::new(dup).map_err(io("pty"))?)
         } else {
             Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(dup).map_err(io("stdin fifo"))?)
         }),

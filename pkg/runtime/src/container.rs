@@ -16,7 +16,7 @@ use std::{
 use nix::{sys::stat::Mode, unistd::mkfifo};
 
 use crate::{
-    attach, cgroup, console, exec,
+    attach, cgroup, console,
     helper::Request,
     logs::writer::{self, LogFile},
     overlay, reaper,
@@ -142,7 +142,7 @@ async fn create(inner: &Arc<Inner>, spec: &ContainerSpec, bundle: &Path) -> Resu
             };
             (
                 attach::Io::new(stdin, Some(keep)),
-                Some(exec::PtyReader::new(master)),
+                Some(crate::pty::Pty::new(master).map_err(io("pty"))?),
             )
         }
         None => (
@@ -175,7 +175,7 @@ fn open_readers(bundle: &Path) -> Result<[tokio::net::unix::pipe::Receiver; 2]> 
 /// broadcasting them for attach; the handle resolves at EOF on all.
 fn copy_logs(
     [stdout, stderr]: [tokio::net::unix::pipe::Receiver; 2],
-    pty: Option<exec::PtyReader>,
+    pty: Option<crate::pty::Pty>,
     log: LogFile,
     stdio: &attach::Io,
 ) -> tokio::task::JoinHandle<()> {

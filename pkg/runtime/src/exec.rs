@@ -1,20 +1,13 @@
 //! `exec`: a process in a running container's namespaces and cgroup (libcontainer's tenant
 //! builder in the helper), with its stdio as async streams and its exit code.
 
-use std::{
-    os::fd::OwnedFd,
-    pin::Pin,
-    process::Stdio,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{os::fd::OwnedFd, process::Stdio, sync::Arc};
 
 use nix::{
     sys::signal::{killpg, Signal},
     unistd::Pid,
 };
 use serde_json::Value;
-use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::{
     console, container, helper::Request, reaper, runtime::Inner, sys, Error, ExecProcess, ExecSpec,
@@ -140,10 +133,9 @@ async fn exec_tty(
         console::run_with_console(&sock_path, run_helper(inner, &req, stdio)).await?;
     let (exit, kill) = watch_exit(pid)?;
     let resize_fd = master.try_clone().map_err(io("dup pty"))?;
-    let write = tokio::fs::File::from_std(std::fs::File::from(
-        master.try_clone().map_err(io("dup pty"))?,
-    ));
-    let read = PtyReader::new(master);
+    let write =
+        crate::pty::Pty::new(master.try_clone().map_err(io("dup pty"))?).map_err(io("pty"))?;
+    let read = crate::pty::Pty::new(master).map_err(io("pty"))?;
     Ok(ExecProcess {
         stdin: Some(Box::new(write)),
         stdout: Some(Box::new(read)),
@@ -218,28 +210,6 @@ impl ExecTarget {
             if e.raw_os_error() != Some(libc::ESRCH) {
                 tracing::warn!(pid = self.pid, error = %e, "killing an exec'd process");
             }
-        }
-    }
-}
-
-/// A pty master reports EIO once the last slave closes: that is EOF for the reader.
-pub(crate) struct PtyReader(tokio::fs::File);
-
-impl PtyReader {
-    pub(crate) fn new(master: OwnedFd) -> Self {
-        Self(tokio::fs::File::from_std(std::fs::File::from(master)))
-    }
-}
-
-impl AsyncRead for PtyReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match Pin::new(&mut self.0).poll_read(cx, buf) {
-            Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => Poll::Ready(Ok(())),
-            other => other,
         }
     }
 }

@@ -26,6 +26,7 @@ mod exec;
 mod helper;
 mod logs;
 mod overlay;
+mod pty;
 mod reaper;
 mod record;
 mod runtime;

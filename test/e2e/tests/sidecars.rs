@@ -80,6 +80,20 @@ spec:
     - |
       trap 'sleep 1; echo main >> /host/order; exit 0' TERM
       while true; do sleep 0.2; done
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: job-with-sidecar}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 20
+  initContainers:
+  - name: side
+    image: busybox:1.36
+    restartPolicy: Always
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+  containers:
+  - {{name: main, image: busybox:1.36, command: ["sh", "-c", "sleep 2"]}}
 "#
         ),
     );
@@ -155,5 +169,18 @@ spec:
         (!out.status.success()).then_some(())
     });
     eprintln!("deleted in {:?}", deleting.elapsed());
+
+    // A pod whose app container finishes (restartPolicy Never) is done although its sidecar
+    // never exits by itself: the sidecar is stopped (SIGTERM) and the pod Succeeded.
+    let job = |path: &str| {
+        let jp = format!("jsonpath={path}");
+        let out = c.kubectl_raw(K, &["get", "pod", "job-with-sidecar", "-o", &jp]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    eventually(90, "the job pod Succeeded with its sidecar stopped", || {
+        let s = job("{.status.phase} {.status.containerStatuses[0].state.terminated.reason} {.status.initContainerStatuses[0].state.terminated.reason}");
+        (s == "Succeeded Completed Completed").then_some(())
+    });
+    assert_eq!(job("{.status.initContainerStatuses[0].restartCount}"), "0");
     c.delete_all_pods();
 }
