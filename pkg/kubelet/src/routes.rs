@@ -10,7 +10,7 @@
 //! when the agent stops (its pods keep running); `rkube killall` removes them and the device.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     net::{IpAddr, Ipv4Addr},
     path::PathBuf,
     sync::Arc,
@@ -71,7 +71,6 @@ pub(crate) fn start(
         api: Api::all(client.clone()),
         self_name,
         vtep: None,
-        peers: HashMap::new(),
         warned: HashSet::new(),
     };
     Some(RouteController(tokio::spawn(run(client, cluster, state))))
@@ -85,8 +84,6 @@ struct SyncState {
     self_name: String,
     /// This node's VXLAN endpoint, once a node needed it (and its annotations are published).
     vtep: Option<Vtep>,
-    /// The VXLAN peers programmed on `vtep`, by pod CIDR.
-    peers: HashMap<Ipv4Cidr, Peer>,
     /// Nodes already warned about (node, address), so each is reported once.
     warned: HashSet<(String, Ipv4Addr)>,
 }
@@ -287,22 +284,20 @@ async fn sync(
     let present: HashSet<PodRoute> = routes::list().await?.into_iter().collect();
     // One route failing (another route to the same prefix, say) must not hold up the others.
     let mut failed = None;
-    // Peers gone or changed first: their entries must not linger under a new route.
-    let stale: Vec<Peer> = st
-        .peers
-        .values()
-        .filter(|p| !wanted.contains(&Way::Vxlan(**p)))
-        .copied()
-        .collect();
-    for p in stale {
-        if let Some(vtep) = &st.vtep {
-            if let Err(e) = vxlan::remove_peer(vtep, &p).await {
-                warn!(pod_cidr = %p.pod_cidr, error = %e, "removing a VXLAN peer failed");
-                failed = Some(e);
-                continue;
-            }
+    // Entries of peers gone or changed first (also those left from before a restart): they
+    // must not linger under a new route.
+    if let Some(vtep) = &st.vtep {
+        let keep: Vec<Peer> = wanted
+            .iter()
+            .filter_map(|w| match w {
+                Way::Vxlan(p) => Some(*p),
+                Way::Direct(_) => None,
+            })
+            .collect();
+        if let Err(e) = vxlan::prune(vtep, &keep).await {
+            warn!(error = %e, "removing stale VXLAN entries failed");
+            failed = Some(e);
         }
-        st.peers.remove(&p.pod_cidr);
     }
     for w in &wanted {
         let result = match (w, &st.vtep) {
@@ -311,16 +306,9 @@ async fn sync(
             (Way::Vxlan(p), Some(vtep)) => set_peer(&st.table, vtep, p, &present).await,
             (Way::Vxlan(_), None) => Ok(()),
         };
-        match result {
-            Ok(()) => {
-                if let Way::Vxlan(p) = w {
-                    st.peers.insert(p.pod_cidr, *p);
-                }
-            }
-            Err(e) => {
-                warn!(pod_cidr = %w.pod_cidr(), way = ?w, error = %e, "installing a pod route failed");
-                failed = Some(e);
-            }
+        if let Err(e) = result {
+            warn!(pod_cidr = %w.pod_cidr(), way = ?w, error = %e, "installing a pod route failed");
+            failed = Some(e);
         }
     }
     for r in st.table.recorded() {
@@ -372,10 +360,6 @@ async fn ensure_vtep(st: &mut SyncState, me: Option<&Node>) -> rkube_network::Re
     let device = vxlan::device_name(&st.self_name);
     let mtu = vxlan::mtu_for(local).await?;
     let vtep = vxlan::ensure(&st.state_dir, &device, local, &cidr, mtu).await?;
-    if st.vtep.as_ref() != Some(&vtep) {
-        // A new device (or one made again) has lost every entry.
-        st.peers.clear();
-    }
     let mac = vxlan::format_mac(&vtep.mac);
     let local = local.to_string();
     let published = |key: &str| {

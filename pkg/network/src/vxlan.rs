@@ -286,6 +286,68 @@ pub async fn remove_peer(vtep: &Vtep, peer: &Peer) -> Result<()> {
     Ok(())
 }
 
+/// Removes the neighbour and FDB entries on `vtep` that belong to none of `keep` (nodes deleted
+/// while the agent was down, peers that moved to direct routes); returns how many went.
+pub async fn prune(vtep: &Vtep, keep: &[Peer]) -> Result<usize> {
+    let nl = Netlink::connect()?;
+    let mut stale = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Bridge] {
+        let mut dump = nl
+            .handle
+            .neighbours()
+            .get()
+            .set_address_family(family)
+            .execute();
+        while let Some(msg) = dump
+            .try_next()
+            .await
+            .map_err(|e| nl_err("list neighbours", e))?
+        {
+            if msg.header.ifindex != vtep.index {
+                continue;
+            }
+            let dst = msg.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
+                // FDB entries (family bridge) carry the remote as raw bytes.
+                NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                    <[u8; 4]>::try_from(b.as_slice()).ok().map(Ipv4Addr::from)
+                }
+                _ => None,
+            });
+            let mac = msg.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::LinkLayerAddress(m) => <[u8; 6]>::try_from(m.as_slice()).ok(),
+                _ => None,
+            });
+            let wanted = match (family, dst, mac) {
+                (AddressFamily::Inet, Some(ip), _) => keep.iter().any(|p| p.vtep_ip() == ip),
+                (_, Some(ip), Some(mac)) => keep.iter().any(|p| p.public_ip == ip && p.mac == mac),
+                // Entries without a remote (none are made here): not ours to judge.
+                _ => true,
+            };
+            if !wanted {
+                stale.push(msg);
+            }
+        }
+    }
+    let count = stale.len();
+    for msg in stale {
+        match nl.handle.neighbours().del(msg).execute().await {
+            Ok(()) => {}
+            Err(e) if matches!(errno(&e), Some(ENOENT | ENODEV)) => {}
+            Err(e) => {
+                return Err(nl_err(
+                    &format!("delete a stale entry on {}", vtep.device),
+                    e,
+                ))
+            }
+        }
+    }
+    if count > 0 {
+        info!(device = %vtep.device, count, "stale vxlan entries removed");
+    }
+    Ok(count)
+}
+
 /// The recorded device name of the agent whose network state is in `state_dir`.
 pub fn recorded(state_dir: &Path) -> Option<String> {
     std::fs::read_to_string(record(state_dir))

@@ -154,8 +154,22 @@ fn vxlan_device_peers_and_cleanup() {
             };
             table.set_via_device(route, &vtep.device).await.unwrap();
             table.set_via_device(route, &vtep.device).await.unwrap();
+            // A second peer, then gone (say, deleted while the agent was down): prune removes
+            // its entries and keeps the first peer's.
+            let gone = Peer {
+                pod_cidr: "10.42.8.0/24".parse().unwrap(),
+                mac: [0x0a, 0x58, 0x0a, 0x2a, 0x08, 0x00],
+                public_ip: "198.51.100.8".parse().unwrap(),
+            };
+            vxlan::set_peer(&vtep, &gone).await.unwrap();
+            assert_eq!(vxlan::prune(&vtep, &[peer]).await.unwrap(), 2);
+            assert_eq!(vxlan::prune(&vtep, &[peer]).await.unwrap(), 0);
         }
     });
+    let all = ns.ip(&["neigh", "show", "dev", &device]);
+    assert!(!all.contains("10.42.8.0"), "{all}");
+    let fdb = run("bridge", &["-n", &ns.0, "fdb", "show", "dev", &device]);
+    assert!(!String::from_utf8_lossy(&fdb.stdout).contains("0a:58:0a:2a:08:00"));
     let neigh = ns.ip(&["neigh", "show", "dev", &device]);
     assert!(
         neigh.contains("10.42.7.0 lladdr 0a:58:0a:2a:07:00 PERMANENT"),
