@@ -34,8 +34,8 @@ use tracing::{debug, info, warn};
 
 /// Node updates (status every few seconds) arrive in bursts: apply once after them.
 const DEBOUNCE: Duration = Duration::from_millis(50);
-/// Also re-check this often: a route can vanish with its link, a node's address can become
-/// reachable later.
+/// Also re-check this often (besides node and route changes): a route can vanish with its
+/// link, a node's address can become reachable later.
 const RESYNC: Duration = Duration::from_secs(10);
 
 /// Aborts the controller when dropped (the kubelet's work ends).
@@ -102,6 +102,15 @@ async fn run(client: Client, cluster: Option<Ipv4Cidr>, mut state: SyncState) {
         std::future::ready(())
     });
     let _watch = RouteController(tokio::spawn(watch));
+    // Reachability follows the host's routes: re-check when they change.
+    let notify = changed.clone();
+    let _routes = match routes::watch_changes(move || notify.notify_one()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!(error = %e, "not watching route changes; re-checking every {RESYNC:?}");
+            None
+        }
+    };
     if nodes.wait_until_ready().await.is_err() {
         return;
     }

@@ -308,3 +308,45 @@ fn gateway(msg: &RouteMessage) -> Option<Ipv4Addr> {
 pub fn enable_ip_forward() -> Result<()> {
     crate::sysctl::enable_ip_forward()
 }
+
+/// Watches this namespace's IPv4 routing table (`ip monitor route`) and calls `on_change` for
+/// every change not made by rkube itself (proto 82), so a node that becomes reachable directly,
+/// or stops being, is switched between a direct route and VXLAN within moments rather than at
+/// the next resync. Stops when dropped.
+pub struct RouteChanges {
+    conn: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RouteChanges {
+    fn drop(&mut self) {
+        self.conn.abort();
+        self.reader.abort();
+    }
+}
+
+/// Starts watching (see [`RouteChanges`]); must run in the namespace to watch.
+pub fn watch_changes(on_change: impl Fn() + Send + 'static) -> Result<RouteChanges> {
+    use futures_util::StreamExt;
+    use rtnetlink::{
+        packet_core::NetlinkPayload, packet_route::RouteNetlinkMessage, MulticastGroup,
+    };
+    let (conn, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(&[MulticastGroup::Ipv4Route])
+            .map_err(|e| Error::Other(format!("netlink route monitor: {e}")))?;
+    let conn = tokio::spawn(conn);
+    let reader = tokio::spawn(async move {
+        while let Some((msg, _)) = messages.next().await {
+            let ours = match &msg.payload {
+                NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewRoute(r) | RouteNetlinkMessage::DelRoute(r),
+                ) => r.header.protocol == RouteProtocol::Other(ROUTE_PROTOCOL),
+                _ => false,
+            };
+            if !ours {
+                on_change();
+            }
+        }
+    });
+    Ok(RouteChanges { conn, reader })
+}
