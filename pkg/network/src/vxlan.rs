@@ -19,7 +19,7 @@ use std::{
 use futures_util::TryStreamExt;
 use rtnetlink::{
     packet_route::{
-        link::LinkAttribute,
+        link::{InfoData, InfoVxlan, LinkAttribute, LinkInfo},
         neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage},
         AddressFamily,
     },
@@ -119,6 +119,20 @@ pub async fn ensure(
     std::fs::write(record(state_dir), device)
         .map_err(|e| Error::Other(format!("write the vxlan record: {e}")))?;
     let nl = Netlink::connect()?;
+    if let Some(index) = nl.link_index(device).await? {
+        // Made for another address, VNI or port (the node's IP changed): the other nodes will
+        // learn the new MAC from the annotation.
+        let wanted = [
+            InfoVxlan::Id(VNI),
+            InfoVxlan::Local(local),
+            InfoVxlan::Port(PORT),
+        ];
+        let info = vxlan_info(&nl, index).await?;
+        if !wanted.iter().all(|w| info.contains(w)) {
+            info!(%device, %local, "vxlan device has other settings; making it again");
+            nl.delete_index(index).await?;
+        }
+    }
     if nl.link_index(device).await?.is_none() {
         let msg = LinkVxlan::new(device, VNI)
             .port(PORT)
@@ -155,6 +169,32 @@ pub async fn ensure(
         mac: link_mac(&nl, index).await?,
         ip: vtep_ip,
     })
+}
+
+/// The VXLAN settings of link `index` (empty when it is not a VXLAN device).
+async fn vxlan_info(nl: &Netlink, index: u32) -> Result<Vec<InfoVxlan>> {
+    let msg = nl
+        .handle
+        .link()
+        .get()
+        .match_index(index)
+        .execute()
+        .try_next()
+        .await
+        .map_err(|e| nl_err("read the vxlan device", e))?;
+    let info = msg
+        .into_iter()
+        .flat_map(|m| m.attributes)
+        .filter_map(|a| match a {
+            LinkAttribute::LinkInfo(infos) => Some(infos),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|i| match i {
+            LinkInfo::Data(InfoData::Vxlan(v)) => Some(v),
+            _ => None,
+        });
+    Ok(info.unwrap_or_default())
 }
 
 async fn link_mac(nl: &Netlink, index: u32) -> Result<[u8; 6]> {

@@ -118,6 +118,33 @@ fn vxlan_device_peers_and_cleanup() {
     });
     assert_eq!(mtu, 8950, "link MTU minus the VXLAN overhead");
     assert_eq!(first, again, "ensure is idempotent and keeps the MAC");
+    // The node's address changes: the device is made again for it.
+    ns.ip(&["addr", "add", "192.0.2.11/24", "dev", "uplink"]);
+    let moved = ns.within({
+        let state = state.clone();
+        let device = device.clone();
+        async move {
+            let cidr: Ipv4Cidr = "10.42.3.0/24".parse().unwrap();
+            vxlan::ensure(&state, &device, "192.0.2.11".parse().unwrap(), &cidr, 8950)
+                .await
+                .unwrap()
+        }
+    });
+    assert!(ns
+        .ip(&["-d", "link", "show", &device])
+        .contains("local 192.0.2.11"));
+    assert_ne!(moved.index, first.index, "a new device");
+    let first = ns.within({
+        let state = state.clone();
+        let device = device.clone();
+        async move {
+            let cidr: Ipv4Cidr = "10.42.3.0/24".parse().unwrap();
+            vxlan::ensure(&state, &device, "192.0.2.10".parse().unwrap(), &cidr, 8950)
+                .await
+                .unwrap()
+        }
+    });
+
     assert_eq!(vxlan::recorded(&state).as_deref(), Some(device.as_str()));
     let link = ns.ip(&["-d", "link", "show", &device]);
     for want in [
