@@ -453,6 +453,28 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     );
 }
 
+/// A number for the notes, not an assertion: MB/s of five `wget`s of `url` (20 MB) inside
+/// `pod`, timed inside the pod (`/proc/uptime`, 10 ms resolution; busybox `date` has no `%N`).
+fn throughput(c: &Cluster, pod: &str, url: &str) -> String {
+    let script = format!(
+        "a=$(cut -d' ' -f1 /proc/uptime); for i in 1 2 3 4 5; do wget -q -O /dev/null {url} || exit 1; done; echo $a $(cut -d' ' -f1 /proc/uptime)"
+    );
+    let out = c.kubectl_raw(K, &["exec", pod, "--", "sh", "-c", &script]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let t: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    match t[..] {
+        [a, b] if b > a => format!(
+            "{:.0} MB/s ({:.0} ms for 100 MB)",
+            100.0 / (b - a),
+            (b - a) * 1e3
+        ),
+        _ => format!("unmeasured: {out:?}"),
+    }
+}
+
 /// The names of the VXLAN devices (`rkvx…`) in the host's namespace or in `ns`.
 fn vxlan_devices(ns: Option<&LinkedNetns>) -> String {
     let args = ["-d", "link", "show", "type", "vxlan"];
@@ -672,6 +694,23 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
         String::from_utf8_lossy(&got.stdout).starts_with(&sum),
         "300 kB across VXLAN: {got:?}"
     );
+    let made = c.kubectl_raw(
+        K,
+        &[
+            "exec",
+            "web-b",
+            "--",
+            "sh",
+            "-c",
+            "head -c 20000000 /dev/zero > /www/20m",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let url_20m = format!("http://{pod_b}:8080/20m");
+    eprintln!(
+        "pod to pod over VXLAN: {}",
+        throughput(&c, "web-a", &url_20m)
+    );
     for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
         let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
         let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
@@ -720,6 +759,10 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
     eprintln!(
         "switched to direct routes in {} ms",
         switched.elapsed().as_millis()
+    );
+    eprintln!(
+        "pod to pod, direct route: {}",
+        throughput(&c, "web-a", &url_20m)
     );
     ping(&c, "web-a", pod_b);
     assert_eq!(
