@@ -29,7 +29,7 @@ fn exec(c: &Cluster, container: &str, cmd: &[&str]) -> Option<String> {
 #[test]
 fn sidecar_runs_beside_the_app_and_stops_after_it() {
     let registry = Registry::start();
-    let c = Cluster::start_with_agent(&registry, &[]);
+    let mut c = Cluster::start_with_agent(&registry, &[]);
     let host = tempfile::tempdir().unwrap();
     let host_dir = host.path().display().to_string();
     c.apply_stdin(
@@ -154,6 +154,31 @@ spec:
         (s == "True").then_some(())
     });
     assert_eq!(jsonpath(&c, "{.status.phase}"), "Running");
+
+    // An agent restart re-adopts the sidecar (same instance, probed again), not restarting it.
+    let before = jsonpath(
+        &c,
+        "{.status.initContainerStatuses[0].containerID} {.status.initContainerStatuses[0].restartCount}",
+    );
+    c.stop();
+    c.launch();
+
+    eventually(60, "Ready after the agent restart", || {
+        let s = jsonpath(
+            &c,
+            "{.status.conditions[?(@.type==\"Ready\")].status} {.status.initContainerStatuses[0].started}",
+        );
+        (s == "True true").then_some(())
+    });
+    let after = jsonpath(
+        &c,
+        "{.status.initContainerStatuses[0].containerID} {.status.initContainerStatuses[0].restartCount}",
+    );
+    assert_eq!(before, after);
+    let grown = n(&c);
+    eventually(30, "the sidecar still writing", || {
+        (n(&c) > grown).then_some(())
+    });
 
     // Deletion: the app container (1 s in its TERM trap) stops before the sidecar (none).
     let deleting = Instant::now();

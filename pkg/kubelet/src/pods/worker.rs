@@ -67,6 +67,8 @@ pub struct Worker {
     reported: HashMap<String, String>,
     probes: Vec<tokio::task::JoinHandle<()>>,
     torn_down: bool,
+    /// The pod was finished before this kubelet started: its status is not written again.
+    status_final: bool,
     /// Termination messages, startup gating, activeDeadlineSeconds, volume refresh.
     life: Lifecycle,
 }
@@ -128,6 +130,7 @@ impl Worker {
             reported: HashMap::new(),
             probes: Vec::new(),
             torn_down: false,
+            status_final: false,
             life: Lifecycle::default(),
         }
     }
@@ -145,6 +148,9 @@ impl Worker {
             if finished {
                 self.clear_leftovers().await;
                 self.torn_down = true;
+                // Its final status stays as the API has it: this run knows none of its
+                // containers (rebuilding it would turn a Succeeded pod back to Pending).
+                self.status_final = true;
             } else if let Some(pod) = first {
                 self.adopt(&pod).await;
             }
@@ -1567,6 +1573,9 @@ impl Worker {
     }
 
     async fn write_status(&mut self, pod: &Pod) {
+        if self.status_final {
+            return;
+        }
         let now = crate::time::now();
         let mut transitions = std::mem::take(&mut self.transitions);
         let mut st = status::build(&self.view(pod, &now), &mut transitions);
