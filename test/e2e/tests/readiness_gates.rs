@@ -102,8 +102,16 @@ spec:
         "Ready {:?} after the gate's condition turned True",
         started.elapsed()
     );
-    // The kubelet's writes kept the gate's condition.
+    // The kubelet's writes kept the gate's condition, and cleared Ready's reason (the status
+    // patch merges conditions by type).
     assert_eq!(condition(&c, GATE), "True");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "{.status.conditions[?(@.type==\"Ready\")].reason}{.status.conditions[?(@.type==\"Ready\")].message}"
+        ),
+        ""
+    );
 
     // The condition goes False: not Ready again (ContainersReady stays True).
     let i = gate_index(&c);
