@@ -6,6 +6,7 @@
 
 pub(crate) mod events;
 mod expectations;
+pub(crate) mod index;
 pub(crate) mod informer;
 pub(crate) mod owner;
 pub(crate) mod pods;
@@ -36,6 +37,7 @@ use tracing::{debug, instrument, warn};
 use self::{
     events::{Recorder, NORMAL, WARNING},
     expectations::Expectations,
+    index::ByNamespace,
     informer::Change,
     owner::{controller_of, new_controller_ref, patch_owner, OwnerChange},
 };
@@ -50,6 +52,8 @@ const COMPONENT: &str = "replicaset-controller";
 struct Ctx {
     client: kube::Client,
     pods: Store<Pod>,
+    /// The same pods by namespace: a sync looks only at its namespace's pods.
+    pods_by_ns: Arc<ByNamespace<Pod>>,
     replicasets: Store<ReplicaSet>,
     expectations: Expectations,
     recorder: Recorder,
@@ -59,6 +63,8 @@ struct Ctx {
 pub async fn run(ctx: Context) {
     let client = ctx.client.clone();
     let (pods, pod_informer) = informer::new(Api::<Pod>::all(client.clone()));
+    let pods_by_ns = Arc::new(ByNamespace::default());
+    let pod_informer = pod_informer.with_index(pods_by_ns.clone());
     let controller = Controller::new(
         Api::<ReplicaSet>::all(client.clone()),
         watcher::Config::default(),
@@ -66,6 +72,7 @@ pub async fn run(ctx: Context) {
     let shared = Arc::new(Ctx {
         client: client.clone(),
         pods,
+        pods_by_ns,
         replicasets: controller.store(),
         expectations: Expectations::default(),
         recorder: Recorder::new(client, COMPONENT),
@@ -222,9 +229,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action> {
         return Ok(Action::await_change());
     };
     // Every active pod of the namespace: claiming also releases owned pods that stopped matching.
-    let active: Vec<Arc<Pod>> = ctx.pods.state_filter(|p| {
-        p.metadata.namespace.as_deref() == Some(ns.as_str()) && pods::is_active(p)
-    });
+    let active: Vec<Arc<Pod>> = ctx.pods_by_ns.filter(&ns, pods::is_active);
     let claimed = claim_pods(&ctx, &rs, &sel, active).await?;
 
     let manage = if expectations.is_ok() && rs.metadata.deletion_timestamp.is_none() {
@@ -513,9 +518,8 @@ fn related_pods(ctx: &Ctx, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
         let Some(sel) = selector::parse(sibling.spec.as_ref().map(|s| &s.selector)) else {
             continue;
         };
-        for pod in ctx.pods.state_filter(|p| {
-            p.metadata.namespace.as_deref() == ns
-                && selector::matches(&sel, p.metadata.labels.as_ref())
+        for pod in ctx.pods_by_ns.filter(ns.unwrap_or_default(), |p| {
+            selector::matches(&sel, p.metadata.labels.as_ref())
         }) {
             if seen.insert(pod.uid().unwrap_or_default()) {
                 related.push(pod);

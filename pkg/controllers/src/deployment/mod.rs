@@ -33,6 +33,7 @@ use crate::{
     replicaset::{
         backoff,
         events::{Recorder, WARNING},
+        index::ByNamespace,
         informer::{self, Change},
         owner::controller_of,
         receiver_stream, selector,
@@ -46,7 +47,10 @@ pub(crate) struct Ctx {
     client: kube::Client,
     deployments: Store<Deployment>,
     replicasets: Store<ReplicaSet>,
+    /// The same ReplicaSets and pods by namespace: a sync looks only at its namespace.
+    replicasets_by_ns: Arc<ByNamespace<ReplicaSet>>,
     pods: Store<Pod>,
+    pods_by_ns: Arc<ByNamespace<Pod>>,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -55,6 +59,9 @@ pub async fn run(ctx: Context) {
     let client = ctx.client.clone();
     let (replicasets, rs_informer) = informer::new(Api::<ReplicaSet>::all(client.clone()));
     let (pods, pod_informer) = informer::new(Api::<Pod>::all(client.clone()));
+    let (replicasets_by_ns, pods_by_ns) = (Arc::default(), Arc::default());
+    let rs_informer = rs_informer.with_index(Arc::clone(&replicasets_by_ns));
+    let pod_informer = pod_informer.with_index(Arc::clone(&pods_by_ns));
     let controller = Controller::new(
         Api::<Deployment>::all(client.clone()),
         watcher::Config::default(),
@@ -63,7 +70,9 @@ pub async fn run(ctx: Context) {
         client: client.clone(),
         deployments: controller.store(),
         replicasets,
+        replicasets_by_ns,
         pods,
+        pods_by_ns,
         recorder: Recorder::new(client, COMPONENT),
         failures: Mutex::default(),
     });
@@ -254,12 +263,12 @@ impl Dc<'_> {
 
     /// The pods of the namespace the Deployment's selector matches.
     fn deployment_pods(&self) -> Vec<Arc<Pod>> {
-        let ns = self.d.namespace();
+        let ns = self.d.namespace().unwrap_or_default();
         let Some(sel) = selector::parse(self.d.spec.as_ref().map(|s| &s.selector)) else {
             return Vec::new();
         };
-        self.ctx.pods.state_filter(|p| {
-            p.metadata.namespace == ns && selector::matches(&sel, p.metadata.labels.as_ref())
-        })
+        self.ctx
+            .pods_by_ns
+            .filter(&ns, |p| selector::matches(&sel, p.metadata.labels.as_ref()))
     }
 }

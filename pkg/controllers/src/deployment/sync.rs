@@ -151,10 +151,7 @@ impl<'a> Dc<'a> {
         };
         let me = new_controller_ref("apps/v1", "Deployment", &self.d.name_any(), &d_uid);
         let deleting = self.d.metadata.deletion_timestamp.is_some();
-        let candidates = self
-            .ctx
-            .replicasets
-            .state_filter(|rs| rs.metadata.namespace.as_deref() == Some(ns.as_str()));
+        let candidates = self.ctx.replicasets_by_ns.filter(&ns, |_| true);
         let mut claimed = Vec::new();
         let mut adoptable: Option<std::result::Result<(), String>> = None;
         let mut first_error = None;

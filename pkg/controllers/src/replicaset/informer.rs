@@ -17,6 +17,8 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tracing::debug;
 
+use super::index::ByNamespace;
+
 pub(crate) enum Change<K> {
     Added(Arc<K>),
     Updated { old: Arc<K>, new: Arc<K> },
@@ -26,6 +28,7 @@ pub(crate) enum Change<K> {
 pub(crate) struct Informer<K: Resource<DynamicType = ()> + Clone + 'static> {
     api: Api<K>,
     writer: reflector::store::Writer<K>,
+    index: Option<Arc<ByNamespace<K>>>,
 }
 
 /// A store and the informer that fills it (which must be run for the store to become ready).
@@ -34,16 +37,36 @@ where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
     let (store, writer) = reflector::store();
-    (store, Informer { api, writer })
+    (
+        store,
+        Informer {
+            api,
+            writer,
+            index: None,
+        },
+    )
 }
 
 impl<K> Informer<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
+    /// Also keeps `index` (objects by namespace), updated with the store: it holds the whole
+    /// initial list before the store reports ready.
+    pub(crate) fn with_index(mut self, index: Arc<ByNamespace<K>>) -> Self {
+        self.index = Some(index);
+        self
+    }
+
     /// Watches forever, keeping the store and calling `handler` for each change.
     pub(crate) async fn run(mut self, mut handler: impl FnMut(Change<K>)) {
         let reader = self.writer.as_reader();
+        let by_ns = self.index.take();
+        let index = |change: &Change<K>| {
+            if let Some(i) = &by_ns {
+                i.apply(change);
+            }
+        };
         let mut stream = std::pin::pin!(
             watcher::watcher(self.api, watcher::Config::default()).default_backoff()
         );
@@ -63,14 +86,18 @@ where
                     let old = reader.get(&key);
                     self.writer.apply_watcher_event(&ev);
                     let new = reader.get(&key).unwrap_or_else(|| Arc::new(obj.clone()));
-                    handler(match old {
+                    let change = match old {
                         Some(old) => Change::Updated { old, new },
                         None => Change::Added(new),
-                    });
+                    };
+                    index(&change);
+                    handler(change);
                 }
                 Event::Delete(obj) => {
                     self.writer.apply_watcher_event(&ev);
-                    handler(Change::Deleted(Arc::new(obj.clone())));
+                    let change = Change::Deleted(Arc::new(obj.clone()));
+                    index(&change);
+                    handler(change);
                 }
                 Event::Init => {
                     pending.clear();
@@ -93,6 +120,7 @@ where
                             pending.push(Change::Deleted(old));
                         }
                     }
+                    pending.iter().for_each(&index);
                     self.writer.apply_watcher_event(&ev);
                     seen.clear();
                     for change in pending.drain(..) {
