@@ -330,12 +330,16 @@ fn stripped() -> Set {
 }
 
 /// The object without `metadata.managedFields`, which no set ever holds.
-fn without_managed(v: &Value) -> Value {
+/// `v` without its managedFields; borrowed (no copy of the object) when it has none.
+fn without_managed(v: &Value) -> std::borrow::Cow<'_, Value> {
+    if v.pointer("/metadata/managedFields").is_none() {
+        return std::borrow::Cow::Borrowed(v);
+    }
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
     }
-    v
+    std::borrow::Cow::Owned(v)
 }
 
 /// The fields under the members of `reset` are the other endpoint's (`status` for the main

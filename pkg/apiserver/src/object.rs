@@ -29,6 +29,12 @@ pub fn name(obj: &Value) -> &str {
 
 /// The object as stored: without resourceVersion (the store's mod_revision is the truth).
 pub fn to_stored(obj: &Value) -> Vec<u8> {
+    let served_only =
+        meta(obj).is_some_and(|m| m.contains_key("resourceVersion") || m.contains_key("selfLink"));
+    if !served_only {
+        // Nothing to leave out (a create's object): no copy.
+        return serde_json::to_vec(obj).expect("a JSON value serializes");
+    }
     let mut o = obj.clone();
     if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");

@@ -13,9 +13,12 @@
 //! `markers.rs` holds what upstream's generator reads from the Go types for those, and this
 //! module puts them together.
 //!
-//! Built once, on first use.
+//! Built once, on first use: kind by kind for writes (`get`), all at once for the documents.
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, OnceLock},
+};
 
 use k8s_openapi::schemars::{generate::SchemaSettings, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -96,10 +99,11 @@ fn add_meta(g: &mut SchemaGenerator) {
     g.subschema_for::<meta::WatchEvent<k8s_openapi::api::core::v1::Pod>>();
 }
 
+static ALL: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
+
 /// Every definition reachable from the served kinds (and their subresources' kinds), by
 /// upstream name, as OpenAPI v2 schemas (v3.rs rewrites the references).
 pub fn all() -> &'static BTreeMap<String, Value> {
-    static ALL: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
     ALL.get_or_init(|| {
         let mut kinds = Vec::new();
         for r in rkube_api::registry::resources() {
@@ -112,9 +116,45 @@ pub fn all() -> &'static BTreeMap<String, Value> {
     })
 }
 
-/// The schema of one definition, if known.
+/// The schema of one definition, if known. Writes look up their kind's schema (and then
+/// what it references) long before anyone asks for the OpenAPI documents, if ever: until
+/// then definitions are built kind by kind, as they are asked for, rather than all at
+/// once (every kind's schema, docs included, is megabytes of memory).
 pub fn get(name: &str) -> Option<&'static Value> {
-    all().get(name)
+    if let Some(all) = ALL.get() {
+        return all.get(name);
+    }
+    static BUILT: Mutex<BTreeMap<String, &'static Value>> = Mutex::new(BTreeMap::new());
+    if let Some(v) = BUILT.lock().expect("schemas lock").get(name).copied() {
+        return Some(v);
+    }
+    let Some(kind) = served_kind(name) else {
+        // Not a kind: only reached through a kind built above, or not served at all.
+        return all().get(name);
+    };
+    let built = build(&[kind]);
+    let mut cache = BUILT.lock().expect("schemas lock");
+    for (n, v) in built {
+        // Kept for the life of the process, as `all()` is.
+        cache.entry(n).or_insert_with(|| &*Box::leak(Box::new(v)));
+    }
+    cache.get(name).copied()
+}
+
+/// The served kind (or list kind) named `name`, as `build` takes it.
+fn served_kind(name: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
+    for r in rkube_api::registry::resources() {
+        let own = super::paths::definition_name(r.group, r.version, r.kind);
+        if name.strip_suffix("List").is_some_and(|n| n == own) || name == own {
+            return Some((r.group, r.version, r.kind, true));
+        }
+        for s in r.subresources {
+            if name == super::paths::definition_name(s.group, s.version, s.kind) {
+                return Some((s.group, s.version, s.kind, false));
+            }
+        }
+    }
+    None
 }
 
 fn generator() -> SchemaGenerator {

@@ -6,6 +6,8 @@
 //! field selectors all see the client's version); objects are converted where they are
 //! written to the store and where they are read from it (`Api::read`, lists, watches).
 
+use std::borrow::Cow;
+
 use rkube_api::{convert, ResourceDef};
 use serde_json::Value;
 
@@ -18,12 +20,12 @@ pub fn converts(def: &ResourceDef) -> bool {
     is_event(def)
 }
 
-/// The form an object of `def`, as served, is stored in.
-pub fn to_storage(def: &ResourceDef, obj: &Value) -> Value {
+/// The form an object of `def`, as served, is stored in (borrowed when it is the same).
+pub fn to_storage<'a>(def: &ResourceDef, obj: &'a Value) -> Cow<'a, Value> {
     if is_event(def) && def.group == "events.k8s.io" {
-        convert::event_to_core(obj)
+        Cow::Owned(convert::event_to_core(obj))
     } else {
-        obj.clone()
+        Cow::Borrowed(obj)
     }
 }
 
@@ -54,7 +56,7 @@ mod tests {
         let core = rkube_api::registry::find("", "v1", "events").unwrap();
         let served = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
             "metadata": {"name": "e"}, "regarding": {"name": "x"}, "note": "n"});
-        let stored = to_storage(events, &served);
+        let stored = to_storage(events, &served).into_owned();
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(stored["involvedObject"]["name"], "x");
         assert_eq!(from_storage(events, &stored), served);
@@ -63,7 +65,7 @@ mod tests {
         assert_eq!(from_storage(core, &served), stored);
         assert_eq!(from_storage(events, &served), served);
         let pods = rkube_api::registry::find("", "v1", "pods").unwrap();
-        assert_eq!(to_storage(pods, &served), served);
+        assert_eq!(*to_storage(pods, &served), served);
         assert_eq!(from_storage(pods, &served), served);
     }
 }

@@ -102,19 +102,24 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         }
         return respond(call, StatusCode::CREATED, obj);
     }
-    let rev = if def.kind == "Service" {
-        create_service(call, &key, &mut obj).await?
-    } else {
-        call.api
-            .store
-            .create(
-                key.as_bytes(),
-                &to_stored(&super::convert::to_storage(def, &obj)),
-            )
-            .await?
-            .ok_or_else(|| ApiError::already_exists(def, &name))?
-    };
+    if def.kind == "Service" {
+        let rev = create_service(call, &key, &mut obj).await?;
+        debug!(resource = def.plural, namespace = ns.as_deref(), name = %name, revision = rev, "created");
+        set_resource_version(&mut obj, rev);
+        return respond(call, StatusCode::CREATED, obj);
+    }
+    let stored = to_stored(&super::convert::to_storage(def, &obj));
+    let rev = call
+        .api
+        .store
+        .create(key.as_bytes(), &stored)
+        .await?
+        .ok_or_else(|| ApiError::already_exists(def, &name))?;
     debug!(resource = def.plural, namespace = ns.as_deref(), name = %name, revision = rev, "created");
+    // The stored bytes are the object served, but for its resourceVersion: no second encoding.
+    if let Some(r) = super::output::respond_stored(call, StatusCode::CREATED, &stored, rev) {
+        return Ok(r);
+    }
     set_resource_version(&mut obj, rev);
     respond(call, StatusCode::CREATED, obj)
 }

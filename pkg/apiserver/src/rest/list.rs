@@ -1,19 +1,23 @@
 //! LIST: a consistent snapshot read, filtered by label and field selectors, paginated with
 //! `limit` and `continue` as kube-apiserver does (the continue token pins the revision).
 
-use axum::{http::StatusCode, response::Response};
+use axum::{
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+};
 use base64::Engine;
 use rkube_api::{
     selectors::{FieldSelector, LabelSelector},
     ResourceDef,
 };
-use rkube_store::{prefix_end, RangeRequest};
+use rkube_store::{prefix_end, KeyValue, RangeRequest};
 use serde_json::{json, Value};
 
 use super::{respond, Call};
 use crate::{
     object::from_stored,
     params::Params,
+    request::Output,
     status::{ApiError, ApiResult},
 };
 
@@ -150,8 +154,45 @@ pub struct Listed {
     pub remaining: Option<i64>,
 }
 
+/// Where a scan ended: the revision read at and how to continue.
+struct Scanned {
+    revision: i64,
+    continue_: Option<String>,
+    remaining: Option<i64>,
+}
+
 /// Reads the matching objects under `def`'s prefix for `ns`.
 pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
+    let def = call.def();
+    let mut items = Vec::new();
+    let s = scan(call, filter, |kv| {
+        let mut obj = super::convert::from_storage(def, &from_stored(kv)?);
+        if !filter.matches(&obj) {
+            return Ok(false);
+        }
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("kind");
+            o.remove("apiVersion");
+        }
+        items.push(obj);
+        Ok(true)
+    })
+    .await?;
+    Ok(Listed {
+        items,
+        revision: s.revision,
+        continue_: s.continue_,
+        remaining: s.remaining,
+    })
+}
+
+/// Walks the objects under `def`'s prefix for `ns` page by page, handing each to `push`
+/// (which says whether it was taken), up to `limit` taken objects.
+async fn scan(
+    call: &Call<'_>,
+    filter: &Filter,
+    mut push: impl FnMut(&KeyValue) -> ApiResult<bool>,
+) -> ApiResult<Scanned> {
     let def = call.def();
     let prefix = def.prefix(call.ns());
     let end = prefix_end(prefix.as_bytes());
@@ -164,7 +205,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
         None => (prefix.clone().into_bytes(), read_revision(&call.params)?),
     };
     let pinned = call.params.continue_.is_some();
-    let mut items = Vec::new();
+    let mut taken = 0i64;
     loop {
         let mut req = RangeRequest::range(from.clone(), end.clone()).at_revision(revision);
         if let Some(l) = limit {
@@ -181,20 +222,14 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
         }
         let n = page.kvs.len();
         for (i, kv) in page.kvs.iter().enumerate() {
-            let mut obj = super::convert::from_storage(def, &from_stored(kv)?);
-            if !filter.matches(&obj) {
+            if !push(kv)? {
                 continue;
             }
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("kind");
-                o.remove("apiVersion");
-            }
-            items.push(obj);
-            if limit.is_some_and(|l| items.len() as i64 >= l) {
+            taken += 1;
+            if limit.is_some_and(|l| taken >= l) {
                 let more = i + 1 < n || page.more;
                 if !more {
-                    return Ok(Listed {
-                        items,
+                    return Ok(Scanned {
                         revision,
                         continue_: None,
                         remaining: None,
@@ -202,8 +237,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
                 }
                 let start = String::from_utf8_lossy(&kv.key[prefix.len()..]).to_string() + "\u{0}";
                 let remaining = filter.is_empty().then_some(page.count - (i as i64 + 1));
-                return Ok(Listed {
-                    items,
+                return Ok(Scanned {
                     revision,
                     continue_: Some(encode_continue(revision, &start)),
                     remaining,
@@ -211,8 +245,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
             }
         }
         if !page.more || n == 0 {
-            return Ok(Listed {
-                items,
+            return Ok(Scanned {
                 revision,
                 continue_: None,
                 remaining: None,
@@ -223,17 +256,29 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
     }
 }
 
+fn list_metadata(s: &Scanned) -> Value {
+    let mut metadata = json!({"resourceVersion": s.revision.to_string()});
+    if let Some(c) = &s.continue_ {
+        metadata["continue"] = json!(c);
+    }
+    if let Some(r) = s.remaining.filter(|r| *r > 0) {
+        metadata["remainingItemCount"] = json!(r);
+    }
+    metadata
+}
+
 pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     let def = call.def();
     let filter = Filter::new(def, &call.params)?;
+    if matches!(call.output, Output::Json) && !super::convert::converts(def) {
+        return list_json(call, &filter).await;
+    }
     let listed = read_list(call, &filter).await?;
-    let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
-    if let Some(c) = listed.continue_ {
-        metadata["continue"] = json!(c);
-    }
-    if let Some(r) = listed.remaining.filter(|r| *r > 0) {
-        metadata["remainingItemCount"] = json!(r);
-    }
+    let metadata = list_metadata(&Scanned {
+        revision: listed.revision,
+        continue_: listed.continue_,
+        remaining: listed.remaining,
+    });
     // Built by moving the items in: `json!` would copy every item once more.
     let mut list = serde_json::Map::new();
     list.insert("kind".into(), Value::String(def.list_kind()));
@@ -242,6 +287,53 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     list.insert("items".into(), Value::Array(listed.items));
     let list = Value::Object(list);
     respond(call, StatusCode::OK, list)
+}
+
+/// A JSON list written straight from the stored bytes of its items (splice.rs); only
+/// objects a selector must look at are decoded. The same bytes as the decoding path: keys
+/// in serde_json's (sorted) order.
+async fn list_json(call: &Call<'_>, filter: &Filter) -> ApiResult<Response> {
+    let def = call.def();
+    let mut items: Vec<u8> = Vec::new();
+    let s = scan(call, filter, |kv| {
+        if !filter.is_empty() && !filter.matches(&from_stored(kv)?) {
+            return Ok(false);
+        }
+        items.push(if items.is_empty() { b'[' } else { b',' });
+        if !super::splice::write_item(&mut items, &kv.value, kv.mod_revision) {
+            let mut obj = from_stored(kv)?;
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("kind");
+                o.remove("apiVersion");
+            }
+            serde_json::to_writer(&mut items, &obj)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        Ok(true)
+    })
+    .await?;
+    if items.is_empty() {
+        items.push(b'[');
+    }
+    items.push(b']');
+    let head = serde_json::to_vec(&json!({"apiVersion": def.api_version()}))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let tail = serde_json::to_vec(&json!({"kind": def.list_kind(), "metadata": list_metadata(&s)}))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // {"apiVersion":…,"items":[…],"kind":…,"metadata":{…}}: serde_json's key order.
+    let mut body = Vec::with_capacity(head.len() + items.len() + tail.len() + 16);
+    body.extend_from_slice(&head[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":");
+    body.extend_from_slice(&items);
+    drop(items);
+    body.push(b',');
+    body.extend_from_slice(&tail[1..]);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

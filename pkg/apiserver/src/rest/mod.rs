@@ -11,6 +11,7 @@ mod namespace;
 mod output;
 mod patch;
 pub mod proxy;
+pub(crate) mod splice;
 mod update;
 mod watch;
 

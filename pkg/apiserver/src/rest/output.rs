@@ -43,6 +43,23 @@ pub fn respond(call: &Call<'_>, code: StatusCode, obj: Value) -> ApiResult<Respo
     Ok(json_response(code, &body))
 }
 
+/// The stored object `stored` at `revision` as a JSON response, written from its bytes
+/// (splice.rs); `None` when the client wants another representation or the kind's served
+/// form differs from the stored one (the caller then responds from the decoded object).
+pub fn respond_stored(
+    call: &Call<'_>,
+    code: StatusCode,
+    stored: &[u8],
+    revision: i64,
+) -> Option<Response> {
+    let def = call.def();
+    if call.output != Output::Json || super::convert::converts(def) {
+        return None;
+    }
+    let body = super::splice::object(stored, revision, &def.api_version(), def.kind)?;
+    Some((code, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()

@@ -12,14 +12,14 @@ use axum::{
 use futures_util::StreamExt;
 use rkube_api::ResourceDef;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::{list::Filter, output::to_table, Call};
 use crate::{
     object::set_type_meta,
     request::Output,
     status::{ApiError, ApiResult},
-    watchcache::Event,
+    watchcache::{Event, Subscription},
 };
 
 /// How often a watch that asked for bookmarks gets one.
@@ -134,21 +134,12 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
             if send_initial_end && !sink.bookmark(after, true).await {
                 return;
             }
-            let mut last = after;
             let source = match (sub, direct) {
-                (Some(sub), _) => {
-                    for ev in sub.backlog {
-                        if !deliver(&sink, &filter, &ns_prefix, &ev).await {
-                            return;
-                        }
-                        last = ev.revision;
-                    }
-                    Source::Cache(sub.live)
-                }
+                (Some(sub), _) => Source::Cache(sub),
                 (None, Some(stream)) => Source::Store(stream),
                 (None, None) => return,
             };
-            follow(&sink, &filter, &ns_prefix, source, last, bookmarks).await;
+            follow(&sink, &filter, &ns_prefix, source, after, bookmarks).await;
         };
         tokio::select! {
             () = work => {}
@@ -170,10 +161,10 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
         .into_response())
 }
 
-/// Where a watch's events come from after its backlog: the shared watch cache, or the store
+/// Where a watch's events come from: the shared watch cache, or the store
 /// itself for a resourceVersion older than the cache holds.
 enum Source {
-    Cache(broadcast::Receiver<Arc<Event>>),
+    Cache(Subscription),
     Store(rkube_store::WatchStream),
 }
 
@@ -183,7 +174,7 @@ impl Source {
     async fn next(&mut self) -> Result<Arc<Event>, Option<ApiError>> {
         loop {
             match self {
-                Source::Cache(live) => return live.recv().await.map_err(|_| None),
+                Source::Cache(sub) => return sub.recv().await.map_err(|_| None),
                 Source::Store(stream) => match stream.next().await {
                     Some(Ok(ev)) => match Event::from_store(&ev) {
                         Some(ev) => return Ok(Arc::new(ev)),
@@ -220,8 +211,8 @@ async fn follow(
         tokio::select! {
             r = source.next() => match r {
                 Ok(ev) => {
-                    // The live feed may repeat what the backlog delivered; the API server writes
-                    // one object per revision, so the revision tells them apart.
+                    // Never deliver a revision twice (the API server writes one object per
+                    // revision, so the revision tells events apart).
                     if ev.revision <= last {
                         continue;
                     }
@@ -254,17 +245,33 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
     // converted before the selectors and sent converted; the cache's shared encoding is
     // the stored form.
     let converts = super::convert::converts(sink.def);
+    let fast = sink.output == Output::Json && !converts;
+    // An unfiltered JSON watch needs neither the decoded object nor its previous state.
+    if fast && filter.is_empty() {
+        let kind = if ev.deleted {
+            "DELETED"
+        } else if ev.prev_existed() {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        return match ev.encoded(sink.def) {
+            Some(encoded) => sink.send_encoded(kind, &encoded).await,
+            None => true,
+        };
+    }
+    let Some(object) = ev.object() else {
+        return true;
+    };
     let converted = converts.then(|| {
         (
-            super::convert::from_storage(sink.def, &ev.object),
-            ev.prev
-                .as_ref()
-                .map(|p| super::convert::from_storage(sink.def, p)),
+            super::convert::from_storage(sink.def, object),
+            ev.prev().map(|p| super::convert::from_storage(sink.def, p)),
         )
     });
     let (object, prev) = match &converted {
         Some((o, p)) => (o, p.as_ref()),
-        None => (&ev.object, ev.prev.as_ref()),
+        None => (object, ev.prev()),
     };
     let now_in = !ev.deleted && filter.matches(object);
     let was_in = prev.is_some_and(|p| filter.matches(p));
@@ -276,8 +283,10 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
         (false, true, false) => "DELETED",
         (false, false, false) => return true,
     };
-    if sink.output == Output::Json && !converts {
-        return sink.send_encoded(kind, &ev.encoded(sink.def)).await;
+    if fast {
+        if let Some(encoded) = ev.encoded(sink.def) {
+            return sink.send_encoded(kind, &encoded).await;
+        }
     }
     sink.send(kind, object.clone()).await
 }

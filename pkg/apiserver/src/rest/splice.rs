@@ -1,0 +1,317 @@
+//! Lists written from the stored JSON of each object, without decoding it into a `Value` and
+//! encoding it again: each item is the stored object with its top-level `kind` and
+//! `apiVersion` left out and `metadata.resourceVersion` spliced in (the store's mod_revision).
+//!
+//! Stored objects are serde_json's compact output of a `Value` (keys sorted), so the spliced
+//! bytes are the ones the decode/encode path produced; anything the scanner does not
+//! understand makes the caller fall back to that path.
+
+/// The byte range of each top-level member of a JSON object: (key without quotes, value).
+struct Member {
+    key: (usize, usize),
+    value: (usize, usize),
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// `i` at an opening quote; the index after the closing one.
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// `i` at the first byte of a value; the index after it.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// The members of the object `b[start..end]`, in order.
+fn members(b: &[u8], start: usize, end: usize) -> Option<Vec<Member>> {
+    let b = &b[..end];
+    let mut i = skip_ws(b, start);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut out = Vec::with_capacity(8);
+    if b.get(i) == Some(&b'}') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(b, i)?;
+        let key = (i + 1, key_end - 1);
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let v = skip_ws(b, i + 1);
+        let v_end = skip_value(b, v)?;
+        out.push(Member {
+            key,
+            value: (v, v_end),
+        });
+        i = skip_ws(b, v_end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// Appends the stored object `stored` as a list item (see the module doc). Returns false,
+/// leaving `out` as it was, when `stored` is not an object this can splice.
+pub fn write_item(out: &mut Vec<u8>, stored: &[u8], revision: i64) -> bool {
+    let rv = resource_version(revision);
+    let edits = [
+        ("apiVersion", Edit::Drop),
+        ("kind", Edit::Drop),
+        ("metadata", Edit::Metadata(&rv)),
+    ];
+    write_checked(out, stored, &edits)
+}
+
+/// The stored object `stored` as served on its own: `kind` and `apiVersion` the
+/// resource's, `metadata.resourceVersion` the revision; `None` when it cannot be spliced.
+pub fn object(stored: &[u8], revision: i64, api_version: &str, kind: &str) -> Option<Vec<u8>> {
+    let rv = resource_version(revision);
+    let (api_version, kind) = (json_string(api_version), json_string(kind));
+    let edits = [
+        ("apiVersion", Edit::Raw(&api_version)),
+        ("kind", Edit::Raw(&kind)),
+        ("metadata", Edit::Metadata(&rv)),
+    ];
+    let mut out = Vec::with_capacity(stored.len() + 64);
+    write_checked(&mut out, stored, &edits).then_some(out)
+}
+
+fn resource_version(revision: i64) -> Vec<u8> {
+    format!("\"{revision}\"").into_bytes()
+}
+
+fn json_string(s: &str) -> Vec<u8> {
+    serde_json::to_vec(s).expect("a string serializes")
+}
+
+/// What happens to one member of an object, present or not.
+enum Edit<'a> {
+    /// Left out.
+    Drop,
+    /// Written with this (JSON) value.
+    Raw(&'a [u8]),
+    /// The object's metadata, with this (JSON) resourceVersion; required.
+    Metadata(&'a [u8]),
+}
+
+fn write_checked(out: &mut Vec<u8>, stored: &[u8], edits: &[(&str, Edit<'_>)]) -> bool {
+    let mark = out.len();
+    if write_object(out, stored, (0, stored.len()), edits).is_none() {
+        out.truncate(mark);
+        return false;
+    }
+    true
+}
+
+/// Writes the object `b[span]` with `edits` (sorted by key) applied, keeping serde_json's
+/// sorted key order: a member an edit adds goes before the first greater key.
+fn write_object(
+    out: &mut Vec<u8>,
+    b: &[u8],
+    span: (usize, usize),
+    edits: &[(&str, Edit<'_>)],
+) -> Option<()> {
+    let fields = members(b, span.0, span.1)?;
+    out.push(b'{');
+    let mut first = true;
+    let mut pending = edits.iter().peekable();
+    for f in &fields {
+        let key = &b[f.key.0..f.key.1];
+        // Keys with escapes would need unescaping to compare; leave them to the slow path.
+        if key.contains(&b'\\') {
+            return None;
+        }
+        while let Some((k, e)) = pending.next_if(|(k, _)| k.as_bytes() < key) {
+            write_edit(out, &mut first, k, e, None, b)?;
+        }
+        if let Some((k, e)) = pending.next_if(|(k, _)| k.as_bytes() == key) {
+            write_edit(out, &mut first, k, e, Some(f.value), b)?;
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(&b[f.key.0 - 1..f.value.1]);
+    }
+    for (k, e) in pending {
+        write_edit(out, &mut first, k, e, None, b)?;
+    }
+    out.push(b'}');
+    Some(())
+}
+
+fn write_edit(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &str,
+    edit: &Edit<'_>,
+    present: Option<(usize, usize)>,
+    b: &[u8],
+) -> Option<()> {
+    let value = match edit {
+        Edit::Drop => return Some(()),
+        Edit::Raw(v) => Ok(*v),
+        // Every stored object has metadata; one without is left to the decoding path.
+        Edit::Metadata(rv) => Err((present?, *rv)),
+    };
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    match value {
+        Ok(v) => out.extend_from_slice(v),
+        Err((span, rv)) => {
+            write_object(out, b, span, &[("resourceVersion", Edit::Raw(rv))])?;
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// What the decoding path serves for one stored object.
+    fn decoded(stored: &[u8], rev: i64) -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(stored).unwrap();
+        v["metadata"]["resourceVersion"] = json!(rev.to_string());
+        let o = v.as_object_mut().unwrap();
+        o.remove("kind");
+        o.remove("apiVersion");
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn spliced_items_are_the_decoded_ones() {
+        let objects = [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "n",
+                "uid": "u", "labels": {"x": "y \" } ] \\ {"}}, "spec": {"containers": [{"name": "c",
+                "image": "i", "args": ["}", "{", "[\"]"]}]}, "status": {"phase": "Pending"}}),
+            json!({"kind": "ConfigMap", "metadata": {"annotations": {}, "name": "z"},
+                "data": {"k": "välue\n\t"}, "immutable": false, "n": 1.5, "m": null, "e": []}),
+            json!({"metadata": {"zz": 1}}),
+            json!({"metadata": {}}),
+        ];
+        for obj in objects {
+            let stored = serde_json::to_vec(&obj).unwrap();
+            let mut out = Vec::new();
+            assert!(write_item(&mut out, &stored, 42), "{obj}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(decoded(&stored, 42)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn served_objects_get_the_resources_type_meta() {
+        let stored = br#"{"apiVersion":"autoscaling/v2","data":{},"kind":"X","metadata":{"name":"a","uid":"u"}}"#;
+        let served = object(stored, 9, "autoscaling/v1", "HorizontalPodAutoscaler").unwrap();
+        let mut want: Value = serde_json::from_slice(stored).unwrap();
+        want["apiVersion"] = json!("autoscaling/v1");
+        want["kind"] = json!("HorizontalPodAutoscaler");
+        want["metadata"]["resourceVersion"] = json!("9");
+        assert_eq!(served, serde_json::to_vec(&want).unwrap());
+        // Added where serde_json would put them when the stored object has none.
+        let served = object(br#"{"b":1,"metadata":{}}"#, 3, "v1", "Pod").unwrap();
+        assert_eq!(
+            String::from_utf8(served).unwrap(),
+            r#"{"apiVersion":"v1","b":1,"kind":"Pod","metadata":{"resourceVersion":"3"}}"#
+        );
+    }
+
+    #[test]
+    fn whitespace_and_a_stale_resource_version_are_handled() {
+        let stored = br#" { "kind" : "Pod" , "metadata" : { "resourceVersion" : "3", "name" : "a" } , "spec" : { } } "#;
+        let mut out = b"[".to_vec();
+        assert!(write_item(&mut out, stored, 7));
+        let item: Value = serde_json::from_slice(&out[1..]).unwrap();
+        assert_eq!(
+            item,
+            json!({"metadata": {"name": "a", "resourceVersion": "7"}, "spec": {}})
+        );
+    }
+
+    #[test]
+    fn what_it_cannot_splice_is_refused_untouched() {
+        for bad in [
+            &b"[1]"[..],
+            b"{\"spec\":{}}",
+            b"{\"metadata\":[]}",
+            b"{\"metadata\":{\"a\":1}",
+            b"{\"metadata\":{}} x",
+            b"{\"metadata\":{\"a\\u0062\":1}}",
+            b"",
+        ] {
+            let mut out = b"prefix".to_vec();
+            assert!(
+                !write_item(&mut out, bad, 1),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            assert_eq!(out, b"prefix");
+        }
+    }
+}
