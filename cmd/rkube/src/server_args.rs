@@ -102,6 +102,26 @@ pub struct ServerArgs {
     #[arg(long, hide = true, value_name = "DURATION")]
     node_monitor_grace_period: Option<String>,
 
+    /// Nodes per second per zone whose NoExecute taint (evicting their pods) may be set
+    /// (kube-controller-manager's flag; default 0.1).
+    #[arg(long, hide = true, value_name = "RATE")]
+    node_eviction_rate: Option<f64>,
+
+    /// The same in a partially disrupted zone larger than --large-cluster-size-threshold
+    /// (default 0.01).
+    #[arg(long, hide = true, value_name = "RATE")]
+    secondary_node_eviction_rate: Option<f64>,
+
+    /// A zone with more nodes than this is large: in partial disruption it keeps tainting at
+    /// the secondary rate, a smaller one stops (default 50).
+    #[arg(long, hide = true, value_name = "N")]
+    large_cluster_size_threshold: Option<usize>,
+
+    /// The fraction of a zone's nodes (at least 3) not ready that makes it partially disrupted
+    /// (default 0.55; in (0, 1]).
+    #[arg(long, hide = true, value_name = "FRACTION")]
+    unhealthy_zone_threshold: Option<f64>,
+
     /// This machine's node name (default: the hostname, lowercased).
     #[arg(long, value_name = "NAME")]
     node_name: Option<String>,
@@ -232,6 +252,26 @@ impl ServerArgs {
         if node_monitor_grace_period < Duration::from_secs(1) {
             return Err(bad("node-monitor-grace-period", "must be at least 1s"));
         }
+        let rate = |key: &'static str, v: Option<f64>, default: f64| match v {
+            Some(r) if !(r.is_finite() && r >= 0.0) => Err(bad(
+                key,
+                format!("{r} is not a rate >= 0 (nodes per second)"),
+            )),
+            r => Ok(r.unwrap_or(default)),
+        };
+        let node_eviction_rate = rate("node-eviction-rate", a.node_eviction_rate, 0.1)?;
+        let secondary_node_eviction_rate = rate(
+            "secondary-node-eviction-rate",
+            a.secondary_node_eviction_rate,
+            0.01,
+        )?;
+        let unhealthy_zone_threshold = a.unhealthy_zone_threshold.unwrap_or(0.55);
+        if !(unhealthy_zone_threshold > 0.0 && unhealthy_zone_threshold <= 1.0) {
+            return Err(bad(
+                "unhealthy-zone-threshold",
+                format!("{unhealthy_zone_threshold} is not in (0, 1]"),
+            ));
+        }
         let cfg = ServerConfig {
             agent,
             data_dir,
@@ -243,6 +283,10 @@ impl ServerArgs {
             service_node_port_range,
             sim_nodes,
             node_monitor_grace_period,
+            node_eviction_rate,
+            secondary_node_eviction_rate,
+            large_cluster_size_threshold: a.large_cluster_size_threshold.unwrap_or(50),
+            unhealthy_zone_threshold,
             build: rkube_server::BuildInfo {
                 git_commit: env!("RKUBE_GIT_COMMIT").into(),
                 rustc_version: env!("RKUBE_RUSTC_VERSION").into(),
@@ -310,6 +354,16 @@ impl ServerArgs {
             node_monitor_grace_period: self
                 .node_monitor_grace_period
                 .or(file.node_monitor_grace_period),
+            node_eviction_rate: self.node_eviction_rate.or(file.node_eviction_rate),
+            secondary_node_eviction_rate: self
+                .secondary_node_eviction_rate
+                .or(file.secondary_node_eviction_rate),
+            large_cluster_size_threshold: self
+                .large_cluster_size_threshold
+                .or(file.large_cluster_size_threshold),
+            unhealthy_zone_threshold: self
+                .unhealthy_zone_threshold
+                .or(file.unhealthy_zone_threshold),
             node_name: self.node_name.or(file.node_name),
             node_ip: self.node_ip.or(file.node_ip),
             private_registry: self.private_registry.or(file.private_registry),
@@ -605,6 +659,10 @@ mod tests {
         assert_eq!(c.agent.kubelet_port, 10250);
         assert_eq!(c.agent.image_gc, rkube_image::GcPolicy::default());
         assert_eq!(c.agent.pod_bridge, "rkube0");
+        assert_eq!(c.node_eviction_rate, 0.1);
+        assert_eq!(c.secondary_node_eviction_rate, 0.01);
+        assert_eq!(c.large_cluster_size_threshold, 50);
+        assert_eq!(c.unhealthy_zone_threshold, 0.55);
         assert!(!c.agent.node_name.is_empty());
         assert_eq!(c.agent.node_name, c.agent.node_name.to_lowercase());
     }
@@ -645,10 +703,71 @@ mod tests {
             ),
             (&["--image-gc-min-age", "soon"], "image-gc-min-age"),
             (&["--image-gc-period", "0s"], "image-gc-period"),
+            (&["--node-eviction-rate=-1"], "node-eviction-rate"),
+            (&["--node-eviction-rate", "NaN"], "node-eviction-rate"),
+            (&["--node-eviction-rate", "fast"], "node-eviction-rate"),
+            (
+                &["--secondary-node-eviction-rate=-0.5"],
+                "secondary-node-eviction-rate",
+            ),
+            (
+                &["--unhealthy-zone-threshold", "0"],
+                "unhealthy-zone-threshold",
+            ),
+            (
+                &["--unhealthy-zone-threshold", "1.5"],
+                "unhealthy-zone-threshold",
+            ),
+            (
+                &["--large-cluster-size-threshold=-1"],
+                "large-cluster-size-threshold",
+            ),
         ] {
             let e = resolve(args).unwrap_err();
             assert!(e.contains(key), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn node_eviction_flags_and_file_keys() {
+        let c = resolve(&[
+            "--node-eviction-rate",
+            "0",
+            "--secondary-node-eviction-rate",
+            "0.5",
+            "--large-cluster-size-threshold",
+            "3",
+            "--unhealthy-zone-threshold",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(c.node_eviction_rate, 0.0);
+        assert_eq!(c.secondary_node_eviction_rate, 0.5);
+        assert_eq!(c.large_cluster_size_threshold, 3);
+        assert_eq!(c.unhealthy_zone_threshold, 1.0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.yaml");
+        std::fs::write(
+            &f,
+            "node-eviction-rate: 2\nunhealthy-zone-threshold: 0.3\nlarge-cluster-size-threshold: 7\n",
+        )
+        .unwrap();
+        let c = resolve(&[
+            "--config",
+            f.to_str().unwrap(),
+            "--node-eviction-rate",
+            "0.25",
+        ])
+        .unwrap();
+        assert_eq!(c.node_eviction_rate, 0.25);
+        assert_eq!(c.unhealthy_zone_threshold, 0.3);
+        assert_eq!(c.large_cluster_size_threshold, 7);
+        assert_eq!(c.secondary_node_eviction_rate, 0.01);
+
+        std::fs::write(&f, "unhealthy-zone-threshold: 2\n").unwrap();
+        let e = resolve(&["--config", f.to_str().unwrap()]).unwrap_err();
+        assert!(e.contains("unhealthy-zone-threshold"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,12 @@ pub struct Context {
     /// 0.01).
     pub node_eviction_rate: f64,
     pub secondary_node_eviction_rate: f64,
+    /// A zone with more nodes than this keeps tainting at the secondary rate in partial
+    /// disruption (smaller ones stop) (`--large-cluster-size-threshold`, 50).
+    pub large_cluster_size_threshold: usize,
+    /// The fraction of a zone's nodes not ready (at least 3) that makes it partially disrupted
+    /// (`--unhealthy-zone-threshold`, 0.55).
+    pub unhealthy_zone_threshold: f64,
 }
 
 impl Context {
@@ -53,6 +59,9 @@ impl Context {
             node_eviction_rate: crate::nodelifecycle::DEFAULT_NODE_EVICTION_RATE,
             secondary_node_eviction_rate:
                 crate::nodelifecycle::DEFAULT_SECONDARY_NODE_EVICTION_RATE,
+            large_cluster_size_threshold:
+                crate::nodelifecycle::DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
+            unhealthy_zone_threshold: crate::nodelifecycle::DEFAULT_UNHEALTHY_ZONE_THRESHOLD,
         })
     }
 }

@@ -64,6 +64,9 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(40);
 /// Upstream's `--node-eviction-rate` and `--secondary-node-eviction-rate` defaults.
 pub const DEFAULT_NODE_EVICTION_RATE: f64 = disruption::NODE_EVICTION_RATE;
 pub const DEFAULT_SECONDARY_NODE_EVICTION_RATE: f64 = disruption::SECONDARY_NODE_EVICTION_RATE;
+/// Upstream's `--large-cluster-size-threshold` and `--unhealthy-zone-threshold` defaults.
+pub const DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD: usize = disruption::LARGE_CLUSTER_SIZE_THRESHOLD;
+pub const DEFAULT_UNHEALTHY_ZONE_THRESHOLD: f64 = disruption::UNHEALTHY_ZONE_THRESHOLD;
 const LEASE_NAMESPACE: &str = "kube-node-lease";
 const COMPONENT: &str = "node-controller";
 const EVICTION_COMPONENT: &str = "taint-eviction-controller";
@@ -114,7 +117,11 @@ pub async fn run(ctx: Context) {
         pods,
         grace,
         tracker: Tracker::default(),
-        limiter: disruption::Limiter::new(ctx.node_eviction_rate, ctx.secondary_node_eviction_rate),
+        limiter: disruption::Limiter::new(ctx.node_eviction_rate, ctx.secondary_node_eviction_rate)
+            .with_thresholds(
+                ctx.large_cluster_size_threshold,
+                ctx.unhealthy_zone_threshold,
+            ),
         evicted: HashMap::new(),
         events: Recorder::new(client.clone(), COMPONENT),
         evictions: Recorder::new(client, EVICTION_COMPONENT),

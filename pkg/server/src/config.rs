@@ -26,6 +26,15 @@ pub struct ServerConfig {
     /// How long a node may stay silent before it is marked Unknown (kube-controller-manager's
     /// `--node-monitor-grace-period`, 40 s).
     pub node_monitor_grace_period: Duration,
+    /// NoExecute tainting of failed nodes, as kube-controller-manager: nodes per second per
+    /// zone (`--node-eviction-rate`, 0.1), the rate in a partially disrupted large zone
+    /// (`--secondary-node-eviction-rate`, 0.01), what makes a zone large (more nodes than
+    /// `--large-cluster-size-threshold`, 50) and partially disrupted (that fraction not ready,
+    /// `--unhealthy-zone-threshold`, 0.55).
+    pub node_eviction_rate: f64,
+    pub secondary_node_eviction_rate: f64,
+    pub large_cluster_size_threshold: usize,
+    pub unhealthy_zone_threshold: f64,
     /// The embedded agent (unless `disable_agent`).
     pub agent: AgentConfig,
     pub build: BuildInfo,

@@ -124,6 +124,10 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let mut ctx =
             rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
         ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
+        ctx.node_eviction_rate = cfg.node_eviction_rate;
+        ctx.secondary_node_eviction_rate = cfg.secondary_node_eviction_rate;
+        ctx.large_cluster_size_threshold = cfg.large_cluster_size_threshold;
+        ctx.unhealthy_zone_threshold = cfg.unhealthy_zone_threshold;
         // Servers sharing an etcd take turns: controllers and scheduler run only while leading.
         use rkube_controllers::leader;
         let (elect, identity) = (cfg.datastore.is_some(), leader::identity());

@@ -47,13 +47,17 @@ pub(crate) enum ZoneState {
     FullDisruption,
 }
 
-/// Upstream's ComputeZoneState.
+/// Upstream's ComputeZoneState at the default `--unhealthy-zone-threshold`.
+#[cfg(test)]
 pub(crate) fn zone_state(ready: usize, not_ready: usize) -> ZoneState {
+    zone_state_at(ready, not_ready, UNHEALTHY_ZONE_THRESHOLD)
+}
+
+/// Upstream's ComputeZoneState: partial disruption from `unhealthy` (a fraction) not ready.
+pub(crate) fn zone_state_at(ready: usize, not_ready: usize, unhealthy: f64) -> ZoneState {
     if ready == 0 && not_ready > 0 {
         ZoneState::FullDisruption
-    } else if not_ready > 2
-        && not_ready as f64 / (not_ready + ready) as f64 >= UNHEALTHY_ZONE_THRESHOLD
-    {
+    } else if not_ready > 2 && not_ready as f64 / (not_ready + ready) as f64 >= unhealthy {
         ZoneState::PartialDisruption
     } else {
         ZoneState::Normal
@@ -122,6 +126,9 @@ impl Bucket {
 pub(crate) struct Limiter {
     pub(crate) rate: f64,
     pub(crate) secondary_rate: f64,
+    /// `--large-cluster-size-threshold` and `--unhealthy-zone-threshold`.
+    pub(crate) large_cluster_size_threshold: usize,
+    pub(crate) unhealthy_zone_threshold: f64,
     zones: HashMap<String, (ZoneState, Bucket)>,
     /// Every zone is fully disrupted: no tainting at all.
     pub(crate) all_disrupted: bool,
@@ -138,9 +145,19 @@ impl Limiter {
         Limiter {
             rate,
             secondary_rate,
+            large_cluster_size_threshold: LARGE_CLUSTER_SIZE_THRESHOLD,
+            unhealthy_zone_threshold: UNHEALTHY_ZONE_THRESHOLD,
             zones: HashMap::new(),
             all_disrupted: false,
         }
+    }
+
+    /// A zone is large with more than `large` nodes, partially disrupted with at least
+    /// `unhealthy` (a fraction) of them not ready.
+    pub(crate) fn with_thresholds(mut self, large: usize, unhealthy: f64) -> Self {
+        self.large_cluster_size_threshold = large;
+        self.unhealthy_zone_threshold = unhealthy;
+        self
     }
 
     /// Upstream's setLimiterInZone: normal and fully disrupted zones taint at the primary
@@ -148,7 +165,7 @@ impl Limiter {
     fn rate_for(&self, state: ZoneState, size: usize) -> f64 {
         match state {
             ZoneState::Normal | ZoneState::FullDisruption => self.rate,
-            ZoneState::PartialDisruption if size > LARGE_CLUSTER_SIZE_THRESHOLD => {
+            ZoneState::PartialDisruption if size > self.large_cluster_size_threshold => {
                 self.secondary_rate
             }
             ZoneState::PartialDisruption => 0.0,
@@ -170,7 +187,7 @@ impl Limiter {
         self.zones.retain(|z, _| counts.contains_key(z));
         let mut all = !counts.is_empty();
         for (zone, (r, nr)) in counts {
-            let state = zone_state(r, nr);
+            let state = zone_state_at(r, nr, self.unhealthy_zone_threshold);
             all &= state == ZoneState::FullDisruption;
             let rate = self.rate_for(state, r + nr);
             match self.zones.get_mut(&zone) {

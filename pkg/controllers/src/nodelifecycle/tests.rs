@@ -406,3 +406,27 @@ fn disrupted_zones_slow_down_or_stop() {
     assert!(!l.all_disrupted);
     assert_eq!(l.admit(&back[1], t0 + s(2)), Allow);
 }
+
+#[test]
+fn zone_thresholds_come_from_the_flags() {
+    use disruption::{Limiter, NoExecute::*};
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    // 4 of 10 not ready is normal at 0.55 but partial disruption at 0.3; with 10 nodes the
+    // zone is large above a threshold of 5, so it slows to the secondary rate (0.5/s here).
+    let nodes = zone_of("z", 6, 4);
+    let mut l = Limiter::new(0.1, 0.5).with_thresholds(5, 0.3);
+    l.observe(&nodes, t0);
+    assert_eq!(l.admit(&nodes[6], t0), Allow);
+    assert_eq!(l.admit(&nodes[7], t0 + s(1)), Defer);
+    assert_eq!(l.admit(&nodes[7], t0 + s(2)), Allow, "0.5 nodes/s");
+    // The same zone is small under the default 50: partial disruption stops tainting.
+    let mut l = Limiter::new(0.1, 0.5).with_thresholds(50, 0.3);
+    l.observe(&nodes, t0);
+    assert_eq!(l.admit(&nodes[6], t0), Defer);
+    // At the default 0.55 it is a normal zone: the primary rate.
+    let mut l = Limiter::new(0.1, 0.5);
+    l.observe(&nodes, t0);
+    assert_eq!(l.admit(&nodes[6], t0), Allow);
+    assert_eq!(l.admit(&nodes[7], t0 + s(2)), Defer, "0.1 nodes/s");
+}
