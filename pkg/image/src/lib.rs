@@ -12,6 +12,7 @@ mod pull;
 pub mod reference;
 pub mod registries;
 mod store;
+mod tls_bridge;
 pub mod unpack;
 mod usage;
 
@@ -119,6 +120,8 @@ struct Inner {
     usage: usage::Usage,
     /// Pulls hold it shared, image GC exclusively: a pull's layers are not deleted under it.
     gc_lock: tokio::sync::RwLock<()>,
+    /// The loopback proxy giving oci-client registry client certificates, started on first use.
+    tls_bridge: std::sync::OnceLock<Result<tls_bridge::TlsBridge, String>>,
 }
 
 impl ImageService {
@@ -134,6 +137,7 @@ impl ImageService {
                 pulled_at: Mutex::new(HashMap::new()),
                 usage: usage::Usage::open(root),
                 gc_lock: tokio::sync::RwLock::new(()),
+                tls_bridge: std::sync::OnceLock::new(),
             }),
         })
     }

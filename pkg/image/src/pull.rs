@@ -16,6 +16,7 @@ use crate::{
     reference::{credential_host, ImageRef},
     registries::Endpoint,
     store::{check_digest, ImageRecord},
+    tls_bridge::TlsBridge,
     Error, Inner, PullReport, RegistryAuth, Result,
 };
 
@@ -50,7 +51,11 @@ pub async fn pull(
             Ok(v) => v,
             Err(e) => {
                 tracing::debug!(image = %image, endpoint = %ep.url(), error = %e, "manifest not resolved");
-                failures.push(describe(&ep, &e));
+                let mut failure = describe(&ep, &e);
+                if let Some(why) = bridge_error(inner, &ep) {
+                    failure.push_str(&format!(" (registry TLS bridge: {why})"));
+                }
+                failures.push(failure);
                 continue;
             }
         };
@@ -154,11 +159,35 @@ fn client_for(inner: &Inner, ep: &Endpoint) -> Result<oci_client::Client, String
                 data,
             });
         }
-        if tls.cert_file.is_some() || tls.key_file.is_some() {
-            tracing::warn!(host = %ep.host, "client certificates for registries are not supported; ignoring cert_file/key_file");
+        if (tls.cert_file.is_some() || tls.key_file.is_some()) && !ep.insecure_http {
+            // oci-client cannot present a client certificate: tunnel through the TLS bridge,
+            // which does (and verifies the registry itself).
+            let bridge = bridge(inner)?;
+            bridge.register(&ep.host, tls)?;
+            config.https_proxy = Some(bridge.proxy_url());
+            config.no_proxy = None;
+            config.accept_invalid_certificates = false;
+            config.extra_root_certificates = vec![Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: bridge.ca_pem().to_vec(),
+            }];
         }
     }
     oci_client::Client::try_from(config).map_err(|e| format!("creating a registry client: {e}"))
+}
+
+/// The service's TLS bridge, started on first use.
+fn bridge(inner: &Inner) -> Result<&TlsBridge, String> {
+    inner
+        .tls_bridge
+        .get_or_init(TlsBridge::start)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Why the bridge's tunnel for the endpoint failed, when the pull went through it.
+fn bridge_error(inner: &Inner, ep: &Endpoint) -> Option<String> {
+    inner.tls_bridge.get()?.as_ref().ok()?.last_error(&ep.host)
 }
 
 /// Pull-secret credentials for the endpoint's host win, then registries.yaml's `configs`; a
