@@ -2,71 +2,12 @@
 //! table is never touched: reachability answers, idempotent replace, and cleanup that removes
 //! only rkube's own routes.
 
-use std::{
-    net::Ipv4Addr,
-    process::{Command, Output},
-    sync::atomic::{AtomicU32, Ordering},
-};
+use std::net::Ipv4Addr;
 
 use rkube_network::routes::{self, PodRoute, PodRoutes, Reach, ROUTE_PROTOCOL};
 
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"))
-}
-
-/// A network namespace made with `ip netns add`, deleted on drop (with every route in it).
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "rkr-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let out = run("ip", &["netns", "add", &name]);
-        assert!(out.status.success(), "ip netns add {name}: {out:?}");
-        Self(name)
-    }
-
-    fn ip(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", &self.0];
-        all.extend_from_slice(args);
-        let out = run("ip", &all);
-        assert!(out.status.success(), "ip {all:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs `f` on a thread inside the namespace, on a runtime of its own (netlink sockets are
-    /// opened in the calling thread's namespace).
-    fn within<T: Send + 'static>(
-        &self,
-        f: impl std::future::Future<Output = T> + Send + 'static,
-    ) -> T {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let ns = std::fs::File::open(&path).unwrap();
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(f)
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = run("ip", &["netns", "del", &self.0]);
-    }
-}
+mod common;
+use common::Netns;
 
 fn route(cidr: &str, via: &str) -> PodRoute {
     PodRoute {
@@ -77,7 +18,7 @@ fn route(cidr: &str, via: &str) -> PodRoute {
 
 #[test]
 fn routes_are_replaced_idempotently_and_cleanup_spares_foreign_routes() {
-    let ns = Netns::new();
+    let ns = Netns::new("rkr");
     // A veth pair with both ends inside (no dummy module needed): one connected /24.
     ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
     ns.ip(&["addr", "add", "192.168.77.1/24", "dev", "v0"]);
