@@ -9,6 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod any_server;
 mod ca;
 mod cluster;
 pub mod files;
