@@ -18,18 +18,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{eventually, registry::Registry, rkube_bin, tail, Cluster};
+use common::{eventually, free_port, registry::Registry, rkube_bin, tail, Cluster};
 use netns::{LinkedNetns, TcpForward};
 
 const K: &str = "1.33";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
     let mut args = vec!["get"];
@@ -254,6 +246,64 @@ fn rkube_routes(ns: Option<&LinkedNetns>) -> String {
     }
 }
 
+/// Pods `web-a` on `node_a` and `web-b` on `node_b` (each also a Service of its name) ping and
+/// fetch each other by pod IP both ways; the server sees the client pod's own address. Prints
+/// the round trip over `link` (a number for the notes, not an assertion). Returns their IPs.
+fn pods_reach_each_other(
+    c: &Cluster,
+    node_a: &str,
+    node_b: &str,
+    link: &str,
+) -> (Ipv4Addr, Ipv4Addr) {
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", node_a));
+    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", node_b));
+    let pod_a = pod_ip(c, "web-a");
+    let pod_b = pod_ip(c, "web-b");
+    eprintln!("web-a {pod_a} on {node_a}, web-b {pod_b} on {node_b}");
+    ping(c, "web-a", pod_b);
+    ping(c, "web-b", pod_a);
+    let b = pod_b.to_string();
+    let rtt = c.kubectl_raw(
+        K,
+        &[
+            "exec", "web-a", "--", "ping", "-q", "-c", "50", "-i", "0.02", &b,
+        ],
+    );
+    eprintln!(
+        "cross-node ping over {link}: {}",
+        String::from_utf8_lossy(&rtt.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    assert_eq!(
+        fetch(c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
+        pod_a.to_string()
+    );
+    assert_eq!(
+        fetch(c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
+        pod_b.to_string()
+    );
+    (pod_a, pod_b)
+}
+
+/// Through the ClusterIP of `web-b` from `web-a` and back, each Service's only backend being on
+/// the other node. Like upstream kube-proxy, traffic from a pod is not masqueraded: the backend
+/// sees the client pod's address.
+fn cluster_ips_reach_the_other_node(c: &Cluster, pod_a: Ipv4Addr, pod_b: Ipv4Addr) {
+    for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
+        let cluster_ip = jsonpath(c, &["service", service], "{.spec.clusterIP}");
+        assert!(!cluster_ip.is_empty(), "no clusterIP for {service}");
+        let answer = fetch(c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
+        assert_eq!(
+            answer,
+            client_ip.to_string(),
+            "{client} -> {service} ({cluster_ip})"
+        );
+        eprintln!("{client} -> {service} via {cluster_ip}: the backend saw {answer}");
+    }
+}
+
 #[test]
 fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     let registry = Registry::start();
@@ -342,69 +392,18 @@ fn pods_on_two_nodes_reach_each_other_by_pod_ip_and_through_a_service() {
     assert!(!rkube_routes(None).contains(&far_cidr));
     c.kubectl(K, &["delete", "node", &far, "--wait=false"]);
 
-    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", &a.name));
-    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", &b.name));
-    let pod_a = pod_ip(&c, "web-a");
-    let pod_b = pod_ip(&c, "web-b");
+    // By pod IP, both ways; the server sees the client pod's own address.
+    let (pod_a, pod_b) = pods_reach_each_other(&c, &a.name, &b.name, "the veth link");
     let in_cidr = |ip: Ipv4Addr, cidr: &str| {
         let net: Ipv4Addr = cidr.split('/').next().unwrap().parse().unwrap();
         ip.octets()[..3] == net.octets()[..3]
     };
     assert!(in_cidr(pod_a, &cidr_a), "{pod_a} not in {cidr_a}");
     assert!(in_cidr(pod_b, &cidr_b), "{pod_b} not in {cidr_b}");
-    eprintln!(
-        "web-a {pod_a} on {} ({cidr_a}), web-b {pod_b} on {} ({cidr_b})",
-        a.name, b.name
-    );
-
-    // By pod IP, both ways; the server sees the client pod's own address.
-    ping(&c, "web-a", pod_b);
-    ping(&c, "web-b", pod_a);
-    // A number for the notes, not an assertion: round trips across the veth link.
-    let rtt = c.kubectl_raw(
-        K,
-        &[
-            "exec",
-            "web-a",
-            "--",
-            "ping",
-            "-q",
-            "-c",
-            "50",
-            "-i",
-            "0.02",
-            &pod_b.to_string(),
-        ],
-    );
-    eprintln!(
-        "cross-node ping: {}",
-        String::from_utf8_lossy(&rtt.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
-    assert_eq!(
-        fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
-        pod_a.to_string()
-    );
-    assert_eq!(
-        fetch(&c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
-        pod_b.to_string()
-    );
 
     // Through ClusterIPs whose only backend is on the other node.
     // Like upstream kube-proxy, traffic from a pod is not masqueraded: the backend sees the pod.
-    for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
-        let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
-        assert!(!cluster_ip.is_empty());
-        let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
-        assert_eq!(
-            answer,
-            client_ip.to_string(),
-            "{client} -> {service} ({cluster_ip})"
-        );
-        eprintln!("{client} -> {service} via {cluster_ip}: the backend saw {answer}");
-    }
+    cluster_ips_reach_the_other_node(&c, pod_a, pod_b);
 
     // A node that goes loses its route on the other node.
     b.remove();
@@ -620,46 +619,7 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
         assert!(fdb.contains(&format!("{mac} dst {}", ns.ns_ip)), "{fdb}");
     }
 
-    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-a", &a.name));
-    c.apply_stdin(K, &["apply", "-f", "-"], &web_pod("web-b", &b.name));
-    let pod_a = pod_ip(&c, "web-a");
-    let pod_b = pod_ip(&c, "web-b");
-    eprintln!(
-        "web-a {pod_a} on {} ({cidr_a}), web-b {pod_b} on {} ({cidr_b})",
-        a.name, b.name
-    );
-    ping(&c, "web-a", pod_b);
-    ping(&c, "web-b", pod_a);
-    let rtt = c.kubectl_raw(
-        K,
-        &[
-            "exec",
-            "web-a",
-            "--",
-            "ping",
-            "-q",
-            "-c",
-            "50",
-            "-i",
-            "0.02",
-            &pod_b.to_string(),
-        ],
-    );
-    eprintln!(
-        "cross-node ping over VXLAN: {}",
-        String::from_utf8_lossy(&rtt.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
-    assert_eq!(
-        fetch(&c, "web-a", &format!("http://{pod_b}:8080/cgi-bin/ip")),
-        pod_a.to_string()
-    );
-    assert_eq!(
-        fetch(&c, "web-b", &format!("http://{pod_a}:8080/cgi-bin/ip")),
-        pod_b.to_string()
-    );
+    let (pod_a, pod_b) = pods_reach_each_other(&c, &a.name, &b.name, "VXLAN");
     // Replies larger than the VXLAN MTU (1450) from a pod whose veth has 1500 make it through
     // (path-MTU discovery): 300 kB, byte for byte.
     let made = c.kubectl_raw(
@@ -711,15 +671,7 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
         "pod to pod over VXLAN: {}",
         throughput(&c, "web-a", &url_20m)
     );
-    for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
-        let cluster_ip = jsonpath(&c, &["service", service], "{.spec.clusterIP}");
-        let answer = fetch(&c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
-        assert_eq!(
-            answer,
-            client_ip.to_string(),
-            "{client} -> {service} ({cluster_ip})"
-        );
-    }
+    cluster_ips_reach_the_other_node(&c, pod_a, pod_b);
 
     // DirectRouting: once the nodes share a link, they switch to direct routes (and drop the
     // VXLAN entries); when it goes, back to VXLAN. Pods keep reaching each other throughout.
