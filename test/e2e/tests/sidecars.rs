@@ -80,20 +80,6 @@ spec:
     - |
       trap 'sleep 1; echo main >> /host/order; exit 0' TERM
       while true; do sleep 0.2; done
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: job-with-sidecar}}
-spec:
-  restartPolicy: Never
-  terminationGracePeriodSeconds: 20
-  initContainers:
-  - name: side
-    image: busybox:1.36
-    restartPolicy: Always
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
-  containers:
-  - {{name: main, image: busybox:1.36, command: ["sh", "-c", "sleep 2"]}}
 "#
         ),
     );
@@ -196,7 +182,28 @@ spec:
     eprintln!("deleted in {:?}", deleting.elapsed());
 
     // A pod whose app container finishes (restartPolicy Never) is done although its sidecar
-    // never exits by itself: the sidecar is stopped (SIGTERM) and the pod Succeeded.
+    // never exits by itself: the sidecar is stopped (SIGTERM) and the pod Succeeded. Created
+    // only now: a container that exits while the agent is down (the restart above) has no
+    // exit code to report (255, no shim keeps it), which would make this pod Failed.
+    c.apply_stdin(
+        K,
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: job-with-sidecar}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 20
+  initContainers:
+  - name: side
+    image: busybox:1.36
+    restartPolicy: Always
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+  containers:
+  - {name: main, image: busybox:1.36, command: ["sh", "-c", "sleep 2"]}
+"#,
+    );
     let job = |path: &str| {
         let jp = format!("jsonpath={path}");
         let out = c.kubectl_raw(K, &["get", "pod", "job-with-sidecar", "-o", &jp]);
