@@ -130,14 +130,6 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
-}
-
 #[test]
 fn agent_joins_and_runs_a_pod() {
     let registry = Registry::start();
@@ -190,8 +182,7 @@ fn agent_joins_and_runs_a_pod() {
     let mut agent = spawn(&node);
     let ready = |agent: &AgentProc| {
         eventually(90, "the joined node to be Ready", || {
-            let s = jsonpath(
-                &c,
+            let s = c.jsonpath(
                 &["node", &node.name],
                 "{.status.conditions[?(@.type==\"Ready\")].status}",
             );
@@ -221,8 +212,7 @@ fn agent_joins_and_runs_a_pod() {
     let server_ca =
         std::fs::read_to_string(c.dir.path().join("data/server/tls/server-ca.crt")).unwrap();
     assert_eq!(ca, server_ca);
-    let ip = jsonpath(
-        &c,
+    let ip = c.jsonpath(
         &["node", &node.name],
         "{.status.addresses[?(@.type==\"InternalIP\")].address}",
     );
@@ -254,7 +244,7 @@ spec:
         s.contains("hello-from-on-agent").then_some(())
     });
     assert_eq!(
-        jsonpath(&c, &["pod", "on-agent"], "{.status.phase}"),
+        c.jsonpath(&["pod", "on-agent"], "{.status.phase}"),
         "Running"
     );
 

@@ -11,15 +11,6 @@ use common::{eventually, registry::Registry, tail, Cluster};
 
 const K: &str = "1.33";
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    let out = c.kubectl_raw(K, &args);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// What a pod's status says about its one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
@@ -33,9 +24,7 @@ struct Seen {
 /// The ticker pods, once all `n` are Running and Ready.
 fn ready_pods(c: &Cluster, n: usize) -> Vec<Seen> {
     eventually(120, "the ticker pods Running and Ready", || {
-        let out = jsonpath(
-            c,
-            &["pods", "-l", "app=ticker"],
+        let out = c.jsonpath(&["pods", "-l", "app=ticker"],
             "{range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type==\"Ready\")].status} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt} {.status.podIP}{\"\\n\"}{end}",
         );
         let pods: Vec<Seen> = out
@@ -137,9 +126,7 @@ fn readopted(c: &Cluster, n: usize) {
 
 /// lastState: the instance that died, exit code unknown (255).
 fn assert_last(c: &Cluster, pod: &str, container_id: &str) {
-    let last = jsonpath(
-        c,
-        &["pod", pod],
+    let last = c.jsonpath(&["pod", pod],
         "{.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].lastState.terminated.containerID}",
     );
     assert_eq!(last, format!("255 {container_id}"), "{pod}");
@@ -270,7 +257,7 @@ spec:
     // too), mounts, cgroups.
     let uids: Vec<String> = restarted
         .iter()
-        .map(|p| jsonpath(&c, &["pod", &p.name], "{.metadata.uid}"))
+        .map(|p| c.jsonpath(&["pod", &p.name], "{.metadata.uid}"))
         .collect();
     c.delete_all_pods();
     let containers = c.dir.path().join("data/agent/containers/containers");

@@ -11,15 +11,6 @@ use common::{eventually, registry::Registry, rkube_bin, Cluster};
 
 const K: &str = "1.33";
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    let out = c.kubectl_raw(K, &args);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -93,7 +84,7 @@ spec:
 "#,
     );
     eventually(90, "the pod to run", || {
-        (jsonpath(&c, &["pod", "user"], "{.status.phase}") == "Running").then_some(())
+        (c.jsonpath(&["pod", "user"], "{.status.phase}") == "Running").then_some(())
     });
 
     let imported = run(Command::new(rkube_bin())
@@ -116,8 +107,7 @@ spec:
         60,
         "upstream's FreeDiskSpaceFailed and ImageGCFailed node events",
         || {
-            let reasons = jsonpath(
-                &c,
+            let reasons = c.jsonpath(
                 &[
                     "events",
                     "-n",
@@ -131,8 +121,7 @@ spec:
                 .then_some(())
         },
     );
-    let msg = jsonpath(
-        &c,
+    let msg = c.jsonpath(
         &[
             "events",
             "-n",
@@ -150,14 +139,13 @@ spec:
     assert!(ls.contains("busybox"), "the used image was collected: {ls}");
     // The Node's status.images follows.
     eventually(30, "status.images without the collected image", || {
-        let names = jsonpath(&c, &["node", &node], "{.status.images[*].names}");
+        let names = c.jsonpath(&["node", &node], "{.status.images[*].names}");
         (names.contains("docker.io/library/busybox:1.36") && !names.contains("gcvictim"))
             .then_some(())
     });
-    assert_eq!(jsonpath(&c, &["pod", "user"], "{.status.phase}"), "Running");
+    assert_eq!(c.jsonpath(&["pod", "user"], "{.status.phase}"), "Running");
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             &["pod", "user"],
             "{.status.containerStatuses[0].restartCount}"
         ),
@@ -180,7 +168,7 @@ spec:
 "#,
     );
     eventually(60, "the second pod to succeed", || {
-        (jsonpath(&c, &["pod", "again"], "{.status.phase}") == "Succeeded").then_some(())
+        (c.jsonpath(&["pod", "again"], "{.status.phase}") == "Succeeded").then_some(())
     });
     c.delete_all_pods();
 }

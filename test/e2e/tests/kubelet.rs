@@ -7,15 +7,6 @@ use common::{eventually, registry::Registry, Cluster};
 
 const K: &str = "1.33";
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    let out = c.kubectl_raw(K, &args);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn logs(c: &Cluster, pod: &str) -> String {
     String::from_utf8_lossy(&c.kubectl_raw(K, &["logs", pod]).stdout).into_owned()
 }
@@ -26,8 +17,7 @@ fn pods_run_as_containers() {
     let c = Cluster::start_with_agent(&registry, &[]);
     let node = c.agent.clone().unwrap().node_name;
     eventually(60, "the node to be Ready", || {
-        let s = jsonpath(
-            &c,
+        let s = c.jsonpath(
             &["node", &node],
             "{.status.conditions[?(@.type==\"Ready\")].status}",
         );
@@ -89,9 +79,7 @@ spec:
 "#,
     );
     let pods = eventually(120, "2 web pods Running and Ready", || {
-        let out = jsonpath(
-            &c,
-            &["pods", "-l", "app=web"],
+        let out = c.jsonpath(&["pods", "-l", "app=web"],
             "{range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type==\"Ready\")].status} {.status.podIP}{\"\\n\"}{end}",
         );
         let ready: Vec<(String, String)> = out
@@ -124,7 +112,7 @@ spec:
         );
         assert!(log.contains("scratch=written"), "{log}");
     }
-    let status = jsonpath(&c, &["pod", &pods[0].0], "{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].imageID} {.status.qosClass}");
+    let status = c.jsonpath(&["pod", &pods[0].0], "{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].imageID} {.status.qosClass}");
     assert!(status.starts_with("libcontainer://"), "{status}");
     assert!(status.contains("busybox@sha256:"), "{status}");
     assert!(status.ends_with("BestEffort"), "{status}");
@@ -143,7 +131,7 @@ spec:
         ],
     );
     eventually(90, "crash in CrashLoopBackOff with restarts", || {
-        let s = jsonpath(&c, &["pod", "crash"], "{.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}");
+        let s = c.jsonpath(&["pod", "crash"], "{.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}");
         let f: Vec<&str> = s.split_whitespace().collect();
         (f.len() == 3
             && f[0] == "CrashLoopBackOff"
@@ -151,8 +139,7 @@ spec:
             && f[2] == "3")
             .then_some(())
     });
-    let msg = jsonpath(
-        &c,
+    let msg = c.jsonpath(
         &["pod", "crash"],
         "{.status.containerStatuses[0].state.waiting.message}",
     );
@@ -164,8 +151,7 @@ spec:
     // A bad image: ErrImagePull, then ImagePullBackOff.
     c.kubectl(K, &["run", "badimage", "--image=busybox:does-not-exist"]);
     eventually(60, "badimage waiting on its image", || {
-        let r = jsonpath(
-            &c,
+        let r = c.jsonpath(
             &["pod", "badimage"],
             "{.status.containerStatuses[0].state.waiting.reason}",
         );
@@ -203,8 +189,7 @@ spec:
 "#,
     );
     eventually(90, "oom to be OOMKilled", || {
-        let r = jsonpath(
-            &c,
+        let r = c.jsonpath(
             &["pod", "oom"],
             "{.status.phase} {.status.containerStatuses[0].state.terminated.reason}",
         );
@@ -227,7 +212,7 @@ spec:
     command: ["sh", "-c", "trap 'echo got-SIGTERM > /out/term; exit 0' TERM; echo up; while true; do sleep 0.1; done"]
 "#, out_dir.display()));
     let uid = eventually(60, "trap Running", || {
-        let r = jsonpath(&c, &["pod", "trap"], "{.status.phase} {.metadata.uid}");
+        let r = c.jsonpath(&["pod", "trap"], "{.status.phase} {.metadata.uid}");
         r.strip_prefix("Running ").map(str::to_string)
     });
     let pod_dir_prefix = format!("default_trap_{uid}");

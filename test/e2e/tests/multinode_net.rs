@@ -23,14 +23,6 @@ use netns::{LinkedNetns, TcpForward};
 
 const K: &str = "1.33";
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    String::from_utf8_lossy(&c.kubectl_raw(K, &args).stdout).into_owned()
-}
-
 /// A running `rkube agent` (in the host's or a test namespace); on drop it is killed and
 /// `rkube killall` (in the same namespace) removes its containers, pod network and routes.
 struct AgentProc {
@@ -135,14 +127,12 @@ fn wait_ready(c: &Cluster, agent: &AgentProc) -> (String, Ipv4Addr) {
         120,
         &format!("node {} Ready with a podCIDR", agent.name),
         || {
-            let ready = jsonpath(
-                c,
+            let ready = c.jsonpath(
                 &["node", &agent.name],
                 "{.status.conditions[?(@.type==\"Ready\")].status}",
             );
-            let cidr = jsonpath(c, &["node", &agent.name], "{.spec.podCIDR}");
-            let ip = jsonpath(
-                c,
+            let cidr = c.jsonpath(&["node", &agent.name], "{.spec.podCIDR}");
+            let ip = c.jsonpath(
                 &["node", &agent.name],
                 "{.status.addresses[?(@.type==\"InternalIP\")].address}",
             );
@@ -189,8 +179,8 @@ spec:
 
 fn pod_ip(c: &Cluster, pod: &str) -> Ipv4Addr {
     eventually(120, &format!("pod {pod} running with an IP"), || {
-        let phase = jsonpath(c, &["pod", pod], "{.status.phase}");
-        let ip = jsonpath(c, &["pod", pod], "{.status.podIP}");
+        let phase = c.jsonpath(&["pod", pod], "{.status.phase}");
+        let ip = c.jsonpath(&["pod", pod], "{.status.podIP}");
         (phase == "Running" && !ip.is_empty()).then(|| ip.parse().unwrap())
     })
 }
@@ -292,7 +282,7 @@ fn pods_reach_each_other(
 /// sees the client pod's address.
 fn cluster_ips_reach_the_other_node(c: &Cluster, pod_a: Ipv4Addr, pod_b: Ipv4Addr) {
     for (client, service, client_ip) in [("web-a", "web-b", pod_a), ("web-b", "web-a", pod_b)] {
-        let cluster_ip = jsonpath(c, &["service", service], "{.spec.clusterIP}");
+        let cluster_ip = c.jsonpath(&["service", service], "{.spec.clusterIP}");
         assert!(!cluster_ip.is_empty(), "no clusterIP for {service}");
         let answer = fetch(c, client, &format!("http://{cluster_ip}/cgi-bin/ip"));
         assert_eq!(
@@ -549,8 +539,7 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
     // (the pod CIDR's network address) on its VXLAN device.
     let vtep = |cidr: &str| cidr.split('/').next().unwrap().to_string();
     let mac_of = |node: &str| {
-        jsonpath(
-            &c,
+        c.jsonpath(
             &["node", node],
             "{.metadata.annotations.rkube\\.io/vxlan-mac}",
         )
@@ -571,8 +560,7 @@ fn pods_on_nodes_behind_a_router_reach_each_other_over_vxlan() {
         (&b.name, &net_b, &net_a, &cidr_a),
     ] {
         let mac = mac_of(node);
-        let public = jsonpath(
-            &c,
+        let public = c.jsonpath(
             &["node", node],
             "{.metadata.annotations.rkube\\.io/vxlan-public-ip}",
         );

@@ -9,15 +9,6 @@ use common::{eventually, registry::Registry, Cluster};
 
 const K: &str = "1.33";
 
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let jp = format!("jsonpath={path}");
-    args.extend(["-o", &jp]);
-    let out = c.kubectl_raw(K, &args);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> Option<String> {
     let mut args = vec!["exec", pod, "--"];
     args.extend_from_slice(cmd);
@@ -29,7 +20,7 @@ fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> Option<String> {
 
 fn running(c: &Cluster, pod: &str) {
     eventually(90, &format!("{pod} Running"), || {
-        (jsonpath(c, &["pod", pod], "{.status.phase}") == "Running").then_some(())
+        (c.jsonpath(&["pod", pod], "{.status.phase}") == "Running").then_some(())
     });
 }
 
@@ -184,12 +175,8 @@ spec:
             .ok()
             .filter(|s| s.contains("PATH="))
     });
-    let svc_ip = jsonpath(&c, &["svc", "my-db"], "{.spec.clusterIP}");
-    let api_ip = jsonpath(
-        &c,
-        &["svc", "kubernetes", "-n", "default"],
-        "{.spec.clusterIP}",
-    );
+    let svc_ip = c.jsonpath(&["svc", "my-db"], "{.spec.clusterIP}");
+    let api_ip = c.jsonpath(&["svc", "kubernetes", "-n", "default"], "{.spec.clusterIP}");
     for want in [
         format!("MY_DB_SERVICE_HOST={svc_ip}"),
         "MY_DB_SERVICE_PORT=5432".into(),
@@ -206,8 +193,7 @@ spec:
 
     // enableServiceLinks: false: only the API server's; and a termination message.
     let msg = eventually(90, "nolinks terminated", || {
-        let m = jsonpath(
-            &c,
+        let m = c.jsonpath(
             &["pod", "nolinks"],
             "{.status.phase} {.status.containerStatuses[0].state.terminated.message}",
         );
@@ -223,8 +209,7 @@ spec:
 
     // FallbackToLogsOnError: the log's tail.
     let msg = eventually(90, "fallback failed", || {
-        let m = jsonpath(
-            &c,
+        let m = c.jsonpath(
             &["pod", "fallback"],
             "{.status.phase}|{.status.containerStatuses[0].state.terminated.message}",
         );
@@ -237,18 +222,14 @@ spec:
     // For 3 s (3 readiness periods, were it probing) it stays so.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while std::time::Instant::now() < until {
-        let s = jsonpath(
-            &c,
-            &["pod", "slow-start"],
+        let s = c.jsonpath(&["pod", "slow-start"],
             "{.status.containerStatuses[0].started} {.status.containerStatuses[0].ready} {.status.conditions[?(@.type==\"Ready\")].status}",
         );
         assert_eq!(s, "false false False");
     }
     exec(&c, "slow-start", &["touch", "/tmp/started"]).expect("touch");
     eventually(30, "slow-start Ready", || {
-        let s = jsonpath(
-            &c,
-            &["pod", "slow-start"],
+        let s = c.jsonpath(&["pod", "slow-start"],
             "{.status.containerStatuses[0].started} {.status.conditions[?(@.type==\"Ready\")].status}",
         );
         (s == "true True").then_some(())
@@ -256,9 +237,7 @@ spec:
 
     // activeDeadlineSeconds: Failed with DeadlineExceeded, the container killed.
     let s = eventually(60, "deadline Failed", || {
-        let s = jsonpath(
-            &c,
-            &["pod", "deadline"],
+        let s = c.jsonpath(&["pod", "deadline"],
             "{.status.phase} {.status.reason} {.status.containerStatuses[0].state.terminated.exitCode}",
         );
         s.starts_with("Failed").then_some(s)
@@ -279,7 +258,7 @@ spec:
         ev.contains("FailedPostStartHook").then_some(())
     });
     eventually(60, "bad-hook Failed", || {
-        (jsonpath(&c, &["pod", "bad-hook"], "{.status.phase}") == "Failed").then_some(())
+        (c.jsonpath(&["pod", "bad-hook"], "{.status.phase}") == "Failed").then_some(())
     });
 
     // A liveness failure restarts the container the way a delete stops it: preStop first,
@@ -289,9 +268,7 @@ spec:
         exec(&c, "liveness", &["rm", "/tmp/healthy"])
     });
     let last = eventually(60, "the liveness restart", || {
-        let s = jsonpath(
-            &c,
-            &["pod", "liveness"],
+        let s = c.jsonpath(&["pod", "liveness"],
             "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}",
         );
         s.starts_with("1 ").then_some(s)
@@ -358,9 +335,7 @@ spec:
     );
     // Crashes at once, after 10 s, then waits 20 s after its third crash.
     let finished = eventually(120, "the third crash in CrashLoopBackOff", || {
-        let s = jsonpath(
-            &c,
-            &["pod", "crasher"],
+        let s = c.jsonpath(&["pod", "crasher"],
             "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.finishedAt}",
         );
         let f: Vec<&str> = s.split_whitespace().collect();
@@ -371,9 +346,7 @@ spec:
     // The restart comes when the 20 s are over, not when the agent is back.
     // The fourth instance's start: state.running, or lastState once it crashed too.
     let started = eventually(90, "the restart after the backoff", || {
-        let s = jsonpath(
-            &c,
-            &["pod", "crasher"],
+        let s = c.jsonpath(&["pod", "crasher"],
             "{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].state.running.startedAt}|{.status.containerStatuses[0].lastState.terminated.startedAt}",
         );
         let f: Vec<&str> = s.split('|').collect();

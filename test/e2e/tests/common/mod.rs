@@ -301,6 +301,16 @@ impl Cluster {
         }
     }
 
+    /// `kubectl get WHAT -o jsonpath=PATH` (kubectl 1.33, the kubeconfig's namespace): its
+    /// stdout, empty when kubectl failed (so polls simply go on).
+    pub fn jsonpath(&self, what: &[&str], path: &str) -> String {
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        let jp = format!("jsonpath={path}");
+        args.extend(["-o", &jp]);
+        String::from_utf8_lossy(&self.kubectl_raw("1.33", &args).stdout).into_owned()
+    }
+
     pub fn kubectl_raw(&self, version: &str, args: &[&str]) -> Output {
         Command::new(kubectl_path(version))
             .env("KUBECONFIG", &self.kubeconfig)
