@@ -2,7 +2,10 @@
 //! on the runtime that created it, and helpers for the errno answers we tolerate.
 
 use futures_util::TryStreamExt;
-use rtnetlink::{packet_route::link::LinkAttribute, Handle, LinkUnspec};
+use rtnetlink::{
+    packet_route::link::{LinkAttribute, LinkMessage},
+    Handle, LinkUnspec,
+};
 use tokio::task::JoinHandle;
 
 use crate::{Error, Result};
@@ -42,6 +45,22 @@ impl Netlink {
             Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
             Err(e) => Err(nl_err(&format!("look up link {name}"), e)),
         }
+    }
+
+    /// The link with `index`, if it exists; `what` names the operation in errors.
+    pub(crate) async fn link_by_index(
+        &self,
+        index: u32,
+        what: &str,
+    ) -> Result<Option<LinkMessage>> {
+        self.handle
+            .link()
+            .get()
+            .match_index(index)
+            .execute()
+            .try_next()
+            .await
+            .map_err(|e| nl_err(what, e))
     }
 
     /// Indexes of the links whose controller (bridge) is `index`.

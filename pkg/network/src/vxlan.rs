@@ -173,15 +173,7 @@ pub async fn ensure(
 
 /// The VXLAN settings of link `index` (empty when it is not a VXLAN device).
 async fn vxlan_info(nl: &Netlink, index: u32) -> Result<Vec<InfoVxlan>> {
-    let msg = nl
-        .handle
-        .link()
-        .get()
-        .match_index(index)
-        .execute()
-        .try_next()
-        .await
-        .map_err(|e| nl_err("read the vxlan device", e))?;
+    let msg = nl.link_by_index(index, "read the vxlan device").await?;
     let info = msg
         .into_iter()
         .flat_map(|m| m.attributes)
@@ -199,14 +191,8 @@ async fn vxlan_info(nl: &Netlink, index: u32) -> Result<Vec<InfoVxlan>> {
 
 async fn link_mac(nl: &Netlink, index: u32) -> Result<[u8; 6]> {
     let msg = nl
-        .handle
-        .link()
-        .get()
-        .match_index(index)
-        .execute()
-        .try_next()
-        .await
-        .map_err(|e| nl_err("read the vxlan device", e))?
+        .link_by_index(index, "read the vxlan device")
+        .await?
         .ok_or_else(|| Error::Other("vxlan device vanished".into()))?;
     msg.attributes
         .iter()
@@ -239,15 +225,7 @@ pub async fn mtu_for(local: Ipv4Addr) -> Result<u32> {
     let Some(index) = index else {
         return Ok(1500 - OVERHEAD);
     };
-    let msg = nl
-        .handle
-        .link()
-        .get()
-        .match_index(index)
-        .execute()
-        .try_next()
-        .await
-        .map_err(|e| nl_err("read link", e))?;
+    let msg = nl.link_by_index(index, "read link").await?;
     let mtu = msg
         .and_then(|m| {
             m.attributes.iter().find_map(|a| match a {
