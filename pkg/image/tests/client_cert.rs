@@ -6,7 +6,7 @@ mod common;
 use std::{
     net::{TcpListener, TcpStream},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -85,16 +85,8 @@ fn start_tls_registry(dir: &Path) -> TlsRegistry {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.join("registry.log")).unwrap();
-    let child = Command::new("/usr/bin/docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .env_remove("REGISTRY_HTTP_ADDR")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("docker-registry (apt: docker-registry) must be installed");
+    let child =
+        rkube_test_support::registry::spawn_docker_registry(&config, &dir.join("registry.log"));
     let mut reg = TlsRegistry { addr, child };
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(&reg.addr).is_err() {

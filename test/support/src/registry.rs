@@ -133,16 +133,7 @@ impl Registry {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .env_remove("REGISTRY_HTTP_ADDR")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("docker-registry (apt: docker-registry) must be installed");
+        let child = spawn_docker_registry(&config, &dir.path().join("registry.log"));
         let mut reg = Registry { addr, dir, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -180,6 +171,21 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts Debian's `docker-registry serve CONFIG` with its output in `log` (the environment's
+/// REGISTRY_HTTP_ADDR removed so the config's address wins).
+pub fn spawn_docker_registry(config: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new("/usr/bin/docker-registry")
+        .arg("serve")
+        .arg(config)
+        .env_remove("REGISTRY_HTTP_ADDR")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("docker-registry (apt: docker-registry) must be installed")
 }
 
 /// The status code of a plain HTTP GET, or None when nothing answers.
