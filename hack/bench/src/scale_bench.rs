@@ -25,7 +25,7 @@ use clap::Parser;
 use futures_util::{stream, StreamExt};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{Namespace, Node, Pod, ServiceAccount},
+    core::v1::{Event, Namespace, Node, Pod, ServiceAccount},
 };
 use kube::{
     api::{Api, ListParams, PostParams},
@@ -104,6 +104,9 @@ async fn main() -> Result<()> {
         ),
         &args,
     ));
+
+    rows.push(scheduled_events(&client, "scale-sched", args.pods).await?);
+    rows.push(scheduled_events(&client, "scale-deploy", args.replicas).await?);
 
     println!("| measurement | value | notes |");
     println!("| --- | --- | --- |");
@@ -416,6 +419,21 @@ fn sample_summary(samples: &[usize]) -> String {
         pct(0.9),
         s[s.len() - 1]
     )
+}
+
+/// How many of `pods` Scheduled events of `ns` were written (the recorder drops events when
+/// its queue is full), counted at the end of the run.
+async fn scheduled_events(client: &Client, ns: &str, pods: usize) -> Result<Row> {
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    let list = api
+        .list(&ListParams::default().fields("reason=Scheduled"))
+        .await
+        .context("listing Scheduled events")?;
+    Ok(row(
+        format!("Scheduled events written ({ns})"),
+        format!("{} of {pods}", list.items.len()),
+        "listed at the end of the run; the rest were dropped by the scheduler's event queue",
+    ))
 }
 
 async fn deployment(

@@ -22,6 +22,9 @@ pub struct Context {
     /// The fraction of a zone's nodes not ready (at least 3) that makes it partially disrupted
     /// (`--unhealthy-zone-threshold`, 0.55).
     pub unhealthy_zone_threshold: f64,
+    /// One watch and store per type, shared by every controller given this context (and by
+    /// the in-process scheduler): each object decoded and held once.
+    pub informers: crate::informers::Informers,
 }
 
 impl Context {
@@ -53,6 +56,7 @@ impl Context {
         }
         let client = kube::Client::try_from(config)?;
         Ok(Self {
+            informers: crate::informers::Informers::new(client.clone()),
             client,
             root_ca_pem: root_ca_pem.into(),
             node_monitor_grace_period: crate::nodelifecycle::DEFAULT_GRACE_PERIOD,

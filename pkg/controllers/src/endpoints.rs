@@ -28,7 +28,7 @@ use kube::{
     api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams},
     runtime::{
         controller::{applier, Action, Config as ApplierConfig},
-        reflector::{self, ObjectRef, Store},
+        reflector::{ObjectRef, Store},
         watcher, WatchStreamExt,
     },
     Client, ResourceExt,
@@ -36,7 +36,10 @@ use kube::{
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::{Context, Error, Result};
+use crate::{
+    informers::{Change, Informers},
+    Context, Error, Result,
+};
 
 pub(crate) const LAST_CHANGE_TRIGGER_TIME: &str =
     "endpoints.kubernetes.io/last-change-trigger-time";
@@ -284,66 +287,23 @@ fn service_ref(ns: Option<String>, name: &str) -> ObjectRef<Service> {
     }
 }
 
-/// Watches Services and Pods into stores; yields the services to sync (a Service changed, or a
-/// pod it selects or selected did) and those deleted.
-pub(crate) fn inputs(client: &Client) -> Inputs {
-    let (services, svc_writer) = reflector::store::<Service>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
-
-    // Objects of a (re-)list only reach the store at InitDone: their triggers wait for it.
-    let mut known: HashSet<ObjectRef<Service>> = HashSet::new();
-    let mut relisted: HashSet<ObjectRef<Service>> = HashSet::new();
-    let svc_events = reflector::reflector(
-        svc_writer,
-        watcher(
-            Api::<Service>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .map(move |ev| -> Vec<Trigger> {
-        match ev {
-            Ok(watcher::Event::Apply(s)) => {
-                let r = ObjectRef::from_obj(&s);
-                known.insert(r.clone());
-                vec![Trigger::Sync(r)]
+/// Services and Pods from the shared informers; yields the services to sync (a Service
+/// changed, or a pod it selects or selected did) and those deleted.
+pub(crate) fn inputs(informers: &Informers) -> Inputs {
+    let (svc_informer, pod_informer) = (informers.get::<Service>(), informers.get::<Pod>());
+    let services = svc_informer.store();
+    let svc_events = svc_informer.subscribe().map(|c| -> Vec<Trigger> {
+        match c {
+            // A relist reports every service again as updated: each is synced once more.
+            Change::Added(s) | Change::Updated { new: s, .. } => {
+                vec![Trigger::Sync(ObjectRef::from_obj(&*s))]
             }
-            Ok(watcher::Event::Delete(s)) => {
-                let r = ObjectRef::from_obj(&s);
-                known.remove(&r);
-                vec![Trigger::Gone(r)]
-            }
-            Ok(watcher::Event::Init) => {
-                relisted.clear();
-                Vec::new()
-            }
-            Ok(watcher::Event::InitApply(s)) => {
-                relisted.insert(ObjectRef::from_obj(&s));
-                Vec::new()
-            }
-            Ok(watcher::Event::InitDone) => {
-                // Gone: deleted while the watch was down.
-                let mut out: Vec<Trigger> = known
-                    .difference(&relisted)
-                    .cloned()
-                    .map(Trigger::Gone)
-                    .collect();
-                known = std::mem::take(&mut relisted);
-                out.extend(known.iter().cloned().map(Trigger::Sync));
-                out
-            }
-            Err(e) => {
-                debug!(error = %e, "service watch failed");
-                Vec::new()
-            }
+            Change::Deleted(s) => vec![Trigger::Gone(ObjectRef::from_obj(&*s))],
+            Change::Synced => Vec::new(),
         }
     });
 
-    // Pod labels as last seen: a pod leaving a selector must sync the service it left.
     let svc_store = services.clone();
-    let mut last_labels: HashMap<ObjectRef<Pod>, BTreeMap<String, String>> = HashMap::new();
-    let mut relisted_pods: HashSet<ObjectRef<Pod>> = HashSet::new();
-    let mut relist_touched: HashSet<ObjectRef<Service>> = HashSet::new();
     let members_of =
         move |ns: Option<&str>, labels: &BTreeMap<String, String>| -> Vec<ObjectRef<Service>> {
             svc_store
@@ -356,73 +316,19 @@ pub(crate) fn inputs(client: &Client) -> Inputs {
                 .map(|s| ObjectRef::from_obj(&**s))
                 .collect()
         };
-    let touch = move |before: Option<BTreeMap<String, String>>,
-                      ns: Option<&str>,
-                      now: Option<&BTreeMap<String, String>>,
-                      touched: &mut HashSet<ObjectRef<Service>>| {
-        if let Some(now) = now {
-            touched.extend(members_of(ns, now));
-        }
-        if let Some(before) = before.filter(|b| Some(b) != now) {
-            touched.extend(members_of(ns, &before));
-        }
-    };
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .map(move |ev| -> Vec<Trigger> {
+    // A pod leaving a selector must sync the service it left: the old labels come with the
+    // update.
+    let pod_events = pod_informer.subscribe().map(move |c| -> Vec<Trigger> {
         let mut touched: HashSet<ObjectRef<Service>> = HashSet::new();
-        match ev {
-            Ok(watcher::Event::Apply(p)) => {
-                let before = last_labels.insert(ObjectRef::from_obj(&p), p.labels().clone());
-                touch(
-                    before,
-                    p.namespace().as_deref(),
-                    Some(p.labels()),
-                    &mut touched,
-                );
-            }
-            Ok(watcher::Event::Delete(p)) => {
-                let before = last_labels.remove(&ObjectRef::from_obj(&p));
-                touch(
-                    before,
-                    p.namespace().as_deref(),
-                    Some(p.labels()),
-                    &mut touched,
-                );
-            }
-            Ok(watcher::Event::Init) => {
-                relisted_pods.clear();
-                relist_touched.clear();
-            }
-            Ok(watcher::Event::InitApply(p)) => {
-                let r = ObjectRef::from_obj(&p);
-                relisted_pods.insert(r.clone());
-                let before = last_labels.insert(r, p.labels().clone());
-                touch(
-                    before,
-                    p.namespace().as_deref(),
-                    Some(p.labels()),
-                    &mut relist_touched,
-                );
-            }
-            Ok(watcher::Event::InitDone) => {
-                // Pods deleted while the watch was down.
-                let gone: Vec<ObjectRef<Pod>> = last_labels
-                    .keys()
-                    .filter(|r| !relisted_pods.contains(*r))
-                    .cloned()
-                    .collect();
-                for r in gone {
-                    let before = last_labels.remove(&r);
-                    touch(before, r.namespace.as_deref(), None, &mut relist_touched);
-                }
-                relisted_pods.clear();
-                touched = std::mem::take(&mut relist_touched);
-            }
-            Err(e) => debug!(error = %e, "pod watch failed"),
+        let (before, now) = match &c {
+            Change::Added(p) | Change::Deleted(p) => (None, p),
+            Change::Updated { old, new } => (Some(old.labels()), new),
+            Change::Synced => return Vec::new(),
+        };
+        let ns = now.namespace();
+        touched.extend(members_of(ns.as_deref(), now.labels()));
+        if let Some(before) = before.filter(|b| *b != now.labels()) {
+            touched.extend(members_of(ns.as_deref(), before));
         }
         touched.into_iter().map(Trigger::Sync).collect()
     });
@@ -432,7 +338,7 @@ pub(crate) fn inputs(client: &Client) -> Inputs {
         .boxed();
     Inputs {
         services,
-        pods,
+        pods: pod_informer.store(),
         triggers,
     }
 }
@@ -506,7 +412,7 @@ pub async fn run(ctx: Context) {
         services,
         pods,
         triggers,
-    } = inputs(&client);
+    } = inputs(&ctx.informers);
     // Endpoints changed or deleted by someone else: sync their service again.
     let endpoint_triggers = watcher(
         Api::<Endpoints>::all(client.clone()),

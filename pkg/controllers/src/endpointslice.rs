@@ -26,7 +26,7 @@ use kube::{
     api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams},
     runtime::{
         controller::Action,
-        reflector::{self, ObjectRef, Store},
+        reflector::{ObjectRef, Store},
         watcher, WatchStreamExt,
     },
     Client, ResourceExt,
@@ -65,15 +65,9 @@ pub async fn run(ctx: Context) {
         services,
         pods,
         triggers,
-    } = inputs(&client);
-    let (nodes, node_writer) = reflector::store::<Node>();
-    // Nodes are only looked up (zones, existence): their stream just keeps the store current.
-    let node_events = reflector::reflector(
-        node_writer,
-        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .filter_map(|_| ready(None::<Trigger>));
+    } = inputs(&ctx.informers);
+    // Nodes are only looked up (zones, existence), in the shared store.
+    let nodes = ctx.informers.get::<Node>().store();
     // Managed slices changed or deleted by someone else: sync their service again.
     let slice_cfg =
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={CONTROLLER_NAME}"));
@@ -91,7 +85,7 @@ pub async fn run(ctx: Context) {
                 _ => None,
             })
         });
-    let triggers = stream::select(stream::select(triggers, slice_events), node_events).boxed();
+    let triggers = stream::select(triggers, slice_events).boxed();
     let state = Arc::new(State {
         client,
         pods,

@@ -6,6 +6,7 @@ mod deployment;
 mod endpoints;
 mod endpointslice;
 mod gc;
+pub mod informers;
 pub mod leader;
 mod namespace;
 pub mod nodeipam;

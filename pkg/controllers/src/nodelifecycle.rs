@@ -52,10 +52,8 @@ use self::{
     pods::{BoundPod, PodCache},
 };
 use crate::{
-    replicaset::{
-        events::{Recorder, NORMAL, WARNING},
-        informer::{self, Change},
-    },
+    informers::{Change, Informer},
+    replicaset::events::{Recorder, NORMAL, WARNING},
     Context,
 };
 
@@ -84,9 +82,11 @@ fn monitor_period(grace: Duration) -> Duration {
 pub async fn run(ctx: Context) {
     let grace = ctx.node_monitor_grace_period;
     let client = ctx.client.clone();
-    let (nodes, node_informer) = informer::new(Api::<Node>::all(client.clone()));
-    let (leases, lease_informer) =
-        informer::new(Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE));
+    let node_informer = ctx.informers.get::<Node>();
+    let nodes = node_informer.store();
+    let mut node_changes = node_informer.subscribe();
+    // Only this controller reads node Leases: a watch of its own.
+    let leases = Informer::spawn(Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE));
     let pods = PodCache::default();
     let (synced_tx, mut synced) = tokio::sync::watch::channel(false);
     let wake = Arc::new(Notify::new());
@@ -94,15 +94,20 @@ pub async fn run(ctx: Context) {
     // A node change (a new taint, a recovered condition) is acted on at once; heartbeats and
     // pods are looked at on the next tick.
     let watches = [
-        tokio::spawn(node_informer.run(move |c: Change<Node>| {
-            if !matches!(c, Change::Deleted(_)) {
-                on_node.notify_one();
+        tokio::spawn(async move {
+            while let Some(c) = node_changes.recv().await {
+                if matches!(c, Change::Added(_) | Change::Updated { .. }) {
+                    on_node.notify_one();
+                }
             }
-        })),
-        tokio::spawn(lease_informer.run(|_| {})),
-        tokio::spawn(pods.clone().run(Api::<Pod>::all(client.clone()), synced_tx)),
+        }),
+        tokio::spawn(
+            pods.clone()
+                .run(ctx.informers.get::<Pod>().subscribe(), synced_tx),
+        ),
     ];
     let _abort = AbortOnDrop(watches.iter().map(|h| h.abort_handle()).collect());
+    let leases = leases.store();
     if nodes.wait_until_ready().await.is_err()
         || leases.wait_until_ready().await.is_err()
         || synced.wait_for(|s| *s).await.is_err()

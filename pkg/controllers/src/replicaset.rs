@@ -7,7 +7,6 @@
 pub(crate) mod events;
 mod expectations;
 pub(crate) mod index;
-pub(crate) mod informer;
 pub(crate) mod owner;
 pub(crate) mod pods;
 mod ranking;
@@ -29,7 +28,7 @@ use k8s_openapi::api::{
 use kube::{
     api::{Api, DeleteParams, ObjectMeta, PostParams},
     core::{Selector, Status},
-    runtime::{controller::Action, reflector::ObjectRef, reflector::Store, watcher, Controller},
+    runtime::{controller::Action, reflector::ObjectRef, reflector::Store, Controller},
     ResourceExt,
 };
 use tracing::{debug, instrument, warn};
@@ -38,10 +37,9 @@ use self::{
     events::{Recorder, NORMAL, WARNING},
     expectations::Expectations,
     index::ByNamespace,
-    informer::Change,
     owner::{controller_of, new_controller_ref, patch_owner, OwnerChange},
 };
-use crate::{Context, Error, Result};
+use crate::{informers::Change, Context, Error, Result};
 
 /// At most this many pods are created or deleted in one sync (upstream's BurstReplicas).
 const BURST_REPLICAS: usize = 500;
@@ -62,29 +60,35 @@ struct Ctx {
 
 pub async fn run(ctx: Context) {
     let client = ctx.client.clone();
-    let (pods, pod_informer) = informer::new(Api::<Pod>::all(client.clone()));
-    let pods_by_ns = Arc::new(ByNamespace::default());
-    let pod_informer = pod_informer.with_index(pods_by_ns.clone());
-    let controller = Controller::new(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let pod_informer = ctx.informers.get::<Pod>();
+    let rs_informer = ctx.informers.get::<ReplicaSet>();
+    let mut pod_changes = pod_informer.subscribe();
+    // The shared ReplicaSet store drives the controller: every add and update reconciles.
+    let rs_changes = rs_informer.subscribe().filter_map(|c| async move {
+        match c {
+            Change::Added(rs) | Change::Updated { new: rs, .. } => Some(rs),
+            Change::Deleted(_) | Change::Synced => None,
+        }
+    });
+    let controller = Controller::for_shared_stream(rs_changes, rs_informer.store());
     let shared = Arc::new(Ctx {
         client: client.clone(),
-        pods,
-        pods_by_ns,
-        replicasets: controller.store(),
+        pods: pod_informer.store(),
+        pods_by_ns: pod_informer.by_namespace(),
+        replicasets: rs_informer.store(),
         expectations: Expectations::default(),
         recorder: Recorder::new(client, COMPONENT),
         failures: Mutex::default(),
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let handler_ctx = shared.clone();
-    let watch_pods = pod_informer.run(move |change| {
-        for r in pod_triggers(&handler_ctx, change) {
-            let _ = tx.send(r);
+    let watch_pods = async move {
+        while let Some(change) = pod_changes.recv().await {
+            for r in pod_triggers(&handler_ctx, change) {
+                let _ = tx.send(r);
+            }
         }
-    });
+    };
     let controller = controller
         .reconcile_on(receiver_stream(rx))
         .run(reconcile, error_policy, shared)
@@ -191,6 +195,7 @@ fn pod_triggers(ctx: &Ctx, change: Change<Pod>) -> Vec<ObjectRef<ReplicaSet>> {
             out
         }
         Change::Deleted(pod) => pod_deleted(ctx, &pod),
+        Change::Synced => Vec::new(),
     }
 }
 

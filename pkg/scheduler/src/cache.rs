@@ -78,10 +78,6 @@ impl Cache {
         true
     }
 
-    pub fn node_names(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
-    }
-
     pub fn placed(&self, uid: &str) -> Option<&Placed> {
         self.pods.get(uid)
     }
@@ -140,10 +136,6 @@ impl Cache {
             }
         }
         true
-    }
-
-    pub fn pod_uids(&self) -> Vec<String> {
-        self.pods.keys().cloned().collect()
     }
 }
 

@@ -1,11 +1,16 @@
 //! Events about pods, written as kube-scheduler's events.k8s.io recorder writes them (seen
 //! through core/v1): `reportingComponent: default-scheduler`, an `action`, `eventTime`, and a
 //! `series` counting repeats of the same event within six minutes. Recording never blocks the
-//! scheduler: when the queue is full, events are dropped (as upstream's broadcaster does).
+//! scheduler: when the queue is full, events are dropped (as upstream's broadcaster does), but
+//! the queue holds a burst of 16k events (a few hundred bytes each: the pod's reference, not
+//! the pod), so a 10k-pod burst's Scheduled events are written late rather than lost.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -21,12 +26,15 @@ use kube::{
 };
 use serde_json::json;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
 pub const COMPONENT: &str = "default-scheduler";
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
-const QUEUE: usize = 4096;
-const CONCURRENCY: usize = 16;
+const QUEUE: usize = 16 * 1024;
+const CONCURRENCY: usize = 32;
+/// Series remembered at most: beyond it, those seen once (a pod's Scheduled event never
+/// repeats) and expired ones are forgotten.
+const MAX_SERIES: usize = 10_000;
 /// Upstream truncates event notes at 1 KiB.
 const MAX_MESSAGE: usize = 1024;
 
@@ -38,9 +46,26 @@ pub struct Request {
     pub message: String,
 }
 
+/// What an event needs of its pod (the queue must not keep whole pods alive).
+struct Regarding {
+    namespace: String,
+    name: String,
+    uid: String,
+    resource_version: Option<String>,
+}
+
+struct Queued {
+    pod: Regarding,
+    type_: &'static str,
+    reason: &'static str,
+    action: &'static str,
+    message: String,
+}
+
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Queued>,
+    dropped: Arc<AtomicU64>,
 }
 
 struct Series {
@@ -54,12 +79,35 @@ impl Recorder {
         let (tx, rx) = mpsc::channel(QUEUE);
         let instance = format!("{COMPONENT}-{}", hostname());
         tokio::spawn(run(client, instance, rx));
-        Recorder { tx }
+        Recorder {
+            tx,
+            dropped: Arc::default(),
+        }
     }
 
     pub fn record(&self, req: Request) {
-        if self.tx.try_send(req).is_err() {
-            debug!("event queue full; event dropped");
+        let m = &req.pod.metadata;
+        let queued = Queued {
+            pod: Regarding {
+                namespace: m.namespace.clone().unwrap_or_default(),
+                name: m.name.clone().unwrap_or_default(),
+                uid: m.uid.clone().unwrap_or_default(),
+                resource_version: m.resource_version.clone(),
+            },
+            type_: req.type_,
+            reason: req.reason,
+            action: req.action,
+            message: req.message,
+        };
+        if self.tx.try_send(queued).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n == 1 || n.is_multiple_of(1000) {
+                warn!(
+                    dropped = n,
+                    queue = QUEUE,
+                    "event queue full; events dropped"
+                );
+            }
         }
     }
 }
@@ -72,7 +120,7 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-async fn run(client: Client, instance: String, rx: mpsc::Receiver<Request>) {
+async fn run(client: Client, instance: String, rx: mpsc::Receiver<Queued>) {
     let series: Mutex<HashMap<String, Series>> = Mutex::new(HashMap::new());
     let requests =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
@@ -92,11 +140,14 @@ async fn emit(
     client: Client,
     instance: &str,
     series: &Mutex<HashMap<String, Series>>,
-    req: Request,
+    req: Queued,
 ) -> kube::Result<()> {
-    let ns = req.pod.metadata.namespace.clone().unwrap_or_default();
-    let name = req.pod.metadata.name.clone().unwrap_or_default();
-    let uid = req.pod.metadata.uid.clone().unwrap_or_default();
+    let Regarding {
+        namespace: ns,
+        name,
+        uid,
+        resource_version,
+    } = req.pod;
     let mut message = req.message;
     if message.len() > MAX_MESSAGE {
         let mut cut = MAX_MESSAGE - 3;
@@ -111,9 +162,7 @@ async fn emit(
     let fresh_name = format!("{name}.{:x}", now.as_nanosecond());
     let repeat = {
         let mut s = series.lock().expect("series lock");
-        if s.len() > 10_000 {
-            s.retain(|_, v| v.last.elapsed() < SERIES_WINDOW);
-        }
+        forget_some(&mut s);
         match s.get_mut(&key) {
             Some(v) if v.last.elapsed() < SERIES_WINDOW => {
                 v.count += 1;
@@ -170,7 +219,7 @@ async fn emit(
             namespace: Some(ns),
             name: Some(name),
             uid: Some(uid),
-            resource_version: req.pod.metadata.resource_version.clone(),
+            resource_version,
             ..ObjectReference::default()
         },
         type_: Some(req.type_.into()),
@@ -184,4 +233,55 @@ async fn emit(
     };
     events.create(&PostParams::default(), &event).await?;
     Ok(())
+}
+
+/// Keeps the series map bounded, in amortized constant time per event: when full, forget the
+/// expired series and those seen only once; if repeating series alone still fill half of it,
+/// forget everything (a repeat then starts a new event, as after the window).
+fn forget_some(s: &mut HashMap<String, Series>) {
+    if s.len() < MAX_SERIES {
+        return;
+    }
+    s.retain(|_, v| v.count > 1 && v.last.elapsed() < SERIES_WINDOW);
+    if s.len() >= MAX_SERIES / 2 {
+        s.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(count: i32, age: Duration) -> Series {
+        Series {
+            name: "e".into(),
+            count,
+            last: Instant::now() - age,
+        }
+    }
+
+    #[test]
+    fn the_series_map_stays_bounded_and_keeps_live_repeats() {
+        let mut s = HashMap::new();
+        for i in 0..MAX_SERIES - 3 {
+            s.insert(format!("once-{i}"), series(1, Duration::ZERO));
+        }
+        s.insert("repeating".into(), series(5, Duration::ZERO));
+        s.insert("expired".into(), series(5, SERIES_WINDOW * 2));
+        forget_some(&mut s);
+        assert_eq!(
+            s.len(),
+            MAX_SERIES - 1,
+            "below the bound nothing is forgotten"
+        );
+        s.insert("one-more".into(), series(1, Duration::ZERO));
+        forget_some(&mut s);
+        assert_eq!(s.keys().collect::<Vec<_>>(), ["repeating"]);
+
+        let mut s: HashMap<String, Series> = (0..MAX_SERIES)
+            .map(|i| (format!("r-{i}"), series(2, Duration::ZERO)))
+            .collect();
+        forget_some(&mut s);
+        assert!(s.is_empty(), "only repeating series: all forgotten");
+    }
 }

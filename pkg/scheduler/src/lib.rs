@@ -30,6 +30,6 @@ pub use filter::{
     taint_toleration, term_matches, tolerates,
 };
 pub use queue::backoff;
-pub use scheduler::{num_feasible_nodes_to_find, run, run_as};
+pub use scheduler::{num_feasible_nodes_to_find, run, run_as, run_shared};
 pub use score::{balanced_allocation, least_allocated, score, score_with};
 pub use types::{pod_requests, Code, HostPort, NodeInfo, PodInfo, Resources, Status};

@@ -63,10 +63,6 @@ impl Queue {
         self.entries.len()
     }
 
-    pub fn uids(&self) -> Vec<String> {
-        self.entries.keys().cloned().collect()
-    }
-
     #[cfg(test)]
     pub fn unschedulable_count(&self) -> usize {
         self.unschedulable

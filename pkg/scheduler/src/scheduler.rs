@@ -1,9 +1,9 @@
 //! The scheduling loop: one task owns the cache and the queue, fed by the pod and node
 //! watchers; filtering and scoring run inline, bindings run concurrently and report back.
 
-use std::{collections::HashSet, future::Future, pin::pin, sync::Arc, time::Duration};
+use std::{future::Future, pin::pin, sync::Arc, time::Duration};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use k8s_openapi::{
     api::core::v1::{Binding, Node, ObjectReference, Pod, PodCondition},
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time},
@@ -11,15 +11,15 @@ use k8s_openapi::{
 };
 use kube::{
     api::{Api, Patch, PatchParams, PostParams},
-    runtime::{watcher, WatchStreamExt},
     Client,
 };
+use rkube_controllers::informers::{Change, Informers, Object, Subscription};
 use serde_json::json;
 use tokio::{
     sync::{mpsc, Semaphore},
     time::Instant,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::{
     cache::Cache,
@@ -45,8 +45,8 @@ const GATED_REASON: &str = "SchedulingGated";
 const GATED_MESSAGE: &str = "Scheduling is blocked due to non-empty scheduling gates";
 
 enum Msg {
-    Pod(Box<watcher::Event<Pod>>),
-    Node(Box<watcher::Event<Node>>),
+    Pod(Change<Pod>),
+    Node(Change<Node>),
     Bound {
         pod: Arc<Pod>,
         node: String,
@@ -54,24 +54,44 @@ enum Msg {
     },
 }
 
-/// Runs the scheduler until `shutdown` resolves.
+/// Runs the scheduler until `shutdown` resolves, with informers of its own.
 pub async fn run(client: Client, shutdown: impl Future<Output = ()>) {
     run_as(client, COMPONENT, shutdown).await
 }
 
+/// Runs the default scheduler on shared informers (`rkube server`: the controllers' pod and
+/// node watches and stores), writing through `client`.
+pub async fn run_shared(client: Client, informers: &Informers, shutdown: impl Future<Output = ()>) {
+    run_with(client, COMPONENT, informers, shutdown).await
+}
+
 /// Runs a scheduler for pods whose `schedulerName` is `name` (the default scheduler also
-/// takes pods with none). Benchmarks use a second name to hold pods back from the server's
-/// own scheduler until they start this one.
+/// takes pods with none), with informers of its own. Benchmarks use a second name to hold
+/// pods back from the server's own scheduler until they start this one.
 pub async fn run_as(client: Client, name: &str, shutdown: impl Future<Output = ()>) {
+    let informers = Informers::new(client.clone());
+    run_with(client, name, &informers, shutdown).await
+}
+
+async fn run_with(
+    client: Client,
+    name: &str,
+    informers: &Informers,
+    shutdown: impl Future<Output = ()>,
+) {
     info!(scheduler_name = name, "scheduler starting");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let watchers = [
-        tokio::spawn(forward(Api::<Pod>::all(client.clone()), tx.clone(), |e| {
-            Msg::Pod(Box::new(e))
-        })),
-        tokio::spawn(forward(Api::<Node>::all(client.clone()), tx.clone(), |e| {
-            Msg::Node(Box::new(e))
-        })),
+        tokio::spawn(forward(
+            informers.get::<Pod>().subscribe(),
+            tx.clone(),
+            Msg::Pod,
+        )),
+        tokio::spawn(forward(
+            informers.get::<Node>().subscribe(),
+            tx.clone(),
+            Msg::Node,
+        )),
     ];
     let mut s = Scheduler::new(client, tx, name);
     let mut shutdown = pin!(shutdown.fuse());
@@ -119,24 +139,14 @@ pub async fn run_as(client: Client, name: &str, shutdown: impl Future<Output = (
     info!("scheduler stopped");
 }
 
-async fn forward<K>(api: Api<K>, tx: mpsc::UnboundedSender<Msg>, wrap: fn(watcher::Event<K>) -> Msg)
-where
-    K: kube::Resource
-        + Clone
-        + k8s_openapi::serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + 'static,
-{
-    let mut events = pin!(watcher(api, watcher::Config::default()).default_backoff());
-    while let Some(ev) = events.next().await {
-        match ev {
-            Ok(e) => {
-                if tx.send(wrap(e)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => warn!(error = %e, "scheduler watch failed; retrying"),
+async fn forward<K: Object>(
+    mut changes: Subscription<K>,
+    tx: mpsc::UnboundedSender<Msg>,
+    wrap: fn(Change<K>) -> Msg,
+) {
+    while let Some(c) = changes.recv().await {
+        if tx.send(wrap(c)).is_err() {
+            return;
         }
     }
 }
@@ -153,8 +163,6 @@ struct Scheduler {
     pending_move: bool,
     pods_synced: bool,
     nodes_synced: bool,
-    pods_relist: Option<HashSet<String>>,
-    nodes_relist: Option<HashSet<String>>,
     picker: Picker,
     /// The `schedulerName` this scheduler answers to.
     name: String,
@@ -174,8 +182,6 @@ impl Scheduler {
             pending_move: false,
             pods_synced: false,
             nodes_synced: false,
-            pods_relist: None,
-            nodes_relist: None,
             picker: Picker::new(seed),
             name: name.to_string(),
         }
@@ -188,70 +194,31 @@ impl Scheduler {
 
     fn handle(&mut self, m: Msg) {
         match m {
-            Msg::Pod(ev) => match *ev {
-                watcher::Event::Init => self.pods_relist = Some(HashSet::new()),
-                watcher::Event::InitApply(p) => {
-                    if let (Some(seen), Some(uid)) = (&mut self.pods_relist, &p.metadata.uid) {
-                        seen.insert(uid.clone());
-                    }
-                    self.on_pod(p);
-                }
-                watcher::Event::InitDone => {
-                    if let Some(seen) = self.pods_relist.take() {
-                        for uid in self.cache.pod_uids() {
-                            let assumed = self.cache.placed(&uid).is_some_and(|p| p.assumed);
-                            if !seen.contains(&uid) && !assumed {
-                                self.cache.remove_pod(&uid);
-                                self.pending_move = true;
-                            }
-                        }
-                        let queued = self.queue.uids();
-                        for uid in queued {
-                            if !seen.contains(&uid) {
-                                self.queue.remove(&uid);
-                            }
-                        }
-                    }
-                    if !self.pods_synced {
-                        info!(pending = self.queue.len(), "scheduler: pods listed");
-                    }
-                    self.pods_synced = true;
-                }
-                watcher::Event::Apply(p) => self.on_pod(p),
-                watcher::Event::Delete(p) => {
+            Msg::Pod(c) => match c {
+                // The informer reports a relist's vanished pods as deleted.
+                Change::Added(p) | Change::Updated { new: p, .. } => self.on_pod(p),
+                Change::Deleted(p) => {
                     let uid = p.metadata.uid.clone().unwrap_or_default();
                     self.queue.remove(&uid);
                     if self.cache.remove_pod(&uid) {
                         self.pending_move = true;
                     }
                 }
+                Change::Synced => {
+                    info!(pending = self.queue.len(), "scheduler: pods listed");
+                    self.pods_synced = true;
+                }
             },
-            Msg::Node(ev) => match *ev {
-                watcher::Event::Init => self.nodes_relist = Some(HashSet::new()),
-                watcher::Event::InitApply(n) => {
-                    if let (Some(seen), Some(name)) = (&mut self.nodes_relist, &n.metadata.name) {
-                        seen.insert(name.clone());
-                    }
-                    self.on_node(&n);
-                }
-                watcher::Event::InitDone => {
-                    if let Some(seen) = self.nodes_relist.take() {
-                        for name in self.cache.node_names() {
-                            if !seen.contains(&name) {
-                                self.cache.remove_node(&name);
-                            }
-                        }
-                    }
-                    if !self.nodes_synced {
-                        info!(nodes = self.cache.nodes.len(), "scheduler: nodes listed");
-                    }
-                    self.nodes_synced = true;
-                    self.pending_move = true;
-                }
-                watcher::Event::Apply(n) => self.on_node(&n),
-                watcher::Event::Delete(n) => {
+            Msg::Node(c) => match c {
+                Change::Added(n) | Change::Updated { new: n, .. } => self.on_node(&n),
+                Change::Deleted(n) => {
                     self.cache
                         .remove_node(n.metadata.name.as_deref().unwrap_or_default());
+                }
+                Change::Synced => {
+                    info!(nodes = self.cache.nodes.len(), "scheduler: nodes listed");
+                    self.nodes_synced = true;
+                    self.pending_move = true;
                 }
             },
             Msg::Bound { pod, node, result } => self.on_bound(pod, node, result),
@@ -264,7 +231,7 @@ impl Scheduler {
         }
     }
 
-    fn on_pod(&mut self, pod: Pod) {
+    fn on_pod(&mut self, pod: Arc<Pod>) {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
@@ -313,11 +280,10 @@ impl Scheduler {
             .is_some_and(|g| !g.is_empty());
         if gated {
             self.queue.remove(&uid);
-            self.set_condition(&Arc::new(pod), GATED_REASON, GATED_MESSAGE);
+            self.set_condition(&pod, GATED_REASON, GATED_MESSAGE);
             return;
         }
-        self.queue
-            .add_or_update(&uid, Arc::new(pod), Instant::now());
+        self.queue.add_or_update(&uid, pod, Instant::now());
     }
 
     /// Schedules the next active pod; false when there is none.

@@ -130,6 +130,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         ctx.unhealthy_zone_threshold = cfg.unhealthy_zone_threshold;
         // Servers sharing an etcd take turns: controllers and scheduler run only while leading.
         use rkube_controllers::leader;
+        let informers = ctx.informers.clone();
         let (elect, identity) = (cfg.datastore.is_some(), leader::identity());
         let controllers = tokio::spawn(leader::run_elected(
             elect,
@@ -148,12 +149,17 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             "kube-scheduler",
         )
         .await?;
+        // The scheduler writes as kube-scheduler but reads the controllers' shared pod and
+        // node informers: one watch and one decoded copy of each pod for both.
         let scheduler = tokio::spawn(leader::run_elected(
             elect,
             sched.client.clone(),
             leader::SCHEDULER_LEASE,
             identity,
-            move |stop| rkube_scheduler::run(sched.client.clone(), stop),
+            move |stop| {
+                let (client, informers) = (sched.client.clone(), informers.clone());
+                async move { rkube_scheduler::run_shared(client, &informers, stop).await }
+            },
             stopped(stop_rx.clone()),
         ));
         let mut sim = None;

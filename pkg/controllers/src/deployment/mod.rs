@@ -30,11 +30,11 @@ use tracing::{debug, instrument};
 
 use self::sync::Dc;
 use crate::{
+    informers::Change,
     replicaset::{
         backoff,
         events::{Recorder, WARNING},
         index::ByNamespace,
-        informer::{self, Change},
         owner::controller_of,
         receiver_stream, selector,
     },
@@ -57,11 +57,9 @@ pub(crate) struct Ctx {
 
 pub async fn run(ctx: Context) {
     let client = ctx.client.clone();
-    let (replicasets, rs_informer) = informer::new(Api::<ReplicaSet>::all(client.clone()));
-    let (pods, pod_informer) = informer::new(Api::<Pod>::all(client.clone()));
-    let (replicasets_by_ns, pods_by_ns) = (Arc::default(), Arc::default());
-    let rs_informer = rs_informer.with_index(Arc::clone(&replicasets_by_ns));
-    let pod_informer = pod_informer.with_index(Arc::clone(&pods_by_ns));
+    let rs_informer = ctx.informers.get::<ReplicaSet>();
+    let pod_informer = ctx.informers.get::<Pod>();
+    let (mut rs_changes, mut pod_changes) = (rs_informer.subscribe(), pod_informer.subscribe());
     let controller = Controller::new(
         Api::<Deployment>::all(client.clone()),
         watcher::Config::default(),
@@ -69,28 +67,32 @@ pub async fn run(ctx: Context) {
     let shared = Arc::new(Ctx {
         client: client.clone(),
         deployments: controller.store(),
-        replicasets,
-        replicasets_by_ns,
-        pods,
-        pods_by_ns,
+        replicasets: rs_informer.store(),
+        replicasets_by_ns: rs_informer.by_namespace(),
+        pods: pod_informer.store(),
+        pods_by_ns: pod_informer.by_namespace(),
         recorder: Recorder::new(client, COMPONENT),
         failures: Mutex::default(),
     });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (rs_ctx, rs_tx) = (shared.clone(), tx.clone());
-    let watch_replicasets = rs_informer.run(move |change| {
-        for r in replica_set_triggers(&rs_ctx, change) {
-            let _ = rs_tx.send(r);
-        }
-    });
-    let pod_ctx = shared.clone();
-    let watch_pods = pod_informer.run(move |change| {
-        if let Change::Deleted(pod) = change {
-            for r in pod_deleted(&pod_ctx, &pod) {
-                let _ = tx.send(r);
+    let watch_replicasets = async move {
+        while let Some(change) = rs_changes.recv().await {
+            for r in replica_set_triggers(&rs_ctx, change) {
+                let _ = rs_tx.send(r);
             }
         }
-    });
+    };
+    let pod_ctx = shared.clone();
+    let watch_pods = async move {
+        while let Some(change) = pod_changes.recv().await {
+            if let Change::Deleted(pod) = change {
+                for r in pod_deleted(&pod_ctx, &pod) {
+                    let _ = tx.send(r);
+                }
+            }
+        }
+    };
     let controller = controller
         .reconcile_on(receiver_stream(rx))
         .run(reconcile, error_policy, shared)
@@ -153,6 +155,7 @@ fn replica_set_triggers(ctx: &Ctx, change: Change<ReplicaSet>) -> Vec<ObjectRef<
             out
         }
         Change::Deleted(rs) => owner_of(ctx, &rs).into_iter().collect(),
+        Change::Synced => Vec::new(),
     }
 }
 

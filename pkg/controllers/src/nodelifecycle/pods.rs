@@ -1,20 +1,16 @@
-//! Bound pods as the taint manager needs them: a few fields each rather than whole pods, since
-//! this cache holds every pod in the cluster (other controllers keep their own full copies).
+//! Bound pods as the taint manager needs them: a few fields each, kept from the shared pod
+//! informer's changes, so a pass over the bound pods of some nodes is cheap.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Toleration};
-use kube::{
-    api::{Api, ObjectMeta},
-    runtime::{watcher, WatchStreamExt},
-    ResourceExt,
-};
+use kube::{api::ObjectMeta, ResourceExt};
 use tokio::sync::watch;
-use tracing::debug;
+
+use crate::informers::{Change, Subscription};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct BoundPod {
@@ -62,8 +58,6 @@ type Key = (String, String);
 #[derive(Default)]
 struct Inner {
     pods: HashMap<Key, Arc<BoundPod>>,
-    /// A relist in progress: what it has seen so far.
-    relist: Option<HashMap<Key, Arc<BoundPod>>>,
 }
 
 /// The cache, filled by [`PodCache::run`].
@@ -84,33 +78,13 @@ impl PodCache {
             .collect()
     }
 
-    /// Watches all pods forever; `synced` turns true after the first full list.
-    pub(crate) async fn run(self, api: Api<Pod>, synced: watch::Sender<bool>) {
-        let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
-        while let Some(ev) = events.next().await {
-            let ev = match ev {
-                Ok(ev) => ev,
-                Err(e) => {
-                    debug!(error = %e, "pod watch failed; retrying");
-                    continue;
-                }
-            };
-            let key = |p: &Pod| (p.namespace().unwrap_or_default(), p.name_any());
+    /// Follows the pod informer forever; `synced` turns true after the first full list.
+    pub(crate) async fn run(self, mut changes: Subscription<Pod>, synced: watch::Sender<bool>) {
+        let key = |p: &Pod| (p.namespace().unwrap_or_default(), p.name_any());
+        while let Some(change) = changes.recv().await {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            match ev {
-                watcher::Event::Init => inner.relist = Some(HashMap::new()),
-                watcher::Event::InitApply(p) => {
-                    if let (Some(b), Some(relist)) = (BoundPod::of(&p), inner.relist.as_mut()) {
-                        relist.insert(key(&p), Arc::new(b));
-                    }
-                }
-                watcher::Event::InitDone => {
-                    if let Some(relist) = inner.relist.take() {
-                        inner.pods = relist;
-                    }
-                    let _ = synced.send(true);
-                }
-                watcher::Event::Apply(p) => match BoundPod::of(&p) {
+            match change {
+                Change::Added(p) | Change::Updated { new: p, .. } => match BoundPod::of(&p) {
                     Some(b) => {
                         inner.pods.insert(key(&p), Arc::new(b));
                     }
@@ -118,8 +92,11 @@ impl PodCache {
                         inner.pods.remove(&key(&p));
                     }
                 },
-                watcher::Event::Delete(p) => {
+                Change::Deleted(p) => {
                     inner.pods.remove(&key(&p));
+                }
+                Change::Synced => {
+                    let _ = synced.send(true);
                 }
             }
         }

@@ -9,10 +9,10 @@ use std::{
 
 use kube::Resource;
 
-use super::informer::Change;
+use crate::informers::Change;
 
-/// namespace -> name -> object, kept by [`super::informer::Informer`] alongside its store.
-pub(crate) struct ByNamespace<K> {
+/// namespace -> name -> object, kept by [`crate::informers::Informer`] alongside its store.
+pub struct ByNamespace<K> {
     inner: RwLock<HashMap<String, HashMap<String, Arc<K>>>>,
 }
 
@@ -57,11 +57,12 @@ impl<K: Resource> ByNamespace<K> {
                     }
                 }
             }
+            Change::Synced => {}
         }
     }
 
     /// The objects of `ns` for which `f` holds.
-    pub(crate) fn filter(&self, ns: &str, f: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
+    pub fn filter(&self, ns: &str, f: impl Fn(&K) -> bool) -> Vec<Arc<K>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
             .get(ns)
