@@ -9,14 +9,17 @@ use super::go_fmt;
 
 /// The decoded body, or Go's error for it.
 pub(super) fn decode(body: &[u8]) -> Result<Value, String> {
+    // serde_json accepts only valid JSON, which Go's scanner accepts too: the scanner (a
+    // byte-at-a-time state machine) runs only to word the error of a body serde refuses.
+    let first = match serde_json::from_slice(body) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
     if let Some(message) = syntax_error(body) {
         return Err(message);
     }
-    match serde_json::from_slice(body) {
-        Ok(v) => Ok(v),
-        // Go replaces invalid UTF-8 in strings with U+FFFD rather than failing.
-        Err(e) => serde_json::from_str(&String::from_utf8_lossy(body)).map_err(|_| e.to_string()),
-    }
+    // Go replaces invalid UTF-8 in strings with U+FFFD rather than failing.
+    serde_json::from_str(&String::from_utf8_lossy(body)).map_err(|_| first.to_string())
 }
 
 /// `json: cannot unmarshal <kind> into Go value of type <go_type>`.

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{
     respond,
-    update::{finish, guaranteed_update, to_scale, Written},
+    update::{finish, guaranteed_update, to_scale},
     Call,
 };
 use crate::status::{ApiError, ApiResult};
@@ -83,8 +83,7 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
     })
     .await?;
     if scale {
-        let (Written::Updated(obj) | Written::Deleted(obj)) = written;
-        return respond(call, StatusCode::OK, to_scale(&obj));
+        return respond(call, StatusCode::OK, to_scale(&written.into_object()));
     }
     finish(call, written)
 }

@@ -9,17 +9,60 @@ use serde_json::{json, Value};
 
 use super::{create::check_type_meta, respond, Call};
 use crate::{
-    object::{meta_mut, set_resource_version, set_type_meta, to_stored},
+    object::{from_stored, meta_mut, set_resource_version, set_type_meta, to_stored},
     status::{ApiError, ApiResult},
     strategy,
 };
 
 /// What a write did.
 pub enum Written {
-    /// Stored at this revision.
+    /// Stored at this revision (or unchanged, or a dry run).
     Updated(Value),
+    /// Stored: the object and the bytes written for it (without its resourceVersion), from
+    /// which a JSON response is spliced instead of encoding the object again.
+    Stored(Value, Vec<u8>),
     /// The last finalizer of an object being deleted went: it is gone.
     Deleted(Value),
+}
+
+impl Written {
+    pub fn into_object(self) -> Value {
+        match self {
+            Written::Updated(obj) | Written::Stored(obj, _) | Written::Deleted(obj) => obj,
+        }
+    }
+}
+
+/// Reads the object to update as served, with its revision (404 when absent). Unlike
+/// `Api::read`, the decoded object is not copied for the kinds stored as served.
+async fn read(call: &Call<'_>, key: &str) -> ApiResult<(Value, i64)> {
+    let def = call.def();
+    let Some(kv) = call.api.store.get(key.as_bytes()).await? else {
+        return Err(ApiError::not_found(def, call.name()));
+    };
+    let obj = from_stored(&kv)?;
+    let obj = if super::convert::converts(def) {
+        super::convert::from_storage(def, &obj)
+    } else {
+        obj
+    };
+    Ok((obj, kv.mod_revision))
+}
+
+/// The bytes stored for `obj` (served form, with a resourceVersion): `to_stored` of its
+/// storage form. Kinds stored as served take the resourceVersion out and write the object
+/// in place instead of copying it; `splice` says whether a response can be spliced from the
+/// bytes (false when `obj` holds a selfLink, which is served but not stored).
+fn stored_bytes(def: &ResourceDef, obj: &mut Value) -> (Vec<u8>, bool) {
+    if super::convert::converts(def) || meta_mut(obj).contains_key("selfLink") {
+        return (to_stored(&super::convert::to_storage(def, obj)), false);
+    }
+    let rv = meta_mut(obj).remove("resourceVersion");
+    let bytes = to_stored(obj);
+    if let Some(rv) = rv {
+        meta_mut(obj).insert("resourceVersion".into(), rv);
+    }
+    (bytes, true)
 }
 
 /// Reads the object, applies `mutate`, validates, and stores it if the object is still at the
@@ -34,7 +77,7 @@ pub async fn guaranteed_update(
     let (ns, name) = (call.ns(), call.name());
     let key = def.key(ns, name);
     for _ in 0..16 {
-        let (mut old, rev) = call.api.read(def, ns, name).await?;
+        let (mut old, rev) = read(call, &key).await?;
         if let Some(want) = expected {
             if want != rev {
                 return Err(ApiError::modified(def, name));
@@ -91,19 +134,14 @@ pub async fn guaranteed_update(
         if new == old || call.params.dry_run {
             return Ok(Written::Updated(new));
         }
-        match call
-            .api
-            .store
-            .update(
-                key.as_bytes(),
-                rev,
-                &to_stored(&super::convert::to_storage(def, &new)),
-            )
-            .await?
-        {
+        let (bytes, splice) = stored_bytes(def, &mut new);
+        match call.api.store.update(key.as_bytes(), rev, &bytes).await? {
             Ok(new_rev) => {
                 set_resource_version(&mut new, new_rev);
-                return Ok(Written::Updated(new));
+                return Ok(match splice {
+                    true => Written::Stored(new, bytes),
+                    false => Written::Updated(new),
+                });
             }
             Err(None) => return Err(ApiError::not_found(def, name)),
             Err(Some(_)) if expected.is_none() => continue,
@@ -198,9 +236,16 @@ pub async fn update(call: &Call<'_>) -> ApiResult<Response> {
 }
 
 pub fn finish(call: &Call<'_>, written: Written) -> ApiResult<Response> {
-    match written {
-        Written::Updated(obj) | Written::Deleted(obj) => respond(call, StatusCode::OK, obj),
+    if let Written::Stored(obj, bytes) = &written {
+        if let Some(rev) =
+            crate::object::meta_str(obj, "resourceVersion").and_then(|v| v.parse().ok())
+        {
+            if let Some(r) = super::output::respond_stored(call, StatusCode::OK, bytes, rev) {
+                return Ok(r);
+            }
+        }
     }
+    respond(call, StatusCode::OK, written.into_object())
 }
 
 /// autoscaling/v1 Scale for a Deployment or ReplicaSet.
@@ -249,12 +294,8 @@ async fn update_scale(call: &Call<'_>, body: Value) -> ApiResult<Response> {
         Ok(new)
     })
     .await?;
-    match written {
-        Written::Updated(obj) | Written::Deleted(obj) => {
-            respond(call, StatusCode::OK, to_scale(&obj))
-        }
-    }
-    .inspect(|_| tracing::debug!(resource = def.plural, replicas, "scaled"))
+    respond(call, StatusCode::OK, to_scale(&written.into_object()))
+        .inspect(|_| tracing::debug!(resource = def.plural, replicas, "scaled"))
 }
 
 /// The autoscaling/v1 Scale kind: for patches of /scale and errors about Scale objects.
@@ -341,4 +382,50 @@ pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Respons
 
 pub fn success_status() -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pods() -> &'static ResourceDef {
+        rkube_api::registry::find("", "v1", "pods").unwrap()
+    }
+
+    /// The response spliced from the stored bytes is the one encoding the object gives.
+    #[test]
+    fn stored_bytes_splice_to_the_encoded_object() {
+        let def = pods();
+        let mut obj = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "resourceVersion": "7",
+                         "labels": {"b": "2", "a": "1"}, "uid": "u"},
+            "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1"},
+        });
+        let before = obj.clone();
+        let (bytes, splice) = stored_bytes(def, &mut obj);
+        assert!(splice);
+        // Put back as it was; what is stored has no resourceVersion.
+        assert_eq!(obj, before);
+        let stored: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(stored.pointer("/metadata/resourceVersion").is_none());
+        assert_eq!(bytes, to_stored(&obj));
+        set_resource_version(&mut obj, 9);
+        let spliced = crate::rest::splice::object(&bytes, 9, &def.api_version(), def.kind).unwrap();
+        assert_eq!(spliced, serde_json::to_vec(&obj).unwrap());
+    }
+
+    /// A selfLink is served but not stored: no splicing then.
+    #[test]
+    fn self_link_is_not_spliced() {
+        let mut obj = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "resourceVersion": "7", "selfLink": "/x"}});
+        let (bytes, splice) = stored_bytes(pods(), &mut obj);
+        assert!(!splice);
+        assert_eq!(bytes, to_stored(&obj));
+        assert_eq!(obj["metadata"]["selfLink"], "/x");
+    }
 }

@@ -38,17 +38,27 @@ const HEADER: usize = 1 + 8 + 8 + 8 + 4 + 4;
 
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + self.key.len() + self.value.len());
-        out.push(u8::from(self.deleted) | (u8::from(self.prev.is_some()) << 1));
-        out.extend_from_slice(&self.create_revision.to_le_bytes());
-        out.extend_from_slice(&self.version.to_le_bytes());
-        let (prev_rev, prev_sub) = self.prev.unwrap_or((0, 0));
-        out.extend_from_slice(&prev_rev.to_le_bytes());
-        out.extend_from_slice(&prev_sub.to_le_bytes());
-        out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
-        out.extend_from_slice(&self.key);
-        out.extend_from_slice(&self.value);
-        out
+        encode(
+            self.deleted,
+            &self.key,
+            &self.value,
+            self.create_revision,
+            self.version,
+            self.prev,
+        )
+    }
+
+    /// The encoding of a put of `kv` (the record `Record { deleted: false, .. }` would give),
+    /// without copying the value into a `Record` first.
+    pub fn encode_put(kv: &KeyValue, prev: Option<Ptr>) -> Vec<u8> {
+        encode(
+            false,
+            &kv.key,
+            &kv.value,
+            kv.create_revision,
+            kv.version,
+            prev,
+        )
     }
 
     pub fn decode(revision: u64, b: &[u8]) -> Result<Self> {
@@ -95,6 +105,27 @@ impl Record {
     }
 }
 
+fn encode(
+    deleted: bool,
+    key: &[u8],
+    value: &[u8],
+    create_revision: i64,
+    version: i64,
+    prev: Option<Ptr>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + key.len() + value.len());
+    out.push(u8::from(deleted) | (u8::from(prev.is_some()) << 1));
+    out.extend_from_slice(&create_revision.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    let (prev_rev, prev_sub) = prev.unwrap_or((0, 0));
+    out.extend_from_slice(&prev_rev.to_le_bytes());
+    out.extend_from_slice(&prev_sub.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
 pub(super) fn load(
     log: &impl ReadableTable<(u64, u32), &'static [u8]>,
     ptr: Ptr,
@@ -127,6 +158,8 @@ mod tests {
             prev: Some((9, 2)),
         };
         assert_eq!(Record::decode(10, &r.encode()).unwrap(), r);
+        let kv = r.clone().into_kv(10);
+        assert_eq!(Record::encode_put(&kv, r.prev), r.encode());
         let d = Record {
             deleted: true,
             value: vec![],

@@ -14,7 +14,9 @@ use super::{
     watch::Batch,
     Inner,
 };
-use crate::{Error, EventKind, KeyValue, Op, OpResponse, Result, Txn, TxnResponse, WatchEvent};
+use crate::{
+    CompareTarget, Error, EventKind, KeyValue, Op, OpResponse, Result, Txn, TxnResponse, WatchEvent,
+};
 
 /// Caps a group so one commit stays bounded in memory and latency.
 const MAX_BATCH: usize = 512;
@@ -151,13 +153,27 @@ fn apply_txn(
     let mut log = wtx.open_table(LOG)?;
     let mut succeeded = true;
     for c in &txn.compare {
-        let current = Tables {
-            cur: &cur,
-            hist: &hist,
-            log: &log,
-        }
-        .get(&c.key)?;
-        if !c.holds(current.as_ref()) {
+        let holds = match &c.target {
+            // The API server's compare-and-swap: the live pointer is the key's mod_revision, so
+            // the record (and its value) need not be read.
+            CompareTarget::ModRevision(_) => {
+                let current = cur.get(c.key.as_slice())?.map(|p| KeyValue {
+                    mod_revision: p.value().0 as i64,
+                    ..KeyValue::default()
+                });
+                c.holds(current.as_ref())
+            }
+            _ => {
+                let current = Tables {
+                    cur: &cur,
+                    hist: &hist,
+                    log: &log,
+                }
+                .get(&c.key)?;
+                c.holds(current.as_ref())
+            }
+        };
+        if !holds {
             succeeded = false;
             break;
         }
@@ -189,21 +205,21 @@ fn apply_txn(
                     Some(p) => Some(load(&log, p)?.into_kv(p.0)),
                     None => None,
                 };
-                let record = Record {
-                    deleted: false,
+                let kv = KeyValue {
                     key: key.clone(),
                     value: value.clone(),
                     create_revision: prev.as_ref().map_or(rev as i64, |p| p.create_revision),
+                    mod_revision: rev as i64,
                     version: prev.as_ref().map_or(1, |p| p.version + 1),
-                    prev: prev_ptr,
                 };
-                log.insert((rev, sub), record.encode().as_slice())?;
+                let record = Record::encode_put(&kv, prev_ptr);
+                log.insert((rev, sub), record.as_slice())?;
                 hist.insert((key.as_slice(), rev), sub)?;
                 cur.insert(key.as_slice(), (rev, sub))?;
                 sub += 1;
                 events.push(WatchEvent {
                     kind: EventKind::Put,
-                    kv: record.into_kv(rev),
+                    kv,
                     prev_kv: prev.clone(),
                 });
                 responses.push(OpResponse::Put { prev_kv: prev });
