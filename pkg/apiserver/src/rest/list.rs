@@ -2,6 +2,7 @@
 //! `limit` and `continue` as kube-apiserver does (the continue token pins the revision).
 
 use axum::{
+    body::Body,
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -20,6 +21,10 @@ use crate::{
     request::Output,
     status::{ApiError, ApiResult},
 };
+use futures_util::StreamExt;
+
+#[path = "list_body.rs"]
+mod list_body;
 
 /// Label and field selectors of a request, parsed and checked against the kind.
 pub struct Filter {
@@ -166,7 +171,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
     let def = call.def();
     let mut items = Vec::new();
     let s = scan(call, filter, |kv| {
-        let mut obj = super::convert::from_storage(def, &from_stored(kv)?);
+        let mut obj = super::convert::from_storage(def, &from_stored(&kv)?);
         if !filter.matches(&obj) {
             return Ok(false);
         }
@@ -191,7 +196,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
 async fn scan(
     call: &Call<'_>,
     filter: &Filter,
-    mut push: impl FnMut(&KeyValue) -> ApiResult<bool>,
+    mut push: impl FnMut(KeyValue) -> ApiResult<bool>,
 ) -> ApiResult<Scanned> {
     let def = call.def();
     let prefix = def.prefix(call.ns());
@@ -221,12 +226,23 @@ async fn scan(
             revision = page.revision;
         }
         let n = page.kvs.len();
-        for (i, kv) in page.kvs.iter().enumerate() {
+        let Some(last_key) = page.kvs.last().map(|kv| kv.key.clone()) else {
+            return Ok(Scanned {
+                revision,
+                continue_: None,
+                remaining: None,
+            });
+        };
+        for (i, kv) in page.kvs.into_iter().enumerate() {
+            // The key outlives `push` only when this may be the page's last object.
+            let key = limit
+                .is_some_and(|l| taken + 1 >= l)
+                .then(|| kv.key.clone());
             if !push(kv)? {
                 continue;
             }
             taken += 1;
-            if limit.is_some_and(|l| taken >= l) {
+            if let Some(key) = key {
                 let more = i + 1 < n || page.more;
                 if !more {
                     return Ok(Scanned {
@@ -235,7 +251,7 @@ async fn scan(
                         remaining: None,
                     });
                 }
-                let start = String::from_utf8_lossy(&kv.key[prefix.len()..]).to_string() + "\u{0}";
+                let start = String::from_utf8_lossy(&key[prefix.len()..]).to_string() + "\u{0}";
                 let remaining = filter.is_empty().then_some(page.count - (i as i64 + 1));
                 return Ok(Scanned {
                     revision,
@@ -244,14 +260,14 @@ async fn scan(
                 });
             }
         }
-        if !page.more || n == 0 {
+        if !page.more {
             return Ok(Scanned {
                 revision,
                 continue_: None,
                 remaining: None,
             });
         }
-        from = page.kvs[n - 1].key.clone();
+        from = last_key;
         from.push(0);
     }
 }
@@ -273,7 +289,14 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     if matches!(call.output, Output::Json) && !super::convert::converts(def) {
         return list_json(call, &filter).await;
     }
-    let listed = read_list(call, &filter).await?;
+    let list = list_value(call, &filter).await?;
+    respond(call, StatusCode::OK, list)
+}
+
+/// The list as a decoded object (the general path, for every representation).
+async fn list_value(call: &Call<'_>, filter: &Filter) -> ApiResult<Value> {
+    let def = call.def();
+    let listed = read_list(call, filter).await?;
     let metadata = list_metadata(&Scanned {
         revision: listed.revision,
         continue_: listed.continue_,
@@ -285,49 +308,38 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     list.insert("apiVersion".into(), Value::String(def.api_version()));
     list.insert("metadata".into(), metadata);
     list.insert("items".into(), Value::Array(listed.items));
-    let list = Value::Object(list);
-    respond(call, StatusCode::OK, list)
+    Ok(Value::Object(list))
 }
 
 /// A JSON list written straight from the stored bytes of its items (splice.rs); only
 /// objects a selector must look at are decoded. The same bytes as the decoding path: keys
-/// in serde_json's (sorted) order.
+/// in serde_json's (sorted) order. The body streams in chunks as the client reads it, so
+/// the server never holds the whole list twice and the client decodes while it is written.
 async fn list_json(call: &Call<'_>, filter: &Filter) -> ApiResult<Response> {
     let def = call.def();
-    let mut items: Vec<u8> = Vec::new();
+    let mut kvs = Vec::new();
     let s = scan(call, filter, |kv| {
-        if !filter.is_empty() && !filter.matches(&from_stored(kv)?) {
+        if !filter.is_empty() && !filter.matches(&from_stored(&kv)?) {
             return Ok(false);
         }
-        items.push(if items.is_empty() { b'[' } else { b',' });
-        if !super::splice::write_item(&mut items, &kv.value, kv.mod_revision) {
-            let mut obj = from_stored(kv)?;
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("kind");
-                o.remove("apiVersion");
-            }
-            serde_json::to_writer(&mut items, &obj)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-        }
+        kvs.push(kv);
         Ok(true)
     })
     .await?;
-    if items.is_empty() {
-        items.push(b'[');
-    }
-    items.push(b']');
     let head = serde_json::to_vec(&json!({"apiVersion": def.api_version()}))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let tail = serde_json::to_vec(&json!({"kind": def.list_kind(), "metadata": list_metadata(&s)}))
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    // {"apiVersion":…,"items":[…],"kind":…,"metadata":{…}}: serde_json's key order.
-    let mut body = Vec::with_capacity(head.len() + items.len() + tail.len() + 16);
-    body.extend_from_slice(&head[..head.len() - 1]);
-    body.extend_from_slice(b",\"items\":");
-    body.extend_from_slice(&items);
-    drop(items);
-    body.push(b',');
-    body.extend_from_slice(&tail[1..]);
+    let mut chunks = list_body::Chunks::new(&head, kvs, &tail);
+    // The first chunk before answering: a list that fits in it is sent whole (with a
+    // Content-Length, and a failing item is still a Status), only longer ones stream.
+    let first = chunks.next_chunk().transpose()?.unwrap_or_default();
+    let body = if chunks.is_done() {
+        Body::from(first)
+    } else {
+        let rest = futures_util::stream::iter(chunks);
+        Body::from_stream(futures_util::stream::once(async { Ok(first) }).chain(rest))
+    };
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -337,13 +349,5 @@ async fn list_json(call: &Call<'_>, filter: &Filter) -> ApiResult<Response> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn continue_round_trip() {
-        let t = decode_continue(&encode_continue(42, "web-1\u{0}")).unwrap();
-        assert_eq!((t.rv, t.start.as_str()), (42, "web-1\u{0}"));
-        assert!(decode_continue("garbage").is_err());
-    }
-}
+#[path = "list_tests.rs"]
+mod tests;

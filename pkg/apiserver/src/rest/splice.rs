@@ -4,13 +4,9 @@
 //!
 //! Stored objects are serde_json's compact output of a `Value` (keys sorted), so the spliced
 //! bytes are the ones the decode/encode path produced; anything the scanner does not
-//! understand makes the caller fall back to that path.
-
-/// The byte range of each top-level member of a JSON object: (key without quotes, value).
-struct Member {
-    key: (usize, usize),
-    value: (usize, usize),
-}
+//! understand makes the caller fall back to that path. Only the members up to the last
+//! edited one (`metadata`) are scanned; the rest (spec, status) is copied as it is up to the
+//! closing brace: the store holds only what the API server encoded, so it is valid JSON.
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -22,14 +18,14 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// `i` at an opening quote; the index after the closing one.
 fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
-            _ => i += 1,
+    loop {
+        // Jumps to the next quote or backslash: most of a stored object is string bytes.
+        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
-    None
 }
 
 /// `i` at the first byte of a value; the index after it.
@@ -65,43 +61,6 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
                 j += 1;
             }
             (j > i).then_some(j)
-        }
-    }
-}
-
-/// The members of the object `b[start..end]`, in order.
-fn members(b: &[u8], start: usize, end: usize) -> Option<Vec<Member>> {
-    let b = &b[..end];
-    let mut i = skip_ws(b, start);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = skip_ws(b, i + 1);
-    let mut out = Vec::with_capacity(8);
-    if b.get(i) == Some(&b'}') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(out);
-    }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let key_end = skip_string(b, i)?;
-        let key = (i + 1, key_end - 1);
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        let v = skip_ws(b, i + 1);
-        let v_end = skip_value(b, v)?;
-        out.push(Member {
-            key,
-            value: (v, v_end),
-        });
-        i = skip_ws(b, v_end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(out),
-            _ => return None,
         }
     }
 }
@@ -152,61 +111,119 @@ enum Edit<'a> {
 
 fn write_checked(out: &mut Vec<u8>, stored: &[u8], edits: &[(&str, Edit<'_>)]) -> bool {
     let mark = out.len();
-    if write_object(out, stored, (0, stored.len()), edits).is_none() {
+    // The object must end with its closing brace (trailing whitespace aside); knowing where,
+    // the members after the last edited one are copied without being scanned.
+    let mut end = stored.len();
+    while end > 0 && matches!(stored[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        end -= 1;
+    }
+    if end == 0
+        || stored[end - 1] != b'}'
+        || write_object(out, stored, 0, Some(end), edits) != Some(end)
+    {
         out.truncate(mark);
         return false;
     }
     true
 }
 
-/// Writes the object `b[span]` with `edits` (sorted by key) applied, keeping serde_json's
-/// sorted key order: a member an edit adds goes before the first greater key.
+/// Writes the object starting at `b[start]` with `edits` (sorted by key) applied, keeping
+/// serde_json's sorted key order: a member an edit adds goes before the first greater key.
+/// Returns the index after the object's closing brace. With `known_end` (the index after
+/// that brace, for the outermost object), the members after the last edit are copied as
+/// they are: for a pod that is the spec and status, most of its bytes.
 fn write_object(
     out: &mut Vec<u8>,
     b: &[u8],
-    span: (usize, usize),
+    start: usize,
+    known_end: Option<usize>,
     edits: &[(&str, Edit<'_>)],
-) -> Option<()> {
-    let fields = members(b, span.0, span.1)?;
+) -> Option<usize> {
+    let mut i = skip_ws(b, start);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
     out.push(b'{');
     let mut first = true;
     let mut pending = edits.iter().peekable();
-    for f in &fields {
-        let key = &b[f.key.0..f.key.1];
-        // Keys with escapes would need unescaping to compare; leave them to the slow path.
-        if key.contains(&b'\\') {
-            return None;
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let key_end = skip_string(b, i)?;
+            let key = &b[i + 1..key_end - 1];
+            // Keys with escapes would need unescaping to compare; leave them to the slow path.
+            if key.contains(&b'\\') {
+                return None;
+            }
+            let colon = skip_ws(b, key_end);
+            if b.get(colon) != Some(&b':') {
+                return None;
+            }
+            let v = skip_ws(b, colon + 1);
+            while let Some((k, e)) = pending.next_if(|(k, _)| k.as_bytes() < key) {
+                write_edit(out, &mut first, k, e, None, b)?;
+            }
+            let v_end = match pending.next_if(|(k, _)| k.as_bytes() == key) {
+                Some((k, e)) => write_edit(out, &mut first, k, e, Some(v), b)?,
+                None => {
+                    let v_end = skip_value(b, v)?;
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.extend_from_slice(&b[i..v_end]);
+                    v_end
+                }
+            };
+            i = skip_ws(b, v_end);
+            if let (None, Some(end)) = (pending.peek(), known_end) {
+                // Nothing left to edit: the rest up to the closing brace as it is.
+                match b.get(i) {
+                    Some(b'}') if i + 1 == end => {}
+                    Some(b',') if i + 1 < end => {
+                        let rest = if first { skip_ws(b, i + 1) } else { i };
+                        out.extend_from_slice(&b[rest..end - 1]);
+                    }
+                    _ => return None,
+                }
+                out.push(b'}');
+                return Some(end);
+            }
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
         }
-        while let Some((k, e)) = pending.next_if(|(k, _)| k.as_bytes() < key) {
-            write_edit(out, &mut first, k, e, None, b)?;
-        }
-        if let Some((k, e)) = pending.next_if(|(k, _)| k.as_bytes() == key) {
-            write_edit(out, &mut first, k, e, Some(f.value), b)?;
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(&b[f.key.0 - 1..f.value.1]);
     }
     for (k, e) in pending {
         write_edit(out, &mut first, k, e, None, b)?;
     }
     out.push(b'}');
-    Some(())
+    Some(i)
 }
 
+/// Writes one edited member; `present` is where the stored value starts, if there is one.
+/// Returns the index after the stored value (`0` when there is none).
 fn write_edit(
     out: &mut Vec<u8>,
     first: &mut bool,
     key: &str,
     edit: &Edit<'_>,
-    present: Option<(usize, usize)>,
+    present: Option<usize>,
     b: &[u8],
-) -> Option<()> {
+) -> Option<usize> {
+    let skipped = || present.map_or(Some(0), |v| skip_value(b, v));
     let value = match edit {
-        Edit::Drop => return Some(()),
+        Edit::Drop => return skipped(),
         Edit::Raw(v) => Ok(*v),
         // Every stored object has metadata; one without is left to the decoding path.
         Edit::Metadata(rv) => Err((present?, *rv)),
@@ -219,12 +236,14 @@ fn write_edit(
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
     match value {
-        Ok(v) => out.extend_from_slice(v),
-        Err((span, rv)) => {
-            write_object(out, b, span, &[("resourceVersion", Edit::Raw(rv))])?;
+        Ok(v) => {
+            out.extend_from_slice(v);
+            skipped()
+        }
+        Err((start, rv)) => {
+            write_object(out, b, start, None, &[("resourceVersion", Edit::Raw(rv))])
         }
     }
-    Some(())
 }
 
 #[cfg(test)]

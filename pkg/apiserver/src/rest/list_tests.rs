@@ -1,0 +1,210 @@
+//! The streamed, spliced JSON list is the decoding path's list byte for byte: whole, paged
+//! with `limit`/`continue`, with selectors, and with an item that cannot be spliced.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rkube_store::{embedded::EmbeddedStore, Store, StoreExt};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::{
+    object::to_stored,
+    request::{ResourceRequest, Verb},
+    rest::Api,
+};
+
+#[test]
+fn continue_round_trip() {
+    let t = decode_continue(&encode_continue(42, "web-1\u{0}")).unwrap();
+    assert_eq!((t.rv, t.start.as_str()), (42, "web-1\u{0}"));
+    assert!(decode_continue("garbage").is_err());
+}
+
+/// A pod as the API server stores it (defaults, managedFields, status), ~1.3 KiB.
+fn pod(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("web-{i:04}"),
+            "namespace": "ns",
+            "uid": format!("00000000-0000-0000-0000-{i:012}"),
+            "creationTimestamp": "2026-11-27T10:00:00Z",
+            "labels": {"app": "web", "shard": (i % 4).to_string()},
+            "annotations": {"note": "quote \" brace } bracket ] backslash \\ done"},
+            "managedFields": [{"manager": "bench", "operation": "Update", "apiVersion": "v1",
+                "time": "2026-11-27T10:00:00Z", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}}}}}}],
+        },
+        "spec": {
+            "containers": [{"name": "web", "image": "registry.k8s.io/nginx-slim:0.27",
+                "args": ["}", "{", "[\"]"], "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "100m"}}, "terminationMessagePath": "/dev/termination-log"}],
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+            "nodeName": if i.is_multiple_of(3) { "node-a" } else { "node-b" },
+        },
+        "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/0 nodes are available: välue\n\t"}]},
+    })
+}
+
+async fn api_with_pods(dir: &std::path::Path, n: usize) -> Api {
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir).unwrap());
+    for i in 0..n {
+        let mut p = pod(i);
+        if i == n / 2 {
+            // A metadata key with an escape: this one cannot be spliced and is decoded.
+            p["metadata"]["a\"b"] = json!("x");
+        }
+        store
+            .put(
+                format!("/registry/pods/ns/web-{i:04}").as_bytes(),
+                &to_stored(&p),
+            )
+            .await
+            .unwrap();
+    }
+    // Another namespace's pods are not in the namespace's list.
+    store
+        .put(b"/registry/pods/other/web-0000", &to_stored(&pod(0)))
+        .await
+        .unwrap();
+    Api::new(
+        store,
+        crate::alloc::Ranges::parse("10.43.0.0/16", 30000..=32767).unwrap(),
+    )
+}
+
+fn list_call(api: &Api, params: Params) -> Call<'_> {
+    Call {
+        api,
+        req: ResourceRequest {
+            def: rkube_api::registry::find("", "v1", "pods").unwrap(),
+            namespace: Some("ns".into()),
+            name: None,
+            subresource: None,
+            verb: Verb::List,
+        },
+        params,
+        output: Output::Json,
+        content_type: None,
+        body: Bytes::new(),
+    }
+}
+
+/// The served body's exact length if it said so (sent whole, not streamed), the body, and
+/// what the decoding path serves for the same call.
+async fn both(api: &Api, params: Params) -> (Option<u64>, Vec<u8>, Vec<u8>) {
+    let call = list_call(api, params);
+    let resp = list(&call).await.unwrap();
+    let filter = Filter::new(call.def(), &call.params).unwrap();
+    let decoded = serde_json::to_vec(&list_value(&call, &filter).await.unwrap()).unwrap();
+    let body = resp.into_body();
+    let exact = hyper::body::Body::size_hint(&body).exact();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (exact, body, decoded)
+}
+
+fn same(served: &[u8], decoded: &[u8]) {
+    assert!(
+        served == decoded,
+        "served and decoded lists differ:\n{}\n---\n{}",
+        String::from_utf8_lossy(&served[..served.len().min(2000)]),
+        String::from_utf8_lossy(&decoded[..decoded.len().min(2000)])
+    );
+}
+
+#[tokio::test]
+async fn streamed_lists_are_the_decoded_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    // ~1.3 KiB each: 1000 pods are several chunks.
+    let api = api_with_pods(dir.path(), 1000).await;
+
+    let (exact, served, decoded) = both(&api, Params::default()).await;
+    same(&served, &decoded);
+    assert!(
+        served.len() > 3 * list_body_chunk(),
+        "the list spans several chunks"
+    );
+    assert_eq!(exact, None, "a long list streams");
+    let v: Value = serde_json::from_slice(&served).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["items"][500]["metadata"]["a\"b"], "x");
+    let mut probe = Vec::new();
+    assert!(
+        !crate::rest::splice::write_item(&mut probe, &to_stored(&v["items"][500]), 1),
+        "item 500 takes the decoding path"
+    );
+
+    // Pages: each page the decoded one; together every pod once, in key order.
+    let mut names = Vec::new();
+    let mut params = Params {
+        limit: Some(150),
+        ..Params::default()
+    };
+    loop {
+        let (_, served, decoded) = both(&api, params.clone()).await;
+        same(&served, &decoded);
+        let v: Value = serde_json::from_slice(&served).unwrap();
+        for item in v["items"].as_array().unwrap() {
+            names.push(item["metadata"]["name"].as_str().unwrap().to_string());
+        }
+        match v["metadata"]["continue"].as_str() {
+            Some(c) => params.continue_ = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..1000).map(|i| format!("web-{i:04}")).collect();
+    assert_eq!(names, want);
+
+    // Selectors: decoded for matching, still spliced for output.
+    for (labels, fields, count) in [
+        (Some("shard=1"), None, 250),
+        (None, Some("spec.nodeName=node-a"), 334),
+        (
+            Some("app=web,shard in (0,2)"),
+            Some("spec.nodeName!=node-a"),
+            333,
+        ),
+        (Some("app=none"), None, 0),
+    ] {
+        let params = Params {
+            label_selector: labels.map(str::to_string),
+            field_selector: fields.map(str::to_string),
+            ..Params::default()
+        };
+        let (_, served, decoded) = both(&api, params).await;
+        same(&served, &decoded);
+        let v: Value = serde_json::from_slice(&served).unwrap();
+        assert_eq!(
+            v["items"].as_array().unwrap().len(),
+            count,
+            "{labels:?} {fields:?}"
+        );
+    }
+    api.store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn short_lists_are_sent_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_with_pods(dir.path(), 3).await;
+    let (exact, served, decoded) = both(&api, Params::default()).await;
+    same(&served, &decoded);
+    assert_eq!(
+        exact,
+        Some(served.len() as u64),
+        "sent whole, with its length"
+    );
+    api.store.close().await.unwrap();
+}
+
+fn list_body_chunk() -> usize {
+    256 * 1024
+}
