@@ -56,9 +56,11 @@ struct Args {
     /// Keep the temporary directory (server data and server.log).
     #[arg(long)]
     keep: bool,
-    /// Run `perf record -g` on the server during each phase, into perf-<phase>.data there.
+    /// Run `perf record` on the server during each phase, into perf-<phase>.data there
+    /// (kept); `--perf fp` (frame pointers, cheap) or `--perf dwarf` (heavy, but attributes
+    /// time to Rust callers in a release build).
     #[arg(long)]
-    perf: bool,
+    perf: Option<String>,
 }
 
 struct Server {
@@ -178,13 +180,26 @@ async fn connect(kubeconfig: &Path) -> Result<Client> {
 struct Perf(Option<Child>);
 
 impl Perf {
-    fn start(on: bool, server: &Server, phase: &str) -> Result<Self> {
-        if !on {
+    fn start(mode: Option<&str>, server: &Server, phase: &str) -> Result<Self> {
+        let Some(mode) = mode else {
             return Ok(Self(None));
-        }
-        let out = server.dir.join(format!("perf-{phase}.data"));
+        };
+        let file: String = phase
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let out = server.dir.join(format!("perf-{file}.data"));
+        let call_graph = if mode == "dwarf" { "dwarf,16384" } else { "fp" };
         let child = Command::new("perf")
-            .args(["record", "-g", "-q", "-o"])
+            .args([
+                "record",
+                "-q",
+                "-F",
+                "499",
+                "--call-graph",
+                call_graph,
+                "-o",
+            ])
             .arg(&out)
             .args(["-p", &server.child.id().to_string()])
             .stdin(Stdio::null())
@@ -364,7 +379,7 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
-    let perf = Perf::start(args.perf, server, name)?;
+    let perf = Perf::start(args.perf.as_deref(), server, name)?;
     let cpu = server.cpu_secs()?;
     let rate = concurrent(args.concurrency, args.pods, op).await?;
     let cpu_ms = (server.cpu_secs()? - cpu) * 1000.0 / args.pods as f64;
@@ -499,7 +514,7 @@ async fn main() -> Result<()> {
         eprintln!("--- server log tail ---\n{}", server.log_tail());
     }
     server.stop();
-    if args.keep || args.perf {
+    if args.keep || args.perf.is_some() {
         eprintln!("kept {}", tmp.keep().display());
     }
     let phases = result?;
