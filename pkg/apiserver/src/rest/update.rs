@@ -65,6 +65,82 @@ fn stored_bytes(def: &ResourceDef, obj: &mut Value) -> (Vec<u8>, bool) {
     (bytes, true)
 }
 
+/// A cluster-scoped object has no namespace; Go's omitempty: empty metadata lists and maps
+/// are not stored.
+fn normalize_meta(def: &ResourceDef, obj: &mut Value) {
+    let meta = meta_mut(obj);
+    if !def.namespaced {
+        meta.remove("namespace");
+    }
+    meta.retain(|k, v| {
+        let empty = v.as_array().is_some_and(Vec::is_empty)
+            || v.as_object().is_some_and(serde_json::Map::is_empty);
+        let omitempty = matches!(
+            k.as_str(),
+            "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+        );
+        !(empty && omitempty)
+    });
+}
+
+/// pods/binding on the stored pod `pod`, in place: what `guaranteed_update` stores for a
+/// binding whose mutation copies the pod and sets `spec.nodeName`, without the copy. With
+/// the new pod equal to the stored one but for `spec.nodeName`, the steps left out change
+/// nothing: `apply_update` and `prepare_for_update` copy the stored pod's own metadata and
+/// status onto it (pod defaulting writes only `spec`; pods track no generation), bindings
+/// skip validation and field management, a pod without a deletionTimestamp is never deleted
+/// by the write, and setting a node where there was none always changes the pod.
+fn bind_in_place(def: &ResourceDef, name: &str, pod: &mut Value, node: &str) -> ApiResult<()> {
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        return Err(ApiError::conflict(
+            def,
+            name,
+            "pod is being deleted, cannot be assigned to a host",
+        ));
+    }
+    if let Some(n) = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        return Err(ApiError::conflict(
+            def,
+            name,
+            &format!("pod {name} is already assigned to node {n:?}"),
+        ));
+    }
+    set_type_meta(def, pod);
+    pod["spec"]["nodeName"] = json!(node);
+    normalize_meta(def, pod);
+    rkube_api::defaults::apply(def, pod);
+    Ok(())
+}
+
+/// POST pods/NAME/binding: sets the node of a pod that has none (`bind_in_place`), retrying
+/// from a fresh read when another writer came first.
+async fn bind(call: &Call<'_>, node: &str) -> ApiResult<()> {
+    let def = call.def();
+    let key = def.key(call.ns(), call.name());
+    for _ in 0..16 {
+        let (mut pod, rev) = read(call, &key).await?;
+        bind_in_place(def, call.name(), &mut pod, node)?;
+        if call.params.dry_run {
+            return Ok(());
+        }
+        let (bytes, _) = stored_bytes(def, &mut pod);
+        match call.api.store.update(key.as_bytes(), rev, &bytes).await? {
+            Ok(_) => return Ok(()),
+            Err(None) => return Err(ApiError::not_found(def, call.name())),
+            Err(Some(_)) => continue,
+        }
+    }
+    Err(ApiError::new(
+        409,
+        "Conflict",
+        "too many concurrent writers; try again",
+    ))
+}
+
 /// Reads the object, applies `mutate`, validates, and stores it if the object is still at the
 /// revision read; retries from a fresh read when another writer came first, unless `expected`
 /// (the client's resourceVersion precondition) pins the revision.
@@ -92,19 +168,7 @@ pub async fn guaranteed_update(
         let sent = records
             .then(|| crate::managed::take_sent(&mut new))
             .flatten();
-        if !def.namespaced {
-            meta_mut(&mut new).remove("namespace");
-        }
-        // Go's omitempty: empty metadata lists and maps are not stored.
-        meta_mut(&mut new).retain(|k, v| {
-            let empty = v.as_array().is_some_and(Vec::is_empty)
-                || v.as_object().is_some_and(serde_json::Map::is_empty);
-            let omitempty = matches!(
-                k.as_str(),
-                "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
-            );
-            !(empty && omitempty)
-        });
+        normalize_meta(def, &mut new);
         rkube_api::defaults::apply_update(def, &mut new, &old);
         strategy::prepare_for_update(def, call.req.subresource.as_deref(), &mut new, &old);
         if records {
@@ -339,31 +403,7 @@ pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Respons
                 };
                 return Err(ApiError::invalid(call.def(), call.name(), &[err]));
             }
-            let def = call.def();
-            guaranteed_update(call, None, |old| {
-                if old.pointer("/metadata/deletionTimestamp").is_some() {
-                    return Err(ApiError::conflict(
-                        def,
-                        call.name(),
-                        "pod is being deleted, cannot be assigned to a host",
-                    ));
-                }
-                if let Some(n) = old
-                    .pointer("/spec/nodeName")
-                    .and_then(Value::as_str)
-                    .filter(|n| !n.is_empty())
-                {
-                    return Err(ApiError::conflict(
-                        def,
-                        call.name(),
-                        &format!("pod {} is already assigned to node {n:?}", call.name()),
-                    ));
-                }
-                let mut new = old.clone();
-                new["spec"]["nodeName"] = json!(node);
-                Ok(new)
-            })
-            .await?;
+            bind(call, &node).await?;
             Ok(super::output::json_response(
                 StatusCode::CREATED,
                 &success_status(),
@@ -416,6 +456,77 @@ mod tests {
         set_resource_version(&mut obj, 9);
         let spliced = crate::rest::splice::object(&bytes, 9, &def.api_version(), def.kind).unwrap();
         assert_eq!(spliced, serde_json::to_vec(&obj).unwrap());
+    }
+
+    /// What the generic update stores for a binding (a copy of the stored pod with
+    /// spec.nodeName set, through every step of `guaranteed_update` a binding takes).
+    fn generic_binding(def: &'static ResourceDef, stored: &Value, node: &str) -> Value {
+        let mut old = stored.clone();
+        set_type_meta(def, &mut old);
+        let mut new = old.clone();
+        new["spec"]["nodeName"] = json!(node);
+        set_type_meta(def, &mut new);
+        normalize_meta(def, &mut new);
+        rkube_api::defaults::apply_update(def, &mut new, &old);
+        strategy::prepare_for_update(def, Some("binding"), &mut new, &old);
+        assert!(!should_delete_during_update(def, &old, &new));
+        assert_ne!(new, old, "a binding always changes the pod");
+        new
+    }
+
+    #[test]
+    fn binding_in_place_stores_what_the_generic_update_stores() {
+        let def = pods();
+        // Stored pods as create leaves them (defaulted) and as older writers may have left
+        // them (not defaulted, empty omitempty metadata, no kind): both paths agree.
+        let raw = json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u", "resourceVersion": "5",
+                         "creationTimestamp": "2026-11-27T10:00:00Z", "labels": {"app": "a"},
+                         "annotations": {}, "finalizers": [],
+                         "managedFields": [{"manager": "m", "operation": "Update",
+                                            "apiVersion": "v1", "fieldsType": "FieldsV1",
+                                            "fieldsV1": {"f:spec": {}}}]},
+            "spec": {
+                "schedulerName": "s", "hostNetwork": true, "nodeName": "",
+                "initContainers": [{"name": "i", "image": "busybox",
+                                    "resources": {"limits": {"cpu": "1"}}}],
+                "containers": [{"name": "c", "image": "busybox:1",
+                                "ports": [{"containerPort": 80}],
+                                "resources": {"limits": {"cpu": "100m", "memory": "500Mi"}}}],
+                "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute"}],
+            },
+            "status": {"phase": "Pending", "qosClass": "Burstable",
+                       "conditions": [{"type": "PodScheduled", "status": "False"}]},
+        });
+        let mut defaulted = raw.clone();
+        set_type_meta(def, &mut defaulted);
+        rkube_api::defaults::apply(def, &mut defaulted);
+        for stored in [raw, defaulted] {
+            let mut generic = generic_binding(def, &stored, "sim-1");
+            let mut fast = stored.clone();
+            bind_in_place(def, "p", &mut fast, "sim-1").unwrap();
+            assert_eq!(fast, generic);
+            assert_eq!(
+                stored_bytes(def, &mut fast).0,
+                stored_bytes(def, &mut generic).0
+            );
+        }
+    }
+
+    #[test]
+    fn binding_refuses_bound_and_deleted_pods() {
+        let def = pods();
+        let mut bound = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n"}});
+        let err = bind_in_place(def, "p", &mut bound, "m").unwrap_err();
+        assert_eq!(err.code, 409);
+        assert!(err
+            .message
+            .contains("pod p is already assigned to node \"n\""));
+        let mut deleted = json!({"metadata": {"name": "p", "deletionTimestamp": "x"},
+                                 "spec": {}});
+        let err = bind_in_place(def, "p", &mut deleted, "m").unwrap_err();
+        assert_eq!(err.code, 409);
+        assert!(err.message.contains("pod is being deleted"));
     }
 
     /// A selfLink is served but not stored: no splicing then.
