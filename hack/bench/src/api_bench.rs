@@ -631,6 +631,7 @@ async fn bench_pods(cx: &Ctx, server: &Server, rows: &mut Vec<Row>) -> Result<()
             "pods: warning: the server did not settle within {QUIET_DEADLINE:?}; timing anyway"
         ),
     }
+    let rss_settled = server.rss_mib()?;
     eprintln!("pods: LIST of {PODS} pods, settled...");
     let settled_list = time_list(cx, server, &path).await?;
     let (api_t, body) = (settled_list.median, &settled_list.body);
@@ -727,6 +728,12 @@ async fn bench_pods(cx: &Ctx, server: &Server, rows: &mut Vec<Row>) -> Result<()
         "server RSS, 10k pods stored",
         "MiB",
         rss_stored,
+        None,
+    ));
+    rows.push(Row::new(
+        "server RSS, settled, before its LISTs",
+        "MiB",
+        rss_settled,
         None,
     ));
     rows.push(Row::new(

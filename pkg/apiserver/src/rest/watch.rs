@@ -24,8 +24,11 @@ use crate::{
 
 /// How often a watch that asked for bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
-/// Events buffered towards one client.
+/// Writes (each one or more events) buffered towards one client.
 const CLIENT_BUFFER: usize = 256;
+/// Most events written to a client at once: a burst already in the watch cache goes out as
+/// one write (one HTTP/2 DATA frame or chunk, a few TLS records) rather than one per event.
+const MAX_BATCH: usize = 128;
 
 struct Sink {
     def: &'static ResourceDef,
@@ -34,28 +37,38 @@ struct Sink {
 }
 
 impl Sink {
-    async fn send(&self, kind: &str, mut object: Value) -> bool {
+    async fn send(&self, kind: &str, object: Value) -> bool {
+        let mut line = Vec::new();
+        self.write(&mut line, kind, object);
+        self.flush(line).await
+    }
+
+    /// Sends what was written; false when the client is gone.
+    async fn flush(&self, lines: Vec<u8>) -> bool {
+        self.tx.send(Ok(lines.into())).await.is_ok()
+    }
+
+    /// Appends one event line.
+    fn write(&self, out: &mut Vec<u8>, kind: &str, mut object: Value) {
         if kind != "ERROR" && kind != "BOOKMARK" {
             set_type_meta(self.def, &mut object);
             if let Output::Table(v) = self.output {
                 object = to_table(self.def, v, &object, false, None);
             }
         }
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        self.tx.send(Ok(line.into())).await.is_ok()
+        if serde_json::to_writer(&mut *out, &json!({"type": kind, "object": object})).is_ok() {
+            out.push(b'\n');
+        }
     }
 
-    /// An event whose object is already encoded: no per-watcher serialization.
-    async fn send_encoded(&self, kind: &str, object: &[u8]) -> bool {
-        let mut line = Vec::with_capacity(object.len() + 32);
-        line.extend_from_slice(b"{\"type\":\"");
-        line.extend_from_slice(kind.as_bytes());
-        line.extend_from_slice(b"\",\"object\":");
-        line.extend_from_slice(object);
-        line.extend_from_slice(b"}\n");
-        self.tx.send(Ok(line.into())).await.is_ok()
+    /// Appends one event line whose object is already encoded: no per-watcher serialization.
+    fn write_encoded(out: &mut Vec<u8>, kind: &str, object: &[u8]) {
+        out.reserve(object.len() + 32);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(object);
+        out.extend_from_slice(b"}\n");
     }
 
     async fn bookmark(&self, rev: i64, initial_end: bool) -> bool {
@@ -169,15 +182,19 @@ enum Source {
 }
 
 impl Source {
-    /// The next event; `Err(Some(status))` ends the watch with an ERROR event, `Err(None)`
-    /// ends it quietly (a client too slow for the cache, or the cache restarted: it resumes).
-    async fn next(&mut self) -> Result<Arc<Event>, Option<ApiError>> {
+    /// Appends the next events (at least one, at most `MAX_BATCH`); `Err(Some(status))`
+    /// ends the watch with an ERROR event, `Err(None)` ends it quietly (a client too slow
+    /// for the cache, or the cache restarted: it resumes). Cancel-safe.
+    async fn next(&mut self, out: &mut Vec<Arc<Event>>) -> Result<(), Option<ApiError>> {
         loop {
             match self {
-                Source::Cache(sub) => return sub.recv().await.map_err(|_| None),
+                Source::Cache(sub) => return sub.recv_many(out, MAX_BATCH).await.map_err(|_| None),
                 Source::Store(stream) => match stream.next().await {
                     Some(Ok(ev)) => match Event::from_store(&ev) {
-                        Some(ev) => return Ok(Arc::new(ev)),
+                        Some(ev) => {
+                            out.push(Arc::new(ev));
+                            return Ok(());
+                        }
                         None => continue,
                     },
                     Some(Err(rkube_store::Error::Compacted {
@@ -207,17 +224,22 @@ async fn follow(
 ) {
     let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
     ticker.tick().await;
+    let mut events = Vec::with_capacity(MAX_BATCH);
     loop {
         tokio::select! {
-            r = source.next() => match r {
-                Ok(ev) => {
-                    // Never deliver a revision twice (the API server writes one object per
-                    // revision, so the revision tells events apart).
-                    if ev.revision <= last {
-                        continue;
+            r = source.next(&mut events) => match r {
+                Ok(()) => {
+                    let mut lines = Vec::new();
+                    for ev in events.drain(..) {
+                        // Never deliver a revision twice (the API server writes one object
+                        // per revision, so the revision tells events apart).
+                        if ev.revision <= last {
+                            continue;
+                        }
+                        last = ev.revision;
+                        deliver(sink, filter, ns_prefix, &ev, &mut lines);
                     }
-                    last = ev.revision;
-                    if !deliver(sink, filter, ns_prefix, &ev).await {
+                    if !lines.is_empty() && !sink.flush(lines).await {
                         return;
                     }
                 }
@@ -236,10 +258,10 @@ async fn follow(
     }
 }
 
-/// Sends one change as the client's selection sees it; false when the client is gone.
-async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> bool {
+/// Appends one change as the client's selection sees it (nothing when it does not see it).
+fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event, out: &mut Vec<u8>) {
     if !ev.key.starts_with(ns_prefix) {
-        return true;
+        return;
     }
     // Kinds whose served form differs from the stored one (events.k8s.io Events) are
     // converted before the selectors and sent converted; the cache's shared encoding is
@@ -255,13 +277,13 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
         } else {
             "ADDED"
         };
-        return match ev.encoded(sink.def) {
-            Some(encoded) => sink.send_encoded(kind, &encoded).await,
-            None => true,
-        };
+        if let Some(encoded) = ev.encoded(sink.def) {
+            Sink::write_encoded(out, kind, &encoded);
+        }
+        return;
     }
     let Some(object) = ev.object() else {
-        return true;
+        return;
     };
     let converted = converts.then(|| {
         (
@@ -277,18 +299,19 @@ async fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event) -> 
     let was_in = prev.is_some_and(|p| filter.matches(p));
     let kind = match (ev.deleted, was_in, now_in) {
         (true, true, _) => "DELETED",
-        (true, false, _) => return true,
+        (true, false, _) => return,
         (false, false, true) => "ADDED",
         (false, true, true) => "MODIFIED",
         (false, true, false) => "DELETED",
-        (false, false, false) => return true,
+        (false, false, false) => return,
     };
     if fast {
         if let Some(encoded) = ev.encoded(sink.def) {
-            return sink.send_encoded(kind, &encoded).await;
+            Sink::write_encoded(out, kind, &encoded);
+            return;
         }
     }
-    sink.send(kind, object.clone()).await
+    sink.write(out, kind, object.clone());
 }
 
 /// Upstream spreads watch timeouts over [min, 2*min) so clients do not reconnect in step.
