@@ -480,34 +480,6 @@ pub fn apply(
 /// strategy) present but empty and its required (non-omitempty) lists and maps null, so
 /// that a create owns their fields but not them.
 pub fn zero_value(cx: &Context<'_, '_>, obj: &Value) -> Value {
-    fn skeleton(schema: Schema<'_>, v: &Value) -> Value {
-        let mut out = Map::new();
-        let required = schema.required();
-        if let Value::Object(m) = v {
-            for (k, child) in m {
-                let Some(s) = schema.field(k).filter(|_| schema.declares(k)) else {
-                    continue;
-                };
-                let non_pointer = matches!(
-                    k.as_str(),
-                    "metadata"
-                        | "spec"
-                        | "status"
-                        | "template"
-                        | "strategy"
-                        | "updateStrategy"
-                        | "jobTemplate"
-                );
-                if non_pointer && child.is_object() {
-                    out.insert(k.clone(), skeleton(s, child));
-                } else if required.iter().any(|r| r == k) && (child.is_array() || child.is_object())
-                {
-                    out.insert(k.clone(), Value::Null);
-                }
-            }
-        }
-        Value::Object(out)
-    }
     let mut zero = skeleton(cx.schema, obj);
     for k in ["apiVersion", "kind"] {
         if let Some(v) = obj.get(k) {
@@ -515,4 +487,48 @@ pub fn zero_value(cx: &Context<'_, '_>, obj: &Value) -> Value {
         }
     }
     zero
+}
+
+/// Go's zero value of the struct at `schema` that `v` fills (see [`zero_value`]).
+pub(super) fn skeleton(schema: Schema<'_>, v: &Value) -> Value {
+    let mut out = Map::new();
+    let required = schema.required();
+    if let Value::Object(m) = v {
+        for (k, child) in m {
+            match zero_child(schema, &required, k, child) {
+                Some(ZeroChild::Struct(s)) => drop(out.insert(k.clone(), skeleton(s, child))),
+                Some(ZeroChild::Null) => drop(out.insert(k.clone(), Value::Null)),
+                None => {}
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// What the zero value of a struct holds for its field `k` that the object sets to `child`.
+pub(super) enum ZeroChild<'a> {
+    /// A non-pointer struct, present but empty (its own zero value, of this schema).
+    Struct(Schema<'a>),
+    /// A required (non-omitempty) list or map: null.
+    Null,
+}
+
+pub(super) fn zero_child<'a>(
+    schema: Schema<'a>,
+    required: &[&str],
+    k: &str,
+    child: &Value,
+) -> Option<ZeroChild<'a>> {
+    let s = schema.field(k).filter(|_| schema.declares(k))?;
+    let non_pointer = matches!(
+        k,
+        "metadata" | "spec" | "status" | "template" | "strategy" | "updateStrategy" | "jobTemplate"
+    );
+    if non_pointer && child.is_object() {
+        Some(ZeroChild::Struct(s))
+    } else if required.contains(&k) && (child.is_array() || child.is_object()) {
+        Some(ZeroChild::Null)
+    } else {
+        None
+    }
 }

@@ -9,7 +9,9 @@
 //! - [`schema`]: granular/atomic structs and maps, atomic/set/keyed lists, from OpenAPI.
 //! - [`typed`]: field sets, comparisons, merges and removals over an object.
 //! - [`managers`]: managedFields entries, Apply and Update.
+//! - [`created`]: a plain create's entry, straight from the object.
 
+pub mod created;
 pub mod fieldsv1;
 pub mod managers;
 pub mod path;
@@ -20,6 +22,7 @@ pub mod typed;
 #[cfg(test)]
 mod tests;
 
+pub use created::create_managed_fields;
 pub use fieldsv1::{from_fields_v1, to_fields_v1};
 pub use managers::{apply, update, Conflict, Context, Entry, Managed, Operation, Writer};
 pub use path::{Path, PathElement};

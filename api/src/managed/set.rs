@@ -23,12 +23,23 @@ impl Set {
     }
 
     pub fn insert(&mut self, path: &[PathElement]) {
+        // Elements are only copied into the tree where it grows (most inserts share a
+        // prefix with the one before).
         match path {
             [] => {}
             [last] => {
-                self.members.insert(last.clone());
+                if !self.members.contains(last) {
+                    self.members.insert(last.clone());
+                }
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(c) => c.insert(rest),
+                None => {
+                    let mut c = Set::new();
+                    c.insert(rest);
+                    self.children.insert(first.clone(), c);
+                }
+            },
         }
     }
 

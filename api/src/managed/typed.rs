@@ -43,13 +43,13 @@ impl Comparison {
 }
 
 /// The shape at a place, with deduced shapes resolved from the value there.
-enum Shape<'a> {
+pub(super) enum Shape<'a> {
     Leaf,
     Map,
     List(ListKind<'a>),
 }
 
-fn shape<'a>(schema: Schema<'a>, v: Option<&Value>) -> Shape<'a> {
+pub(super) fn shape<'a>(schema: Schema<'a>, v: Option<&Value>) -> Shape<'a> {
     match schema.kind() {
         Kind::Scalar | Kind::Map { atomic: true } | Kind::List(ListKind::Atomic) => Shape::Leaf,
         Kind::Map { atomic: false } => Shape::Map,
@@ -62,7 +62,7 @@ fn shape<'a>(schema: Schema<'a>, v: Option<&Value>) -> Shape<'a> {
 }
 
 /// The child schema of a map's entry; an undeclared struct field has none (deduced).
-fn field_schema<'a>(schema: Schema<'a>, key: &str) -> Schema<'a> {
+pub(super) fn field_schema<'a>(schema: Schema<'a>, key: &str) -> Schema<'a> {
     schema.field(key).unwrap_or_else(|| schema.untyped())
 }
 
@@ -113,7 +113,7 @@ pub fn item_element(
 }
 
 /// The items of a list by their path element, in order; a duplicate is an error.
-fn index_items<'v>(
+pub(super) fn index_items<'v>(
     list: ListKind<'_>,
     items: Schema<'_>,
     a: &'v [Value],

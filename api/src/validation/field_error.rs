@@ -67,18 +67,34 @@ impl Path {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
-            Path(format!("{}.{name}", self.0))
+            self.joined(&[".", name])
         }
     }
 
     /// `parent[i]`.
     pub fn index(&self, i: usize) -> Path {
-        Path(format!("{}[{i}]", self.0))
+        use fmt::Write;
+        let mut s = String::with_capacity(self.0.len() + 8);
+        s.push_str(&self.0);
+        let _ = write!(s, "[{i}]");
+        Path(s)
     }
 
     /// `parent[key]` (upstream does not quote keys).
     pub fn key(&self, key: &str) -> Path {
-        Path(format!("{}[{key}]", self.0))
+        self.joined(&["[", key, "]"])
+    }
+
+    /// This path with `parts` appended. Validation makes a path for every field it visits
+    /// (most never appear in an error), so without `format!`.
+    fn joined(&self, parts: &[&str]) -> Path {
+        let len = self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.0);
+        for p in parts {
+            s.push_str(p);
+        }
+        Path(s)
     }
 
     pub fn as_str(&self) -> &str {

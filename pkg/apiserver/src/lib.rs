@@ -206,9 +206,11 @@ async fn route(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let target = request::parse(req.method(), &path, params.watch)?;
-    let headers = req.headers().clone();
+    // The head by reference, the body by value: no copy of the headers.
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
     match target {
-        request::Target::Discovery(d) => discovery::serve(&d, &headers, &state.advertise),
+        request::Target::Discovery(d) => discovery::serve(&d, headers, &state.advertise),
         request::Target::Resource(r) => {
             let output =
                 request::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))?;
@@ -216,7 +218,7 @@ async fn route(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = read_body(req.into_body()).await?;
+            let body = read_body(body).await?;
             let call = rest::Call {
                 api: &state.api,
                 req: r,

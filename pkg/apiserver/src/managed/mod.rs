@@ -137,8 +137,21 @@ pub fn record_create(call: &Call<'_>, obj: &mut Value) {
         reset: &reset,
         now: &now,
     };
+    let who = writer(call, Operation::Update);
+    if m.entries.is_empty() {
+        // The common create, nobody else's fields to move: the entry straight from the
+        // object (the same as the general path below; see its tests).
+        if let Some(fields) = managed::create_managed_fields(cx.schema, &reset, &now, obj, &who) {
+            let meta = crate::object::meta_mut(obj);
+            match fields {
+                Some(f) => meta.insert("managedFields".into(), f),
+                None => meta.remove("managedFields"),
+            };
+            return;
+        }
+    }
     let zero = managed::managers::zero_value(&cx, obj);
-    if let Err(e) = managed::update(&cx, &zero, obj, &mut m, &writer(call, Operation::Update)) {
+    if let Err(e) = managed::update(&cx, &zero, obj, &mut m, &who) {
         // As upstream's UpdateNoErrors: the write goes on, without field management.
         tracing::warn!(resource = call.def().plural, error = %e, "managedFields not updated");
         m = Managed::default();
@@ -170,3 +183,6 @@ pub fn record_update(call: &Call<'_>, live: &Value, new: &mut Value, sent: Optio
 pub fn applier(call: &Call<'_>) -> Writer {
     writer(call, Operation::Apply)
 }
+
+#[cfg(test)]
+mod tests;

@@ -204,6 +204,9 @@ struct Scan<'a> {
     b: &'a [u8],
     i: usize,
     found: Vec<Problem>,
+    /// The dotted path of the value being scanned (`spec.containers[0]`), extended and cut
+    /// back as the scan descends and returns: a path is only copied for a problem.
+    path: String,
 }
 
 impl<'a> Scan<'a> {
@@ -246,8 +249,8 @@ impl<'a> Scan<'a> {
         None
     }
 
-    /// One value; `schema` None: no schema below (only duplicates are noted).
-    fn value(&mut self, schema: Option<&'static Value>, path: &str) -> Option<()> {
+    /// One value at `self.path`; `schema` None: no schema below (only duplicates are noted).
+    fn value(&mut self, schema: Option<&'static Value>) -> Option<()> {
         match self.peek()? {
             b'{' => {
                 self.i += 1;
@@ -266,15 +269,19 @@ impl<'a> Scan<'a> {
                         return None;
                     }
                     self.i += 1;
-                    let p = child_path(path, &key);
+                    let parent = self.path.len();
+                    if parent > 0 {
+                        self.path.push('.');
+                    }
+                    self.path.push_str(&key);
                     if seen.contains(&key) {
-                        self.found.push(Problem::Duplicate(p.clone()));
+                        self.found.push(Problem::Duplicate(self.path.clone()));
                     }
                     let child = match shape {
                         Shape::Struct(props) => match props.get(key.as_ref()) {
                             Some(s) => Some(s),
                             None => {
-                                self.found.push(Problem::Unknown(p.clone()));
+                                self.found.push(Problem::Unknown(self.path.clone()));
                                 None
                             }
                         },
@@ -282,7 +289,8 @@ impl<'a> Scan<'a> {
                         _ => None,
                     };
                     seen.push(key);
-                    self.value(child, &p)?;
+                    self.value(child)?;
+                    self.path.truncate(parent);
                     match self.peek()? {
                         b',' => self.i += 1,
                         b'}' => {
@@ -303,8 +311,12 @@ impl<'a> Scan<'a> {
                     self.i += 1;
                     return Some(());
                 }
+                let parent = self.path.len();
                 for n in 0.. {
-                    self.value(items, &format!("{path}[{n}]"))?;
+                    use std::fmt::Write;
+                    let _ = write!(self.path, "[{n}]");
+                    self.value(items)?;
+                    self.path.truncate(parent);
                     match self.peek()? {
                         b',' => self.i += 1,
                         b']' => {
@@ -335,13 +347,20 @@ impl<'a> Scan<'a> {
 /// The unknown and repeated fields of a JSON document decoded into `schema` (None: only
 /// repeated keys), in the order a decoder meets them.
 pub fn scan_json(schema: Option<&'static Value>, body: &[u8]) -> Vec<Problem> {
+    scan_json_complete(schema, body).0
+}
+
+/// As [`scan_json`], and whether the scan got through the whole document (it stops at
+/// what does not parse).
+fn scan_json_complete(schema: Option<&'static Value>, body: &[u8]) -> (Vec<Problem>, bool) {
     let mut s = Scan {
         b: body,
         i: 0,
         found: Vec::new(),
+        path: String::new(),
     };
-    let _ = s.value(schema, "");
-    s.found
+    let complete = s.value(schema).is_some();
+    (s.found, complete)
 }
 
 fn is_json(body: &[u8]) -> bool {
@@ -367,18 +386,26 @@ pub fn check(
         return Ok(Vec::new());
     };
     let directive = Directive::of(params);
-    let problems = if directive == Directive::Ignore {
-        Vec::new()
+    // Whether the object is known to hold no unknown field, so pruning would change nothing:
+    // the scan went over every field of it (the JSON scan over every key, a repeated one's
+    // values included) against the schema that `prune` follows.
+    let (problems, all_known) = if directive == Directive::Ignore {
+        (Vec::new(), false)
     } else if is_json(raw) {
-        scan_json(Some(schema), raw)
+        let (found, complete) = scan_json_complete(Some(schema), raw);
+        let known = complete && !found.iter().any(|p| matches!(p, Problem::Unknown(_)));
+        (found, known)
     } else {
         let mut found = Vec::new();
         walk(schema, obj, String::new(), &mut |p| {
             found.push(Problem::Unknown(p))
         });
-        found
+        let known = found.is_empty();
+        (found, known)
     };
-    prune(schema, obj);
+    if !all_known {
+        prune(schema, obj);
+    }
     if problems.is_empty() {
         return Ok(Vec::new());
     }

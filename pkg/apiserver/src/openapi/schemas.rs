@@ -16,7 +16,8 @@
 //! Built once, on first use: kind by kind for writes (`get`), all at once for the documents.
 
 use std::{
-    collections::BTreeMap,
+    cell::RefCell,
+    collections::{BTreeMap, HashMap},
     sync::{Mutex, OnceLock},
 };
 
@@ -121,6 +122,22 @@ pub fn all() -> &'static BTreeMap<String, Value> {
 /// then definitions are built kind by kind, as they are asked for, rather than all at
 /// once (every kind's schema, docs included, is megabytes of memory).
 pub fn get(name: &str) -> Option<&'static Value> {
+    // Every `$ref` a write follows (field management, field validation) comes here, hundreds
+    // of times per object: each thread remembers its answers, without a lock. The
+    // definitions never change once built, nor are they freed.
+    thread_local! {
+        static SEEN: RefCell<HashMap<Box<str>, Option<&'static Value>>> =
+            RefCell::new(HashMap::new());
+    }
+    if let Some(hit) = SEEN.with(|s| s.borrow().get(name).copied()) {
+        return hit;
+    }
+    let found = lookup(name);
+    SEEN.with(|s| s.borrow_mut().insert(name.into(), found));
+    found
+}
+
+fn lookup(name: &str) -> Option<&'static Value> {
     if let Some(all) = ALL.get() {
         return all.get(name);
     }

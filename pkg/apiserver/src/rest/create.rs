@@ -229,3 +229,7 @@ pub fn check_type_meta(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "create_tests.rs"]
+mod tests;

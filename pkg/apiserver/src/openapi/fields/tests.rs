@@ -254,3 +254,44 @@ fn apply_refuses_unknown_fields_as_structured_merge_diff() {
     );
     assert!(check_apply(deploy(), Some("default"), &deployment()).is_ok());
 }
+
+/// `check` skips pruning when the scan saw every field known: whatever the body, what it
+/// leaves is what pruning leaves.
+#[test]
+fn check_leaves_what_pruning_leaves() {
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let obj = deployment();
+    bodies.push(serde_json::to_vec(&obj).unwrap());
+    for (pointer, key) in [
+        ("/spec", "replicass"),
+        ("/spec/template/spec/containers/0", "imagePullPolcy"),
+        ("/metadata", "nme"),
+        ("", "extra"),
+        ("/spec/template/spec/containers/0/env/0", "valu"),
+    ] {
+        let mut o = obj.clone();
+        o.pointer_mut(pointer).unwrap()[key] = json!({"x": 1});
+        bodies.push(serde_json::to_vec(&o).unwrap());
+    }
+    // A repeated key: the unknown field only in the value that the decoder drops, then only
+    // in the one it keeps.
+    bodies.push(br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a"},"spec":{"replicas":1,"template":{"bogus":1}},"spec":{"replicas":2}}"#.to_vec());
+    bodies.push(br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a"},"spec":{"replicas":1},"spec":{"replicas":2,"bogus":{"a":[1]}}}"#.to_vec());
+    // Whitespace, escapes and nesting the scanner walks over.
+    bodies.push(
+        b" {\n \"metadata\" : {\"name\":\"a\\\"b\", \"labels\": {\"k\": \"v\"}},\t\"spec\": {\"selector\": {\"matchLabels\": {}} , \"x\\u0079\": [1, {\"a\": 2}]}}"
+            .to_vec(),
+    );
+    for raw in bodies {
+        let decoded: Value = serde_json::from_slice(&raw).unwrap();
+        let mut want = decoded.clone();
+        prune_unknown(deploy(), &mut want);
+        for directive in [None, Some("Warn"), Some("Ignore"), Some("Strict")] {
+            let mut got = decoded.clone();
+            match check(&params(directive), deploy(), None, &raw, &mut got) {
+                Ok(_) => assert_eq!(got, want, "{directive:?} {}", String::from_utf8_lossy(&raw)),
+                Err(_) => assert_eq!(directive, Some("Strict")),
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The create path's pieces in process: what each costs (an ignored measurement) and that
+//! the shortcuts produce what the general code does.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::super::{decode_body, Api, Call};
+use crate::{
+    object::{set_type_meta, to_stored},
+    params::Params,
+    request::{Output, ResourceRequest, Verb},
+    strategy,
+};
+
+fn api(dir: &std::path::Path) -> Api {
+    let store = std::sync::Arc::new(rkube_store::embedded::EmbeddedStore::open(dir).unwrap());
+    Api::new(
+        store,
+        crate::alloc::Ranges::parse("10.43.0.0/16", 30000..=32767).unwrap(),
+    )
+}
+
+fn call<'a>(api: &'a Api, resource: &str, body: &Value) -> Call<'a> {
+    Call {
+        api,
+        req: ResourceRequest {
+            def: rkube_api::registry::find("", "v1", resource).unwrap(),
+            namespace: Some("bench".into()),
+            name: None,
+            subresource: None,
+            verb: Verb::Create,
+        },
+        params: Params {
+            user_agent: Some("bench/v0.0.0".into()),
+            ..Params::default()
+        },
+        output: Output::Json,
+        content_type: Some("application/json".into()),
+        body: Bytes::from(serde_json::to_vec(body).unwrap()),
+    }
+}
+
+pub(super) fn configmap(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": format!("cm-{i:05}"), "namespace": "bench", "labels": {"app": "bench", "tier": "config"}},
+        "data": {"mode": "bench", "payload": "x".repeat(512)},
+    })
+}
+
+pub(super) fn pod(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("web-{i:05}"),
+            "namespace": "bench",
+            "labels": {"app": "web", "shard": (i % 16).to_string()},
+            "annotations": {"bench.rkube.io/index": i.to_string()},
+        },
+        "spec": {
+            "containers": [{
+                "name": "web",
+                "image": "registry.k8s.io/nginx-slim:0.27",
+                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                "env": [{"name": "MODE", "value": "production"}, {"name": "SHARD", "value": (i % 16).to_string()}],
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"memory": "128Mi"},
+                },
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10},
+            }],
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+        },
+    })
+}
+
+/// `cargo test --release -p rkube-apiserver --lib -- --ignored --nocapture create_cost`
+#[test]
+#[ignore = "a measurement, not a test"]
+fn create_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path());
+    for (resource, make) in [
+        ("configmaps", configmap as fn(usize) -> Value),
+        ("pods", pod as fn(usize) -> Value),
+    ] {
+        let n = 20_000;
+        let calls: Vec<Call<'_>> = (0..n).map(|i| call(&api, resource, &make(i))).collect();
+        let mut t = [0f64; 8];
+        let mut lap = |i: usize, s: &mut Instant| {
+            t[i] += s.elapsed().as_secs_f64();
+            *s = Instant::now();
+        };
+        for c in &calls {
+            let def = c.def();
+            let mut s = Instant::now();
+            let mut obj = decode_body(c.content_type.as_deref(), &c.body).unwrap();
+            lap(0, &mut s);
+            crate::openapi::fields::check(&c.params, def, None, &c.body, &mut obj).unwrap();
+            lap(1, &mut s);
+            set_type_meta(def, &mut obj);
+            rkube_api::defaults::apply(def, &mut obj);
+            strategy::prepare_for_create(def, &mut obj);
+            lap(2, &mut s);
+            let before = obj.clone();
+            s = Instant::now();
+            crate::managed::record_create(c, &mut obj);
+            lap(3, &mut s);
+            general_create_fields(c, &before);
+            lap(7, &mut s);
+            let errs = rkube_api::validation::validate(def, &obj, None);
+            assert!(errs.is_empty(), "{errs:?}");
+            lap(4, &mut s);
+            let stored = to_stored(&obj);
+            lap(5, &mut s);
+            drop((obj, stored));
+            lap(6, &mut s);
+        }
+        let names = [
+            "decode",
+            "fields",
+            "defaults",
+            "managed",
+            "validate",
+            "encode",
+            "drop",
+            "(managed, general path)",
+        ];
+        let total: f64 = t[..7].iter().sum();
+        let parts: Vec<String> = names
+            .iter()
+            .zip(t)
+            .map(|(name, s)| format!("{name} {:.2}", s * 1e6 / n as f64))
+            .collect();
+        eprintln!(
+            "{resource}: {:.2} µs per create: {}",
+            total * 1e6 / n as f64,
+            parts.join(", ")
+        );
+    }
+}
+
+/// The managedFields of a create as the general update computes them.
+fn general_create_fields(c: &Call<'_>, obj: &Value) -> Value {
+    use rkube_api::managed::{self, Context, Managed, Operation, Writer};
+    let def = c.def();
+    let reset = crate::managed::reset_fields(def, None);
+    let now = crate::object::now();
+    let cx = Context {
+        schema: crate::managed::schema(def),
+        reset: &reset,
+        now: &now,
+    };
+    let zero = managed::managers::zero_value(&cx, obj);
+    let mut m = Managed::default();
+    let who = Writer {
+        manager: crate::managed::manager(c),
+        operation: Operation::Update,
+        api_version: def.api_version(),
+        subresource: String::new(),
+    };
+    managed::update(&cx, &zero, obj, &mut m, &who).unwrap();
+    m.encode()
+}
