@@ -17,21 +17,18 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 use k8s_openapi::{
     api::core::v1::{Binding, Event, Namespace, ObjectReference, Pod},
     apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
     jiff::Timestamp,
 };
-use kube::{
-    api::{Api, Patch, PatchParams, PostParams},
-    config::{KubeConfigOptions, Kubeconfig},
-    Client, Config,
-};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use rkube_bench::server::Server;
 use serde_json::{json, Value};
 
 /// A scheduler name nothing answers to: the server's scheduler leaves these pods alone.
@@ -61,119 +58,6 @@ struct Args {
     /// time to Rust callers in a release build).
     #[arg(long)]
     perf: Option<String>,
-}
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path) -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let kubeconfig = dir.join("kubeconfig.yaml");
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let child = Command::new(bin)
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .args(["--bind-address", "127.0.0.1"])
-            .args(["--https-listen-port", &port.to_string()])
-            .arg("--write-kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--disable-agent", "--log-format", "json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(Self {
-            child,
-            dir: dir.to_path_buf(),
-            kubeconfig,
-        })
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// Waits until the kubeconfig is written and /readyz answers.
-    async fn ready(&mut self) -> Result<Client> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last_err = String::new();
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("rkube server exited ({status}):\n{}", self.log_tail());
-            }
-            if self.kubeconfig.exists() {
-                match connect(&self.kubeconfig).await {
-                    Ok(c) => return Ok(c),
-                    Err(e) => last_err = format!("{e:#}"),
-                }
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "rkube server not ready in 60s ({last_err}):\n{}",
-                    self.log_tail()
-                );
-            }
-            // Paces the poll; readiness is what is waited for.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// CPU seconds (user + system) the server has used so far.
-    fn cpu_secs(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // After the command name (which may hold spaces): utime and stime are the 12th and
-        // 13th fields, in clock ticks of 1/100 s on Linux.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        Ok((ticks(11) + ticks(12)) / 100.0)
-    }
-
-    /// SIGTERM, then SIGKILL if it has not stopped within 10s.
-    fn stop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                eprintln!("rkube server ignored SIGTERM for 10s; killing it");
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-async fn connect(kubeconfig: &Path) -> Result<Client> {
-    let kc = Kubeconfig::read_from(kubeconfig)?;
-    let mut config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-    config.read_timeout = Some(Duration::from_secs(120));
-    let client = Client::try_from(config)?;
-    let req = hyper::Request::get("/readyz").body(Vec::new())?;
-    client.request_text(req).await?;
-    Ok(client)
 }
 
 /// `perf record -g` on the server while a phase runs; stopped (SIGINT) on drop.
@@ -389,7 +273,7 @@ where
 }
 
 async fn run(args: &Args, server: &mut Server) -> Result<Vec<Phase>> {
-    let client = server.ready().await?;
+    let (client, _) = server.ready().await?;
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}}))?;
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
