@@ -250,6 +250,8 @@ impl Cluster {
                 &["--disable-agent", "--log-format", "json"][..]
             })
             .args(&self.extra)
+            // Every request's line in server.log (tests read them; it is debug by default).
+            .env("RUST_LOG", "info,rkube_apiserver::requests=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
