@@ -749,15 +749,7 @@ async fn finish_watch(
 async fn main() -> Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let bin = match &args.rkube {
-        Some(b) => b.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rkube"),
-    };
-    anyhow::ensure!(
-        bin.exists(),
-        "{} is missing: cargo build --release -p rkube",
-        bin.display()
-    );
+    let bin = rkube_bench::server::binary(args.rkube.as_deref())?;
     std::fs::create_dir_all(&args.dir)?;
     let tmp = tempfile::Builder::new()
         .prefix("rkube-api-bench.")

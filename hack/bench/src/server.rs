@@ -184,3 +184,18 @@ pub async fn connect(kubeconfig: &Path) -> Result<(Client, Config)> {
     client.request_text(req).await?;
     Ok((client, config))
 }
+
+/// The server binary: `given`, else the workspace's release build; an error saying how to
+/// build it when it is missing.
+pub fn binary(given: Option<&Path>) -> Result<PathBuf> {
+    let bin = match given {
+        Some(b) => b.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rkube"),
+    };
+    anyhow::ensure!(
+        bin.exists(),
+        "{} is missing: cargo build --release -p rkube",
+        bin.display()
+    );
+    Ok(bin)
+}

@@ -14,7 +14,7 @@
 //! It asserts nothing about timings.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::Arc,
     time::Instant,
@@ -378,15 +378,7 @@ async fn run(args: &Args, server: &mut Server) -> Result<Vec<Phase>> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let bin = match &args.rkube {
-        Some(b) => b.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rkube"),
-    };
-    anyhow::ensure!(
-        bin.exists(),
-        "{} is missing: cargo build --release -p rkube",
-        bin.display()
-    );
+    let bin = rkube_bench::server::binary(args.rkube.as_deref())?;
     std::fs::create_dir_all(&args.dir)?;
     let tmp = tempfile::Builder::new()
         .prefix("rkube-write-bench.")
