@@ -31,6 +31,7 @@ use kube::{
     client::ConfigExt,
     Api, Client, Config,
 };
+use rkube_bench::load::concurrent;
 use rkube_bench::server::{cpu_secs, Server, QUIET_CORES, QUIET_FOR};
 use rkube_store::{embedded::EmbeddedStore, RangeRequest, Store, StoreExt, WatchRequest};
 use serde_json::json;
@@ -150,36 +151,6 @@ async fn open_watch(
 
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
-
-/// Runs `total` operations from `workers` concurrent tasks: (operations per second, latencies).
-async fn concurrent<F, Fut>(workers: usize, total: usize, op: F) -> Result<(f64, Vec<Duration>)>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<()>> + Send,
-{
-    let op = Arc::new(op);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..workers {
-        let op = Arc::clone(&op);
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for i in (w..total).step_by(workers) {
-                let t = Instant::now();
-                op(i).await.with_context(|| format!("operation {i}"))?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut lat = Vec::with_capacity(total);
-    for t in tasks {
-        lat.extend(t.await??);
-    }
-    let rate = total as f64 / start.elapsed().as_secs_f64();
-    lat.sort();
-    Ok((rate, lat))
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;

@@ -1,3 +1,4 @@
 //! What the benchmark binaries share.
 
+pub mod load;
 pub mod server;

@@ -109,28 +109,13 @@ impl Target {
     }
 }
 
-/// Runs `total` operations from `workers` concurrent tasks; returns operations per second.
+/// Runs `op(i)` for i in 0..total from `workers` concurrent tasks; operations per second.
 async fn concurrent<F, Fut>(workers: usize, total: usize, op: F) -> Result<f64>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
-    let op = Arc::new(op);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..workers {
-        let op = Arc::clone(&op);
-        tasks.push(tokio::spawn(async move {
-            for i in (w..total).step_by(workers) {
-                op(i).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    Ok(rkube_bench::load::concurrent(workers, total, op).await?.0)
 }
 
 struct Row {
