@@ -30,17 +30,18 @@ pub fn to_storage<'a>(def: &ResourceDef, obj: &'a Value) -> Cow<'a, Value> {
 }
 
 /// A stored object as `def` serves it. Events stored in the events.k8s.io shape (written
-/// before the conversion existed) are read as well, through either version.
-pub fn from_storage(def: &ResourceDef, obj: &Value) -> Value {
+/// before the conversion existed) are read as well, through either version. Takes the
+/// decoded object: kinds stored as served are returned as they are, without a copy.
+pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
     if !is_event(def) {
-        return obj.clone();
+        return obj;
     }
     let stored_events_api =
         obj.get("apiVersion").and_then(Value::as_str) == Some(convert::EVENTS_API_VERSION);
     match (def.group, stored_events_api) {
-        ("events.k8s.io", false) => convert::event_from_core(obj),
-        ("", true) => convert::event_to_core(obj),
-        _ => obj.clone(),
+        ("events.k8s.io", false) => convert::event_from_core(&obj),
+        ("", true) => convert::event_to_core(&obj),
+        _ => obj,
     }
 }
 
@@ -59,13 +60,13 @@ mod tests {
         let stored = to_storage(events, &served).into_owned();
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(stored["involvedObject"]["name"], "x");
-        assert_eq!(from_storage(events, &stored), served);
-        assert_eq!(from_storage(core, &stored), stored);
+        assert_eq!(from_storage(events, stored.clone()), served);
+        assert_eq!(from_storage(core, stored.clone()), stored);
         // Legacy objects stored in the events.k8s.io shape.
-        assert_eq!(from_storage(core, &served), stored);
-        assert_eq!(from_storage(events, &served), served);
+        assert_eq!(from_storage(core, served.clone()), stored);
+        assert_eq!(from_storage(events, served.clone()), served);
         let pods = rkube_api::registry::find("", "v1", "pods").unwrap();
         assert_eq!(*to_storage(pods, &served), served);
-        assert_eq!(from_storage(pods, &served), served);
+        assert_eq!(from_storage(pods, served.clone()), served);
     }
 }

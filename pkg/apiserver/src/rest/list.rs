@@ -171,7 +171,7 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
     let def = call.def();
     let mut items = Vec::new();
     let s = scan(call, filter, |kv| {
-        let mut obj = super::convert::from_storage(def, &from_stored(&kv)?);
+        let mut obj = super::convert::from_storage(def, from_stored(&kv)?);
         if !filter.matches(&obj) {
             return Ok(false);
         }

@@ -59,7 +59,7 @@ impl Api {
         let key = def.key(ns, name);
         match self.store.get(key.as_bytes()).await? {
             Some(kv) => Ok((
-                convert::from_storage(def, &from_stored(&kv)?),
+                convert::from_storage(def, from_stored(&kv)?),
                 kv.mod_revision,
             )),
             None => Err(ApiError::not_found(def, name)),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{create::check_type_meta, respond, Call};
 use crate::{
-    object::{from_stored, meta_mut, set_resource_version, set_type_meta, to_stored},
+    object::{meta_mut, set_resource_version, set_type_meta, to_stored},
     status::{ApiError, ApiResult},
     strategy,
 };
@@ -31,22 +31,6 @@ impl Written {
             Written::Updated(obj) | Written::Stored(obj, _) | Written::Deleted(obj) => obj,
         }
     }
-}
-
-/// Reads the object to update as served, with its revision (404 when absent). Unlike
-/// `Api::read`, the decoded object is not copied for the kinds stored as served.
-async fn read(call: &Call<'_>, key: &str) -> ApiResult<(Value, i64)> {
-    let def = call.def();
-    let Some(kv) = call.api.store.get(key.as_bytes()).await? else {
-        return Err(ApiError::not_found(def, call.name()));
-    };
-    let obj = from_stored(&kv)?;
-    let obj = if super::convert::converts(def) {
-        super::convert::from_storage(def, &obj)
-    } else {
-        obj
-    };
-    Ok((obj, kv.mod_revision))
 }
 
 /// The bytes stored for `obj` (served form, with a resourceVersion): `to_stored` of its
@@ -122,7 +106,7 @@ async fn bind(call: &Call<'_>, node: &str) -> ApiResult<()> {
     let def = call.def();
     let key = def.key(call.ns(), call.name());
     for _ in 0..16 {
-        let (mut pod, rev) = read(call, &key).await?;
+        let (mut pod, rev) = call.api.read(def, call.ns(), call.name()).await?;
         bind_in_place(def, call.name(), &mut pod, node)?;
         if call.params.dry_run {
             return Ok(());
@@ -153,7 +137,7 @@ pub async fn guaranteed_update(
     let (ns, name) = (call.ns(), call.name());
     let key = def.key(ns, name);
     for _ in 0..16 {
-        let (mut old, rev) = read(call, &key).await?;
+        let (mut old, rev) = call.api.read(def, ns, name).await?;
         if let Some(want) = expected {
             if want != rev {
                 return Err(ApiError::modified(def, name));

@@ -287,8 +287,9 @@ fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event, out: &mut
     };
     let converted = converts.then(|| {
         (
-            super::convert::from_storage(sink.def, object),
-            ev.prev().map(|p| super::convert::from_storage(sink.def, p)),
+            super::convert::from_storage(sink.def, object.clone()),
+            ev.prev()
+                .map(|p| super::convert::from_storage(sink.def, p.clone())),
         )
     });
     let (object, prev) = match &converted {
