@@ -9,6 +9,7 @@ mod bootstrap;
 mod discovery;
 mod health;
 mod join;
+mod loopback;
 mod managed;
 mod object;
 mod openapi;
@@ -37,6 +38,7 @@ use tracing::{debug, debug_span, warn, Instrument};
 pub use authn::Identity;
 pub use health::VersionInfo;
 pub use join::JoinConfig;
+pub use loopback::Loopback;
 pub use status::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,12 @@ impl ApiServer {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// An in-process transport to this server for `kube::Client::new`, authenticated as
+    /// `user` in `groups`, sending `user_agent` (see [`Loopback`]).
+    pub fn loopback(&self, user: &str, groups: &[&str], user_agent: &str) -> Loopback {
+        Loopback::new(self.app.clone(), user, groups, user_agent)
     }
 
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {

@@ -50,12 +50,15 @@ impl Context {
                     crate::Error::Other(format!("controller client configuration: {e}"))
                 })?;
         let mut config = config;
-        let agent = format!("{component}/{}", env!("CARGO_PKG_VERSION"));
-        if let Ok(v) = http::HeaderValue::from_str(&agent) {
+        if let Ok(v) = http::HeaderValue::from_str(&user_agent(component)) {
             config.headers.push((http::header::USER_AGENT, v));
         }
-        let client = kube::Client::try_from(config)?;
-        Ok(Self {
+        Ok(Self::new(kube::Client::try_from(config)?, root_ca_pem))
+    }
+
+    /// A context over an existing client (the server's in-process transport, say).
+    pub fn new(client: kube::Client, root_ca_pem: &str) -> Self {
+        Self {
             informers: crate::informers::Informers::new(client.clone()),
             client,
             root_ca_pem: root_ca_pem.into(),
@@ -66,6 +69,12 @@ impl Context {
             large_cluster_size_threshold:
                 crate::nodelifecycle::DEFAULT_LARGE_CLUSTER_SIZE_THRESHOLD,
             unhealthy_zone_threshold: crate::nodelifecycle::DEFAULT_UNHEALTHY_ZONE_THRESHOLD,
-        })
+        }
     }
+}
+
+/// The User-Agent a component sends: the API server names the field manager of writes
+/// without a fieldManager after its first segment, as upstream.
+pub fn user_agent(component: &str) -> String {
+    format!("{component}/{}", env!("CARGO_PKG_VERSION"))
 }

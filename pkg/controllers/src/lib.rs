@@ -18,7 +18,7 @@ use std::future::Future;
 
 use tracing::info;
 
-pub use context::Context;
+pub use context::{user_agent, Context};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use rkube_kubelet::agent::{AgentSettings, ClusterSettings, NodeIdentity};
-use rkube_pki::{kubeconfig, ClusterPki, San};
+use rkube_pki::{ClusterPki, San};
 use tracing::error;
 
 use crate::{Result, ServerConfig};
@@ -28,24 +28,11 @@ fn first_subnet(cluster_cidr: &str) -> Option<String> {
 
 /// Starts the node IPAM controller, which gives every node (the embedded agent's and joined
 /// agents') a /24 of the cluster CIDR; it runs until `stop` resolves, with or without an agent here.
-pub async fn start_node_ipam(
+pub fn start_node_ipam(
     cfg: &ServerConfig,
-    pki: &ClusterPki,
-    api_url: &str,
+    client: kube::Client,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<()> {
-    let (cert, key) = pki.issue_client_cert("system:kube-controller-manager", &[], 365)?;
-    let kc = kubeconfig::render(
-        api_url,
-        pki.ca_cert_pem(),
-        &cert,
-        &key,
-        "default",
-        "nodeipam",
-    );
-    let client = rkube_controllers::Context::connect(&kc, pki.ca_cert_pem())
-        .await?
-        .client;
+) {
     let cidr = cfg.agent.cluster_cidr.clone();
     let mut stop = stop;
     tokio::spawn(async move {
@@ -56,13 +43,14 @@ pub async fn start_node_ipam(
             error!(error = %e, "the node IPAM controller failed");
         }
     });
-    Ok(())
 }
 
-/// Starts the kubelet; it runs until `stop` resolves.
-pub async fn start(
+/// Starts the kubelet over `client` (the server's in-process transport, acting as the node);
+/// it runs until `stop` resolves.
+pub fn start(
     cfg: &ServerConfig,
     pki: &ClusterPki,
+    client: kube::Client,
     api_url: &str,
     advertise_ip: IpAddr,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -104,7 +92,12 @@ pub async fn start(
         control_plane: true,
         image_gc: a.image_gc,
     };
-    Ok(rkube_kubelet::agent::start(settings, identity, stopped(stop)).await?)
+    Ok(rkube_kubelet::agent::start_with(
+        settings,
+        identity,
+        client,
+        stopped(stop),
+    ))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use rkube_pki::{kubeconfig, ClusterPki};
 use tracing::error;
 
 use crate::{Result, ServerConfig};
@@ -12,8 +11,7 @@ use crate::{Result, ServerConfig};
 /// the rest of the cluster work without it).
 pub async fn start(
     cfg: &ServerConfig,
-    pki: &ClusterPki,
-    api_url: &str,
+    client: kube::Client,
     node_ip: IpAddr,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<tokio::task::JoinHandle<()>>> {
@@ -31,11 +29,6 @@ pub async fn start(
             return Ok(None);
         }
     };
-    let (cert, key) = pki.issue_client_cert("system:rkube-dns", &[], 365)?;
-    let kc = kubeconfig::render(api_url, pki.ca_cert_pem(), &cert, &key, "default", "dns");
-    let client = rkube_controllers::Context::connect(&kc, pki.ca_cert_pem())
-        .await?
-        .client;
     Ok(Some(tokio::spawn(async move {
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;

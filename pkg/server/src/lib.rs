@@ -111,18 +111,30 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let serving = tokio::spawn(server.serve(stopped(stop_rx.clone())));
-        let (cert, key) = pki.issue_client_cert("system:kube-controller-manager", &[], 365)?;
-        let controller_kc = kubeconfig::render(
-            &url,
-            pki.ca_cert_pem(),
-            &cert,
-            &key,
-            "default",
-            "controllers",
+        // The in-process components are clients of this server like any other, but reach it
+        // without a socket (rkube_apiserver::Loopback): no TLS connection per watch, no
+        // encryption or HTTP framing per request.
+        let client = |user: &str, groups: &[&str], component: &str| {
+            let agent = rkube_controllers::user_agent(component);
+            kube::Client::new(server.loopback(user, groups, &agent), "default")
+        };
+        let controllers_client = client(
+            "system:kube-controller-manager",
+            &[],
+            "kube-controller-manager",
         );
-        let mut ctx =
-            rkube_controllers::Context::connect(&controller_kc, pki.ca_cert_pem()).await?;
+        let scheduler_client = client("system:kube-scheduler", &[], "kube-scheduler");
+        let ipam_client = client(
+            "system:kube-controller-manager",
+            &[],
+            "kube-controller-manager",
+        );
+        let dns_client = client("system:rkube-dns", &[], "rkube-dns");
+        let sim_client = client("system:node:rkube-sim", &["system:nodes"], "rkube-sim");
+        let node_user = format!("system:node:{}", cfg.agent.node_name);
+        let agent_client = client(&node_user, &["system:nodes"], "kubelet");
+        let serving = tokio::spawn(server.serve(stopped(stop_rx.clone())));
+        let mut ctx = rkube_controllers::Context::new(controllers_client, pki.ca_cert_pem());
         ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
         ctx.node_eviction_rate = cfg.node_eviction_rate;
         ctx.secondary_node_eviction_rate = cfg.secondary_node_eviction_rate;
@@ -140,37 +152,22 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             move |stop| rkube_controllers::run(ctx.clone(), stop),
             stopped(stop_rx.clone()),
         ));
-        let (cert, key) = pki.issue_client_cert("system:kube-scheduler", &[], 365)?;
-        let scheduler_kc =
-            kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "scheduler");
-        let sched = rkube_controllers::Context::connect_as(
-            &scheduler_kc,
-            pki.ca_cert_pem(),
-            "kube-scheduler",
-        )
-        .await?;
         // The scheduler writes as kube-scheduler but reads the controllers' shared pod and
         // node informers: one watch and one decoded copy of each pod for both.
         let scheduler = tokio::spawn(leader::run_elected(
             elect,
-            sched.client.clone(),
+            scheduler_client.clone(),
             leader::SCHEDULER_LEASE,
             identity,
             move |stop| {
-                let (client, informers) = (sched.client.clone(), informers.clone());
+                let (client, informers) = (scheduler_client.clone(), informers.clone());
                 async move { rkube_scheduler::run_shared(client, &informers, stop).await }
             },
             stopped(stop_rx.clone()),
         ));
         let mut sim = None;
         if cfg.sim_nodes > 0 {
-            let (cert, key) =
-                pki.issue_client_cert("system:node:rkube-sim", &["system:nodes"], 365)?;
-            let sim_kc = kubeconfig::render(&url, pki.ca_cert_pem(), &cert, &key, "default", "sim");
-            let client =
-                rkube_controllers::Context::connect_as(&sim_kc, pki.ca_cert_pem(), "rkube-sim")
-                    .await?
-                    .client;
+            let client = sim_client;
             let sim_cfg = rkube_sim::SimConfig {
                 nodes: cfg.sim_nodes,
                 ..rkube_sim::SimConfig::default()
@@ -184,13 +181,20 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         }
 
         let node_ip = cfg.agent.node_ip.unwrap_or(advertise_ip);
-        let dns = dns::start(&cfg, &pki, &url, node_ip, stop_rx.clone()).await?;
+        let dns = dns::start(&cfg, dns_client, node_ip, stop_rx.clone()).await?;
 
-        agent::start_node_ipam(&cfg, &pki, &url, stop_rx.clone()).await?;
+        agent::start_node_ipam(&cfg, ipam_client, stop_rx.clone());
         let agent = if cfg.disable_agent {
             None
         } else {
-            Some(agent::start(&cfg, &pki, &url, advertise_ip, stop_rx.clone()).await?)
+            Some(agent::start(
+                &cfg,
+                &pki,
+                agent_client,
+                &url,
+                advertise_ip,
+                stop_rx.clone(),
+            )?)
         };
 
         shutdown.await;

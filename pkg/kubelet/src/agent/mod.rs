@@ -90,6 +90,17 @@ pub async fn start(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> crate::Result<tokio::task::JoinHandle<()>> {
     let client = client(&identity.kubeconfig()).await?;
+    Ok(start_with(settings, identity, client, stop))
+}
+
+/// As [`start`], over a client the caller made (the server's in-process transport, acting
+/// as this node); `identity` still provides the kubelet's serving certificate.
+pub fn start_with(
+    settings: AgentSettings,
+    identity: NodeIdentity,
+    client: kube::Client,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     let cfg = crate::KubeletConfig {
         node_name: settings.node_name.clone(),
         agent_dir: settings.agent_dir,
@@ -112,11 +123,11 @@ pub async fn start(
         image_gc: settings.image_gc,
     };
     info!(node = %cfg.node_name, ip = %cfg.node_ip, port = cfg.port, "starting the agent");
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         if let Err(e) = crate::run(cfg, client, stop).await {
             error!(error = %e, "the agent failed");
         }
-    }))
+    })
 }
 
 async fn client(kubeconfig_yaml: &str) -> crate::Result<kube::Client> {
