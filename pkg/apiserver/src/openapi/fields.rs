@@ -180,6 +180,21 @@ fn walk(schema: &'static Value, v: &Value, path: String, found: &mut impl FnMut(
     }
 }
 
+/// Whether `walk` would find anything: the same traversal without building a path per
+/// field. Most writes hold no unknown field, so they skip `walk` (a `String` per field)
+/// and `prune` (a no-op for them).
+fn has_unknown(schema: &'static Value, v: &Value) -> bool {
+    match (shape(schema), v) {
+        (Shape::Struct(props), Value::Object(m)) => m.iter().any(|(k, x)| match props.get(k) {
+            Some(s) => has_unknown(s, x),
+            None => true,
+        }),
+        (Shape::Map(s), Value::Object(m)) => m.values().any(|x| has_unknown(s, x)),
+        (Shape::List(Some(s)), Value::Array(a)) => a.iter().any(|x| has_unknown(s, x)),
+        _ => false,
+    }
+}
+
 fn prune(schema: &'static Value, v: &mut Value) {
     match (shape(schema), v) {
         (Shape::Struct(props), Value::Object(m)) => {
@@ -395,13 +410,14 @@ pub fn check(
         let (found, complete) = scan_json_complete(Some(schema), raw);
         let known = complete && !found.iter().any(|p| matches!(p, Problem::Unknown(_)));
         (found, known)
-    } else {
+    } else if has_unknown(schema, obj) {
         let mut found = Vec::new();
         walk(schema, obj, String::new(), &mut |p| {
             found.push(Problem::Unknown(p))
         });
-        let known = found.is_empty();
-        (found, known)
+        (found, false)
+    } else {
+        (Vec::new(), true)
     };
     if !all_known {
         prune(schema, obj);
@@ -489,17 +505,22 @@ pub fn check_patch(
     };
     let directive = Directive::of(params);
     let mut problems = Vec::new();
+    let unknown = has_unknown(schema, patched);
     if directive != Directive::Ignore {
         if kind != PatchType::Json {
             problems.extend(scan_json(None, patch));
         }
-        walk(schema, patched, String::new(), &mut |p| {
-            problems.push(Problem::Unknown(p))
-        });
+        if unknown {
+            walk(schema, patched, String::new(), &mut |p| {
+                problems.push(Problem::Unknown(p))
+            });
+        }
     }
     let result_json = (directive == Directive::Strict && !problems.is_empty())
         .then(|| serde_json::to_string(&*patched).unwrap_or_default());
-    prune(schema, patched);
+    if unknown {
+        prune(schema, patched);
+    }
     if problems.is_empty() {
         return Ok(Vec::new());
     }

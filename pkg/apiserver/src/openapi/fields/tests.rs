@@ -295,3 +295,48 @@ fn check_leaves_what_pruning_leaves() {
         }
     }
 }
+
+/// `has_unknown` is `walk` finding something, without the paths: checked on the clean
+/// deployment and a pod, and with an unknown field put at every place of the deployment.
+#[test]
+fn has_unknown_agrees_with_walk() {
+    fn places(v: &Value, at: String, out: &mut Vec<String>) {
+        out.push(at.clone());
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, x)| places(x, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| places(x, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+    }
+    let schema = body_schema(deploy(), None).unwrap();
+    let clean = deployment();
+    assert!(!has_unknown(schema, &clean));
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+    assert!(!has_unknown(body_schema(pods(), None).unwrap(), &pod));
+    let mut at = Vec::new();
+    places(&clean, String::new(), &mut at);
+    let mut with_unknown = 0;
+    for p in at {
+        let mut o = clean.clone();
+        let Some(Value::Object(m)) = o.pointer_mut(&p) else {
+            continue;
+        };
+        m.insert("zzUnknown".into(), json!({"a": 1}));
+        let found = unknown_fields(deploy(), &o);
+        assert_eq!(
+            has_unknown(schema, &o),
+            !found.is_empty(),
+            "at {p:?}: {found:?}"
+        );
+        with_unknown += usize::from(!found.is_empty());
+    }
+    // Objects under maps (labels, limits, matchLabels...) take any key: not every place
+    // makes the object unknown, but most do.
+    assert!(with_unknown >= 8, "{with_unknown}");
+}
