@@ -41,6 +41,8 @@ if [[ -n "${CI:-}" ]]; then
     export CARGO_INCREMENTAL=0
 fi
 
+log "disk before the build: $(df -h --output=avail "$RKUBE_ROOT" | tail -1 | tr -d ' ') free"
+
 section "etcd"
 shm_base=/dev/shm
 if [[ ! -d "$shm_base" || ! -w "$shm_base" ]]; then
@@ -94,6 +96,8 @@ fi
 step "cargo test" cargo test --workspace
 
 section "summary"
+# A full build takes ~3 GB under target/; a run that failed for want of disk says so here.
+log "disk: $(df -h --output=avail,size "$RKUBE_ROOT" | tail -1 | awk '{print $1 " free of " $2}'); target/: $(du -sh "${CARGO_TARGET_DIR:-$RKUBE_ROOT/target}" 2>/dev/null | cut -f1)"
 if ((${#failed[@]} > 0)); then
     log "failed steps: $(printf '[%s] ' "${failed[@]}")"
     status=1
