@@ -401,11 +401,11 @@ pub fn update(
     managed: &mut Managed,
     who: &Writer,
 ) -> Result<bool, Error> {
-    let (live, new) = (without_managed(live), without_managed(new));
+    // `compare` leaves managedFields out: no copy of either object to drop them.
     let mut next = managed.clone();
     // The writer's previous fields are treated like anyone else's, then united with what
     // this write took (upstream's "current-operation").
-    let cmp = update_managers(cx, &live, &new, &mut next, true)?;
+    let cmp = update_managers(cx, live, new, &mut next, true)?;
     if cmp.is_empty() {
         return Ok(false);
     }

@@ -174,11 +174,22 @@ fn field_set(schema: Schema<'_>, v: &Value, path: &mut Path, out: &mut Set) -> R
 
 // ---- Compare ----
 
-/// What changed from `old` to `new`.
+/// What changed from `old` to `new`. `metadata.managedFields`, which no field set holds, is
+/// left out, as if neither object had it: callers need not copy objects to drop it.
 pub fn compare(schema: Schema<'_>, old: &Value, new: &Value) -> Result<Comparison, Error> {
     let mut c = Comparison::default();
     compare_at(schema, Some(old), Some(new), &mut Vec::new(), &mut c)?;
     Ok(c)
+}
+
+/// `v`, an object taken as empty.
+fn strip<'a>(v: Option<&'a Value>, bare: &'a Value) -> Option<&'a Value> {
+    v.map(|v| if v.is_object() { bare } else { v })
+}
+
+/// Whether `path` is the object's `metadata`.
+fn is_metadata(path: &[PathElement]) -> bool {
+    matches!(path, [PathElement::Field(f)] if f == "metadata")
 }
 
 fn compare_at(
@@ -210,13 +221,30 @@ fn compare_at(
             }
             let empty = Map::new();
             let (lm, rm) = (lm.unwrap_or(&empty), rm.unwrap_or(&empty));
+            let at_metadata = is_metadata(path);
+            let managed = |k: &str| at_metadata && k == "managedFields";
+            if lm.keys().chain(rm.keys()).all(|k| managed(k)) {
+                // Empty on both sides once managedFields is left out: the leaf above, over
+                // the objects without it.
+                let bare = Value::Object(Map::new());
+                match (strip(l, &bare), strip(r, &bare)) {
+                    (None, Some(_)) => c.added.insert(path),
+                    (Some(_), None) => c.removed.insert(path),
+                    (Some(a), Some(b)) if a != b => c.modified.insert(path),
+                    _ => {}
+                }
+                return Ok(());
+            }
             for (k, lv) in lm {
+                if managed(k) {
+                    continue;
+                }
                 path.push(PathElement::Field(k.clone()));
                 compare_at(field_schema(schema, k), Some(lv), rm.get(k), path, c)?;
                 path.pop();
             }
             for (k, rv) in rm {
-                if !lm.contains_key(k) {
+                if !lm.contains_key(k) && !managed(k) {
                     path.push(PathElement::Field(k.clone()));
                     compare_at(field_schema(schema, k), None, Some(rv), path, c)?;
                     path.pop();

@@ -265,3 +265,60 @@ fn the_create_shortcut_agrees_on_mangled_objects() {
     assert!(checked > 4000, "checked {checked}, declined {declined}");
     assert!(declined > 0, "no field errors generated");
 }
+
+/// `compare` leaves `metadata.managedFields` out, so updates need not copy both objects to
+/// drop it: over mangled pairs of objects (metadata absent, null, empty or only
+/// managedFields included), with managedFields on either, both or neither side, it gives
+/// what it gives for the objects without them, errors included.
+#[test]
+fn compare_ignores_managed_fields_as_if_stripped() {
+    use rkube_api::managed::typed::compare;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let corpus = corpus();
+    let entries = json!([{"manager": "m", "operation": "Update", "apiVersion": "v1",
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]);
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
+        v
+    };
+    let with_managed = |v: &mut Value, e: Value| {
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("managedFields".into(), e);
+        }
+    };
+    let mut compared = 0;
+    for round in 0..4000 {
+        let (def, base) = &corpus[round % corpus.len()];
+        let (mut old, mut new) = (base.clone(), base.clone());
+        for _ in 0..=rng.below(2) {
+            mangle(&mut new, &mut rng, 0);
+        }
+        if !new.is_object() {
+            continue;
+        }
+        match rng.below(8) {
+            0 => old["metadata"] = json!({}),
+            1 => old["metadata"] = Value::Null,
+            2 => {
+                old.as_object_mut().map(|o| o.remove("metadata"));
+            }
+            3 => new["metadata"] = json!({}),
+            _ => {}
+        }
+        if rng.below(2) == 0 {
+            with_managed(&mut old, entries.clone());
+        }
+        if rng.below(2) == 0 {
+            with_managed(&mut new, json!([]));
+        }
+        let s = schema(def);
+        let got = compare(s, &old, &new).map_err(|e| e.to_string());
+        let want = compare(s, &strip(&old), &strip(&new)).map_err(|e| e.to_string());
+        assert_eq!(got, want, "{}: {old} -> {new}", def.kind);
+        compared += 1;
+    }
+    assert!(compared > 3000, "{compared}");
+}
