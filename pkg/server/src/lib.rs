@@ -124,15 +124,13 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             "kube-controller-manager",
         );
         let scheduler_client = client("system:kube-scheduler", &[], "kube-scheduler");
-        let ipam_client = client(
-            "system:kube-controller-manager",
-            &[],
-            "kube-controller-manager",
-        );
+        let ipam_client = controllers_client.clone();
         let dns_client = client("system:rkube-dns", &[], "rkube-dns");
-        let sim_client = client("system:node:rkube-sim", &["system:nodes"], "rkube-sim");
+        let sim_client = (cfg.sim_nodes > 0)
+            .then(|| client("system:node:rkube-sim", &["system:nodes"], "rkube-sim"));
         let node_user = format!("system:node:{}", cfg.agent.node_name);
-        let agent_client = client(&node_user, &["system:nodes"], "kubelet");
+        let agent_client =
+            (!cfg.disable_agent).then(|| client(&node_user, &["system:nodes"], "kubelet"));
         let serving = tokio::spawn(server.serve(stopped(stop_rx.clone())));
         let mut ctx = rkube_controllers::Context::new(controllers_client, pki.ca_cert_pem());
         ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
@@ -166,8 +164,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             stopped(stop_rx.clone()),
         ));
         let mut sim = None;
-        if cfg.sim_nodes > 0 {
-            let client = sim_client;
+        if let Some(client) = sim_client {
             let sim_cfg = rkube_sim::SimConfig {
                 nodes: cfg.sim_nodes,
                 ..rkube_sim::SimConfig::default()
@@ -184,17 +181,16 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let dns = dns::start(&cfg, dns_client, node_ip, stop_rx.clone()).await?;
 
         agent::start_node_ipam(&cfg, ipam_client, stop_rx.clone());
-        let agent = if cfg.disable_agent {
-            None
-        } else {
-            Some(agent::start(
+        let agent = match agent_client {
+            Some(client) => Some(agent::start(
                 &cfg,
                 &pki,
-                agent_client,
+                client,
                 &url,
                 advertise_ip,
                 stop_rx.clone(),
-            )?)
+            )?),
+            None => None,
         };
 
         shutdown.await;
