@@ -93,7 +93,7 @@ else
     step "cargo fmt --check" cargo fmt --all -- --check
     step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 fi
-step "cargo test" cargo test --workspace
+step "cargo test" cargo test --workspace --no-fail-fast
 
 section "summary"
 # A full build takes ~3 GB under target/; a run that failed for want of disk says so here.
