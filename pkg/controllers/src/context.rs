@@ -28,35 +28,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// A client from a kubeconfig document (the server renders one for its controllers),
-    /// identifying itself as kube-controller-manager.
-    pub async fn connect(kubeconfig_yaml: &str, root_ca_pem: &str) -> crate::Result<Self> {
-        Self::connect_as(kubeconfig_yaml, root_ca_pem, "kube-controller-manager").await
-    }
-
-    /// As [`Context::connect`], with `component` as the User-Agent's first segment: the API
-    /// server names the field manager of writes without a fieldManager after it, as upstream.
-    pub async fn connect_as(
-        kubeconfig_yaml: &str,
-        root_ca_pem: &str,
-        component: &str,
-    ) -> crate::Result<Self> {
-        let kc = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
-            .map_err(|e| crate::Error::Other(format!("controller kubeconfig: {e}")))?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| {
-                    crate::Error::Other(format!("controller client configuration: {e}"))
-                })?;
-        let mut config = config;
-        if let Ok(v) = http::HeaderValue::from_str(&user_agent(component)) {
-            config.headers.push((http::header::USER_AGENT, v));
-        }
-        Ok(Self::new(kube::Client::try_from(config)?, root_ca_pem))
-    }
-
-    /// A context over an existing client (the server's in-process transport, say).
+    /// A context over `client` (`rkube server` gives its in-process transport).
     pub fn new(client: kube::Client, root_ca_pem: &str) -> Self {
         Self {
             informers: crate::informers::Informers::new(client.clone()),
