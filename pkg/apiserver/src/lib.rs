@@ -20,6 +20,8 @@ mod rest;
 mod serve;
 mod status;
 mod strategy;
+#[cfg(test)]
+mod testing;
 mod tls;
 mod watchcache;
 

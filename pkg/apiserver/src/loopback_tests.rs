@@ -4,61 +4,13 @@ use std::time::Duration;
 
 use axum::{
     body::Body,
-    http::{header, Method, Request, StatusCode},
+    http::{Method, Request, StatusCode},
 };
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::{ApiServer, Config, Loopback, VersionInfo};
-
-async fn server(dir: &std::path::Path) -> ApiServer {
-    let sans = rkube_pki::ServingSans::detect(vec![], "10.43.0.1".parse().unwrap());
-    let pki = rkube_pki::ClusterPki::load_or_create(&dir.join("tls"), &sans).unwrap();
-    let store = std::sync::Arc::new(
-        rkube_store::embedded::EmbeddedStore::open(&dir.join("store")).unwrap(),
-    );
-    let cfg = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        advertise: "127.0.0.1:6443".into(),
-        ca_pem: pki.ca_cert_pem().into(),
-        serving_chain_pem: pki.serving_cert_chain_pem().into(),
-        serving_key_pem: pki.serving_key_pem().into(),
-        version: VersionInfo {
-            git_version: "v1.33.0+rkube".into(),
-            git_commit: "test".into(),
-            compiler_version: "test".into(),
-        },
-        service_cidr: "10.43.0.0/16".into(),
-        node_port_range: 30000..=32767,
-        kubelet_client: None,
-        join: None,
-    };
-    ApiServer::bind(cfg, store).await.unwrap()
-}
-
-async fn send(
-    lb: &Loopback,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(v) => {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let resp = lb.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use crate::testing::{send, server};
 
 #[tokio::test]
 async fn requests_are_served_as_the_loopback_identity() {

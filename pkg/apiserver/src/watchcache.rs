@@ -36,6 +36,8 @@ pub struct Event {
     prev: OnceLock<Option<Value>>,
     /// The object's JSON as served (kind and apiVersion set), encoded once for all watchers.
     encoded: OnceLock<Option<bytes::Bytes>>,
+    /// Its meta.k8s.io/v1 PartialObjectMetadata, for every metadata-only watcher.
+    partial: OnceLock<Option<bytes::Bytes>>,
 }
 
 impl Event {
@@ -85,6 +87,23 @@ impl Event {
             .clone()
     }
 
+    /// The object as a meta.k8s.io `PartialObjectMetadata` of `version` (metadata only),
+    /// shared by every such watcher of v1; `None` when it does not decode.
+    pub fn partial(&self, version: &str) -> Option<bytes::Bytes> {
+        let make = || match crate::rest::splice::partial(&self.stored, self.revision, version) {
+            Some(b) => Some(b.into()),
+            None => {
+                let o = crate::rest::partial_object(version, self.object()?);
+                serde_json::to_vec(&o).ok().map(Into::into)
+            }
+        };
+        if version == "v1" {
+            self.partial.get_or_init(make).clone()
+        } else {
+            make()
+        }
+    }
+
     /// `None` for a delete whose last state is unknown.
     pub fn from_store(ev: &rkube_store::WatchEvent) -> Option<Self> {
         let prev_stored = ev
@@ -104,6 +123,7 @@ impl Event {
             object: OnceLock::new(),
             prev: OnceLock::new(),
             encoded: OnceLock::new(),
+            partial: OnceLock::new(),
         })
     }
 }

@@ -75,6 +75,31 @@ impl Filter {
         self.labels.is_none() && self.fields.is_none()
     }
 
+    /// Whether the object stored under `key` is selected, when the key alone tells: a
+    /// selector on nothing but `metadata.name` and `metadata.namespace` (the key's last two
+    /// segments). `None` when the object is needed.
+    pub fn matches_key(&self, key: &[u8]) -> Option<bool> {
+        let fields = self.fields.as_ref()?;
+        if self.labels.is_some()
+            || !fields
+                .fields()
+                .all(|f| f == "metadata.name" || f == "metadata.namespace")
+        {
+            return None;
+        }
+        let rest = std::str::from_utf8(key.strip_prefix(b"/registry/")?).ok()?;
+        let rest = rest.strip_prefix(self.def.storage)?.strip_prefix('/')?;
+        let (namespace, name) = if self.def.namespaced {
+            rest.split_once('/')?
+        } else {
+            ("", rest)
+        };
+        Some(fields.matches(|f| match f {
+            "metadata.name" => Some(name.to_string()),
+            _ => Some(namespace.to_string()),
+        }))
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         if let Some(l) = &self.labels {
             if !l.matches_json(obj.pointer("/metadata/labels")) {

@@ -1,5 +1,6 @@
 //! The streamed, spliced JSON list is the decoding path's list byte for byte: whole, paged
-//! with `limit`/`continue`, with selectors, and with an item that cannot be spliced.
+//! with `limit`/`continue`, with selectors, and with an item that cannot be spliced; and a
+//! selector the key answers agrees with the one on the object.
 
 use std::sync::Arc;
 
@@ -207,4 +208,64 @@ async fn short_lists_are_sent_whole() {
 
 fn list_body_chunk() -> usize {
     256 * 1024
+}
+
+#[test]
+fn selecting_by_name_and_namespace_is_told_from_the_key() {
+    let pods = rkube_api::registry::find("", "v1", "pods").unwrap();
+    let nodes = rkube_api::registry::find("", "v1", "nodes").unwrap();
+    let filter = |def, fields: &str, labels: Option<&str>| {
+        let params = Params {
+            field_selector: Some(fields.into()),
+            label_selector: labels.map(Into::into),
+            ..Params::default()
+        };
+        Filter::new(def, &params).unwrap()
+    };
+    let selectors = [
+        "metadata.name=a",
+        "metadata.name!=a",
+        "metadata.namespace=ns1",
+        "metadata.namespace=ns1,metadata.name=b",
+        "metadata.namespace!=ns1,metadata.name=a",
+        "metadata.name==a/b",
+    ];
+    for sel in selectors {
+        let f = filter(pods, sel, None);
+        for (ns, name) in [("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("x", "a-b")] {
+            let obj = json!({"metadata": {"name": name, "namespace": ns}});
+            let key = pods.key(Some(ns), name);
+            assert_eq!(
+                f.matches_key(key.as_bytes()),
+                Some(f.matches(&obj)),
+                "{sel} on {key}"
+            );
+        }
+    }
+    for sel in ["metadata.name=n1", "metadata.name!=n1"] {
+        let f = filter(nodes, sel, None);
+        for name in ["n1", "n2"] {
+            let obj = json!({"metadata": {"name": name}});
+            let key = nodes.key(None, name);
+            assert_eq!(
+                f.matches_key(key.as_bytes()),
+                Some(f.matches(&obj)),
+                "{sel}"
+            );
+        }
+    }
+    // Anything else needs the object.
+    let key = pods.key(Some("ns1"), "a");
+    assert_eq!(
+        filter(pods, "spec.nodeName=n1", None).matches_key(key.as_bytes()),
+        None
+    );
+    assert_eq!(
+        filter(pods, "metadata.name=a", Some("app=x")).matches_key(key.as_bytes()),
+        None
+    );
+    assert_eq!(
+        filter(pods, "metadata.name=a", None).matches_key(b"/registry/other/ns1/a"),
+        None
+    );
 }

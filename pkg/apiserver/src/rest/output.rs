@@ -65,7 +65,8 @@ pub fn json_response(code: StatusCode, body: &Value) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
-fn partial_object(version: &str, obj: &Value) -> Value {
+/// One object's metadata as a meta.k8s.io PartialObjectMetadata.
+pub(crate) fn partial_object(version: &str, obj: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": format!("meta.k8s.io/{version}"),

@@ -14,7 +14,7 @@ use rkube_api::ResourceDef;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{list::Filter, output::to_table, Call};
+use super::{list::Filter, output::to_table, partial_object, Call};
 use crate::{
     object::set_type_meta,
     request::Output,
@@ -52,8 +52,10 @@ impl Sink {
     fn write(&self, out: &mut Vec<u8>, kind: &str, mut object: Value) {
         if kind != "ERROR" && kind != "BOOKMARK" {
             set_type_meta(self.def, &mut object);
-            if let Output::Table(v) = self.output {
-                object = to_table(self.def, v, &object, false, None);
+            match self.output {
+                Output::Table(v) => object = to_table(self.def, v, &object, false, None),
+                Output::PartialMetadata(v) => object = partial_object(v, &object),
+                Output::Json | Output::Yaml => {}
             }
         }
         if serde_json::to_writer(&mut *out, &json!({"type": kind, "object": object})).is_ok() {
@@ -267,9 +269,25 @@ fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event, out: &mut
     // converted before the selectors and sent converted; the cache's shared encoding is
     // the stored form.
     let converts = super::convert::converts(sink.def);
-    let fast = sink.output == Output::Json && !converts;
-    // An unfiltered JSON watch needs neither the decoded object nor its previous state.
-    if fast && filter.is_empty() {
+    // JSON and metadata-only watchers share one encoding of each event, written from the
+    // stored bytes.
+    let shared = |ev: &Event| match sink.output {
+        Output::Json => ev.encoded(sink.def),
+        Output::PartialMetadata(v) => ev.partial(v),
+        Output::Table(_) | Output::Yaml => None,
+    };
+    let fast = matches!(sink.output, Output::Json | Output::PartialMetadata(_)) && !converts;
+    // An unfiltered watch of these, or one selecting by name and namespace (which the key
+    // holds and no update changes), needs neither the decoded object nor its previous state.
+    let by_key = if filter.is_empty() {
+        Some(true)
+    } else {
+        filter.matches_key(&ev.key)
+    };
+    if let (true, Some(selected)) = (fast, by_key) {
+        if !selected {
+            return;
+        }
         let kind = if ev.deleted {
             "DELETED"
         } else if ev.prev_existed() {
@@ -277,7 +295,7 @@ fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event, out: &mut
         } else {
             "ADDED"
         };
-        if let Some(encoded) = ev.encoded(sink.def) {
+        if let Some(encoded) = shared(ev) {
             Sink::write_encoded(out, kind, &encoded);
         }
         return;
@@ -307,7 +325,7 @@ fn deliver(sink: &Sink, filter: &Filter, ns_prefix: &[u8], ev: &Event, out: &mut
         (false, false, false) => return,
     };
     if fast {
-        if let Some(encoded) = ev.encoded(sink.def) {
+        if let Some(encoded) = shared(ev) {
             Sink::write_encoded(out, kind, &encoded);
             return;
         }
@@ -320,3 +338,7 @@ fn rand_secs(max: u64) -> u64 {
     let b = uuid::Uuid::new_v4().as_u128();
     (b % u128::from(max.max(1))) as u64
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
