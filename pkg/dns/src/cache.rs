@@ -1,11 +1,12 @@
 //! The cluster as the DNS server sees it: kube-runtime reflectors of Services, EndpointSlices
-//! and Pods (pods stripped to namespace, name, deletion and IPs: only PTR and pod A need them).
+//! and Pods (decoded as pod.rs's `DnsPod`: namespace, name, deletion and IPs, all that PTR and
+//! pod A records need).
 
 use std::sync::Arc;
 
-use futures_util::{future::ready, Stream, StreamExt};
+use futures_util::{future::ready, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::{
-    core::v1::{Pod, PodStatus, Service},
+    core::v1::{Pod, Service},
     discovery::v1::EndpointSlice,
 };
 use kube::{
@@ -18,7 +19,10 @@ use kube::{
 };
 use tracing::warn;
 
-use crate::records::{ClusterView, SERVICE_NAME_LABEL};
+use crate::{
+    pod::{into_pods, DnsPod},
+    records::{ClusterView, SERVICE_NAME_LABEL},
+};
 
 /// Read side of the three reflectors; cheap to clone.
 #[derive(Clone)]
@@ -39,7 +43,7 @@ impl Cache {
         let slice = reflector::reflector(slice_w, watcher(Api::all(client.clone()), cfg()));
         let pod = reflector::reflector(
             pod_w,
-            watcher(Api::<Pod>::all(client.clone()), cfg()).modify(slim_pod),
+            watcher(Api::<DnsPod>::all(client.clone()), cfg()).map_ok(into_pods),
         );
         let run = async move {
             futures_util::join!(
@@ -79,22 +83,6 @@ where
             ready(())
         })
         .await;
-}
-
-/// Keeps only what DNS needs of a pod: less memory per pod in big clusters.
-fn slim_pod(pod: &mut Pod) {
-    pod.spec = None;
-    pod.metadata.managed_fields = None;
-    pod.metadata.annotations = None;
-    pod.metadata.labels = None;
-    pod.metadata.owner_references = None;
-    if let Some(status) = pod.status.take() {
-        pod.status = Some(PodStatus {
-            pod_ip: status.pod_ip,
-            pod_ips: status.pod_ips,
-            ..PodStatus::default()
-        });
-    }
 }
 
 impl ClusterView for Cache {

@@ -7,6 +7,7 @@ mod bootstrap;
 mod cache;
 mod forward;
 mod handler;
+mod pod;
 mod records;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
