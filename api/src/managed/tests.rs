@@ -592,3 +592,27 @@ fn merge_keeps_live_items_in_place_and_compare_finds_item_changes() {
         assert!(matches!(to_field_set(schema, &dup), Err(Error::Schema(_))));
     });
 }
+
+#[test]
+fn compare_skips_what_an_update_leaves_alone_errors_included() {
+    with_schema(|schema| {
+        // Duplicate list keys in a part the update does not touch: the change elsewhere is
+        // still found (upstream tolerates them there too) ...
+        let dup = deploy(json!([{"name": "a"}, {"name": "a", "image": "x"}]));
+        let mut relabelled = dup.clone();
+        relabelled["metadata"]["labels"] = json!({"tier": "web"});
+        let cmp = compare(schema, &dup, &relabelled).unwrap();
+        let added: Vec<String> = cmp.added.paths().iter().map(|p| path::display(p)).collect();
+        assert_eq!(added, [".metadata.labels", ".metadata.labels.tier"]);
+        assert!(cmp.modified.is_empty() && cmp.removed.is_empty());
+        // ... and nothing changes when nothing does.
+        assert!(compare(schema, &dup, &dup.clone()).unwrap().is_empty());
+        // Where the update does change the list, the duplicate is still an error.
+        let mut changed = dup.clone();
+        changed["spec"]["template"]["spec"]["containers"][1]["image"] = json!("y");
+        assert!(matches!(
+            compare(schema, &dup, &changed),
+            Err(Error::Schema(_))
+        ));
+    });
+}

@@ -199,6 +199,15 @@ fn compare_at(
     path: &mut Path,
     c: &mut Comparison,
 ) -> Result<(), Error> {
+    // An unchanged subtree holds no change: it is not walked (no path element per field,
+    // no index per list), which for a status write is the whole spec. What goes unreported
+    // are its errors, such as duplicate list keys, which upstream's structured-merge-diff
+    // also tolerates in what an update leaves alone.
+    if let (Some(a), Some(b)) = (l, r) {
+        if a == b {
+            return Ok(());
+        }
+    }
     let leaf = |c: &mut Comparison, path: &Path| match (l, r) {
         (None, Some(_)) => c.added.insert(path),
         (Some(_), None) => c.removed.insert(path),

@@ -4,7 +4,7 @@
 
 use std::sync::{atomic::Ordering, mpsc, Arc};
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, Table};
 use tokio::sync::oneshot;
 use tracing::{debug, error};
 
@@ -74,10 +74,16 @@ fn commit_batch(inner: &Inner, batch: Vec<Request>) {
     let mut replies = Vec::with_capacity(batch.len());
     let outcome = (|| -> Result<()> {
         let wtx = inner.db.begin_write()?;
+        // Opened once for the group, not per transaction.
+        let mut t = WriteTables {
+            cur: wtx.open_table(CUR)?,
+            hist: wtx.open_table(HIST)?,
+            log: wtx.open_table(LOG)?,
+        };
         for req in batch {
             match req {
                 Request::Txn(txn, tx) => {
-                    let r = apply_txn(&wtx, &txn, &mut revision, compacted, &mut events);
+                    let r = apply_txn(&mut t, &txn, &mut revision, compacted, &mut events);
                     // A storage failure mid-txn may have left partial writes: abort the group.
                     if let Err(e) = &r {
                         if !matches!(
@@ -94,11 +100,12 @@ fn commit_batch(inner: &Inner, batch: Vec<Request>) {
                     replies.push(Reply::Txn(tx, r));
                 }
                 Request::Compact(rev, tx) => {
-                    let r = compact(&wtx, rev, revision, &mut compacted);
+                    let r = compact(&mut t, rev, revision, &mut compacted);
                     replies.push(Reply::Compact(tx, r));
                 }
             }
         }
+        drop(t);
         {
             let mut m = wtx.open_table(META)?;
             m.insert(META_REVISION, revision as u64)?;
@@ -140,17 +147,22 @@ fn commit_batch(inner: &Inner, batch: Vec<Request>) {
     }
 }
 
+/// The tables a group of transactions writes.
+struct WriteTables<'txn> {
+    cur: Table<'txn, &'static [u8], (u64, u32)>,
+    hist: Table<'txn, (&'static [u8], u64), u32>,
+    log: Table<'txn, (u64, u32), &'static [u8]>,
+}
+
 fn apply_txn(
-    wtx: &WriteTransaction,
+    t: &mut WriteTables<'_>,
     txn: &Txn,
     revision: &mut i64,
     compacted: i64,
     events: &mut Vec<WatchEvent>,
 ) -> Result<TxnResponse> {
     txn.validate()?;
-    let mut cur = wtx.open_table(CUR)?;
-    let mut hist = wtx.open_table(HIST)?;
-    let mut log = wtx.open_table(LOG)?;
+    let WriteTables { cur, hist, log } = t;
     let mut succeeded = true;
     for c in &txn.compare {
         let holds = match &c.target {
@@ -165,9 +177,9 @@ fn apply_txn(
             }
             _ => {
                 let current = Tables {
-                    cur: &cur,
-                    hist: &hist,
-                    log: &log,
+                    cur: &*cur,
+                    hist: &*hist,
+                    log: &*log,
                 }
                 .get(&c.key)?;
                 c.holds(current.as_ref())
@@ -191,9 +203,9 @@ fn apply_txn(
         match op {
             Op::Range(req) => {
                 let t = Tables {
-                    cur: &cur,
-                    hist: &hist,
-                    log: &log,
+                    cur: &*cur,
+                    hist: &*hist,
+                    log: &*log,
                 };
                 let current = if sub > 0 { base + 1 } else { base };
                 responses.push(OpResponse::Range(t.range(req, current, compacted)?));
@@ -202,7 +214,7 @@ fn apply_txn(
                 let rev = (base + 1) as u64;
                 let prev_ptr = cur.get(key.as_slice())?.map(|p| p.value());
                 let prev = match prev_ptr {
-                    Some(p) => Some(load(&log, p)?.into_kv(p.0)),
+                    Some(p) => Some(load(&*log, p)?.into_kv(p.0)),
                     None => None,
                 };
                 let kv = KeyValue {
@@ -233,7 +245,7 @@ fn apply_txn(
                     continue;
                 };
                 let rev = (base + 1) as u64;
-                let prev = load(&log, prev_ptr)?.into_kv(prev_ptr.0);
+                let prev = load(&*log, prev_ptr)?.into_kv(prev_ptr.0);
                 let record = Record {
                     deleted: true,
                     key: key.clone(),
@@ -273,7 +285,7 @@ fn apply_txn(
 
 /// Drops every record at or before `rev` that no read at `rev` or later can see: those
 /// superseded by a later change at or before `rev`, and deletions.
-fn compact(wtx: &WriteTransaction, rev: i64, current: i64, compacted: &mut i64) -> Result<()> {
+fn compact(t: &mut WriteTables<'_>, rev: i64, current: i64, compacted: &mut i64) -> Result<()> {
     if rev <= *compacted {
         return Err(Error::Compacted {
             requested: rev,
@@ -286,8 +298,7 @@ fn compact(wtx: &WriteTransaction, rev: i64, current: i64, compacted: &mut i64) 
             current,
         });
     }
-    let mut hist = wtx.open_table(HIST)?;
-    let mut log = wtx.open_table(LOG)?;
+    let WriteTables { hist, log, .. } = t;
     let mut drop_list = Vec::new();
     for item in log.range((0u64, 0u32)..=(rev as u64, u32::MAX))? {
         let (k, v) = item?;
