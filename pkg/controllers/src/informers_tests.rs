@@ -160,3 +160,23 @@ async fn the_factory_shares_one_informer_per_type() {
     let (a, b) = (informers.get::<Pod>(), informers.get::<Pod>());
     assert!(Arc::ptr_eq(&a.hub, &b.hub));
 }
+
+#[tokio::test]
+async fn objects_are_held_without_managed_fields() {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let inf = Informer::from_events(without_managed_fields(crate::replicaset::receiver_stream(
+        rx,
+    )));
+    let mut sub = inf.subscribe();
+    let mut a = pod("a", "1");
+    a.metadata.managed_fields = Some(vec![Default::default()]);
+    list(&tx, &[a.clone()]);
+    a.metadata.resource_version = Some("2".into());
+    tx.send(Ok(Event::Apply(a))).unwrap();
+    assert_eq!(
+        next(&mut sub, 3).await,
+        ["added a@1", "synced", "updated a@1->2"]
+    );
+    let held = inf.store().get(&ObjectRef::new("a").within("ns")).unwrap();
+    assert_eq!(held.metadata.managed_fields, None);
+}
