@@ -379,16 +379,21 @@ fn update_managers(
             return Err(Error::Conflicts(conflicts));
         }
     }
+    take_from_others(managed, &changed, &cmp.removed);
+    Ok(cmp)
+}
+
+/// What a write changed or removed is no longer anyone else's.
+fn take_from_others(managed: &mut Managed, changed: &Set, removed: &Set) {
     for e in &mut managed.entries {
         if !changed.is_empty() {
-            e.fields = e.fields.difference(&changed);
+            e.fields = e.fields.difference(changed);
         }
-        if !cmp.removed.is_empty() {
-            e.fields = e.fields.difference(&cmp.removed);
+        if !removed.is_empty() {
+            e.fields = e.fields.difference(removed);
         }
     }
     managed.entries.retain(|e| !e.fields.is_empty());
-    Ok(cmp)
 }
 
 /// Records a non-apply write of `live` into `new` by `who`: what it added or changed is
@@ -401,14 +406,16 @@ pub fn update(
     managed: &mut Managed,
     who: &Writer,
 ) -> Result<bool, Error> {
-    // `compare` leaves managedFields out: no copy of either object to drop them.
-    let mut next = managed.clone();
-    // The writer's previous fields are treated like anyone else's, then united with what
-    // this write took (upstream's "current-operation").
-    let cmp = update_managers(cx, live, new, &mut next, true)?;
+    // `compare` leaves managedFields out: no copy of either object to drop them. It is the
+    // only step that can fail, so `managed` is changed in place (not copied) after it.
+    let cmp = compare(cx.schema, live, new)?.filter(cx.reset);
     if cmp.is_empty() {
         return Ok(false);
     }
+    // The writer's previous fields are treated like anyone else's, then united with what
+    // this write took (upstream's "current-operation").
+    let next = managed;
+    take_from_others(next, &cmp.modified.union(&cmp.added), &cmp.removed);
     let mut mine = next.take(who);
     let took = cmp.modified.union(&cmp.added).difference(&stripped());
     if !took.is_empty() {
@@ -427,7 +434,6 @@ pub fn update(
         next.entries.push(e);
     }
     next.cap_update_managers();
-    *managed = next;
     Ok(true)
 }
 

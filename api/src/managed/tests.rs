@@ -616,3 +616,31 @@ fn compare_skips_what_an_update_leaves_alone_errors_included() {
         ));
     });
 }
+
+#[test]
+fn a_failed_or_empty_update_leaves_the_managers_as_they_were() {
+    with_schema(|schema| {
+        let reset = Set::new();
+        let cx = Context {
+            schema,
+            reset: &reset,
+            now: "t",
+        };
+        let old = deploy(json!([{"name": "a", "image": "x"}]));
+        let mut new = old.clone();
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("y");
+        let mut m = Managed::default();
+        assert!(update(&cx, &old, &new, &mut m, &updater("first")).unwrap());
+        let before = m.encode();
+        // Nothing changed: false, untouched.
+        assert!(!update(&cx, &new, &new.clone(), &mut m, &updater("second")).unwrap());
+        assert_eq!(m.encode(), before);
+        // A change that fails to compare (a duplicate key where the list changes): an error,
+        // and nobody's fields were taken.
+        let mut dup = new.clone();
+        dup["spec"]["template"]["spec"]["containers"] =
+            json!([{"name": "a", "image": "z"}, {"name": "a"}]);
+        assert!(update(&cx, &new, &dup, &mut m, &updater("second")).is_err());
+        assert_eq!(m.encode(), before);
+    });
+}
