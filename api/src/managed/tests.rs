@@ -80,6 +80,18 @@ fn with_schema<T>(f: impl FnOnce(Schema<'_>) -> T) -> T {
     f(schema)
 }
 
+/// Runs `f` with a context over the Deployment schema, nothing reset.
+fn with_context<T>(f: impl FnOnce(&Context<'_, '_>) -> T) -> T {
+    with_schema(|schema| {
+        let reset = Set::new();
+        f(&Context {
+            schema,
+            reset: &reset,
+            now: "t",
+        })
+    })
+}
+
 fn deploy(containers: Value) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns"},
         "spec": {"template": {"spec": {"containers": containers}}}})
@@ -447,20 +459,14 @@ fn update_takes_ownership_without_conflict_and_apply_then_conflicts_with_it() {
 
 #[test]
 fn a_create_owns_fields_of_its_zero_value_structs_but_not_them() {
-    with_schema(|schema| {
-        let reset = Set::new();
-        let cx = Context {
-            schema,
-            reset: &reset,
-            now: "t",
-        };
+    with_context(|cx| {
         let mut obj = deploy(json!([{"name": "c", "image": "i"}]));
         obj["metadata"]["labels"] = json!({"app": "web"});
         obj["metadata"]["uid"] = json!("u");
         let mut m = Managed::default();
         assert!(update(
-            &cx,
-            &zero_value(&cx, &obj),
+            cx,
+            &zero_value(cx, &obj),
             &obj,
             &mut m,
             &updater("kubectl-create")
@@ -619,28 +625,22 @@ fn compare_skips_what_an_update_leaves_alone_errors_included() {
 
 #[test]
 fn a_failed_or_empty_update_leaves_the_managers_as_they_were() {
-    with_schema(|schema| {
-        let reset = Set::new();
-        let cx = Context {
-            schema,
-            reset: &reset,
-            now: "t",
-        };
+    with_context(|cx| {
         let old = deploy(json!([{"name": "a", "image": "x"}]));
         let mut new = old.clone();
         new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("y");
         let mut m = Managed::default();
-        assert!(update(&cx, &old, &new, &mut m, &updater("first")).unwrap());
+        assert!(update(cx, &old, &new, &mut m, &updater("first")).unwrap());
         let before = m.encode();
         // Nothing changed: false, untouched.
-        assert!(!update(&cx, &new, &new.clone(), &mut m, &updater("second")).unwrap());
+        assert!(!update(cx, &new, &new.clone(), &mut m, &updater("second")).unwrap());
         assert_eq!(m.encode(), before);
         // A change that fails to compare (a duplicate key where the list changes): an error,
         // and nobody's fields were taken.
         let mut dup = new.clone();
         dup["spec"]["template"]["spec"]["containers"] =
             json!([{"name": "a", "image": "z"}, {"name": "a"}]);
-        assert!(update(&cx, &new, &dup, &mut m, &updater("second")).is_err());
+        assert!(update(cx, &new, &dup, &mut m, &updater("second")).is_err());
         assert_eq!(m.encode(), before);
     });
 }
