@@ -414,10 +414,10 @@ pub fn update(
     }
     // The writer's previous fields are treated like anyone else's, then united with what
     // this write took (upstream's "current-operation").
-    let next = managed;
-    take_from_others(next, &cmp.modified.union(&cmp.added), &cmp.removed);
-    let mut mine = next.take(who);
-    let took = cmp.modified.union(&cmp.added).difference(&stripped());
+    let changed = cmp.modified.union(&cmp.added);
+    take_from_others(managed, &changed, &cmp.removed);
+    let mut mine = managed.take(who);
+    let took = changed.difference(&stripped());
     if !took.is_empty() {
         let e = mine.get_or_insert_with(|| Entry {
             manager: who.manager.clone(),
@@ -431,9 +431,9 @@ pub fn update(
         e.time = Some(cx.now.to_string());
     }
     if let Some(e) = mine.filter(|e| !e.fields.is_empty()) {
-        next.entries.push(e);
+        managed.entries.push(e);
     }
-    next.cap_update_managers();
+    managed.cap_update_managers();
     Ok(true)
 }
 
