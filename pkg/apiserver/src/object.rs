@@ -69,16 +69,30 @@ pub fn set_type_meta(def: &ResourceDef, obj: &mut Value) {
 
 /// Now, as Kubernetes' metav1.Time serializes: RFC 3339, second precision, UTC.
 pub fn now() -> String {
+    // Every write asks (creationTimestamp, managedFields' time), many within one second: each
+    // thread formats a second once.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
     let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != t.unix_timestamp() || last.1.is_empty() {
+            *last = (
+                t.unix_timestamp(),
+                format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                ),
+            );
+        }
+        last.1.clone()
+    })
 }
 
 pub fn new_uid() -> String {

@@ -124,6 +124,52 @@ fn namespace_deletion_removes_everything_in_it() {
     }
 }
 
+/// While a namespace is being deleted (held here by a finalizer on an object in it), creates
+/// in it are refused with upstream's 403, right after creates that went in: the API server
+/// remembers open namespaces but commits a create only while its namespace is unchanged.
+#[test]
+fn creates_in_a_terminating_namespace_are_forbidden() {
+    let c = Cluster::start();
+    let v = "1.33";
+    c.kubectl(v, &["create", "namespace", "closing"]);
+    let held =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [example.com/hold]}\n";
+    c.apply_stdin(v, &["create", "-n", "closing", "-f", "-"], held);
+    c.kubectl(v, &["create", "configmap", "before", "-n", "closing"]);
+    let out = c.kubectl(v, &["delete", "namespace", "closing", "--wait=false"]);
+    assert!(out.contains("deleted"), "{out}");
+    let out = c.kubectl_raw(v, &["create", "configmap", "after", "-n", "closing"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "created in a terminating namespace");
+    assert!(
+        err.contains(
+            "configmaps \"after\" is forbidden: unable to create new content in namespace closing because it is being terminated"
+        ),
+        "{err}"
+    );
+    // Released, the namespace goes, and creates in it are 404s.
+    c.kubectl(
+        v,
+        &[
+            "patch",
+            "configmap",
+            "held",
+            "-n",
+            "closing",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+    );
+    eventually(60, "namespace closing gone", || {
+        let out = c.kubectl_raw(v, &["get", "namespace", "closing"]);
+        (!out.status.success()).then_some(())
+    });
+    let out = c.kubectl_raw(v, &["create", "configmap", "later", "-n", "closing"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("namespaces \"closing\" not found"), "{err}");
+}
+
 #[test]
 fn restart_keeps_objects_resource_versions_and_watch_history() {
     let mut c = Cluster::start();

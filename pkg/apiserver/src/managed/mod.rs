@@ -17,7 +17,7 @@ fn resolve(name: &str) -> Option<&'static Value> {
 
 /// The schema of `def`'s kind (the parent's for subresources: field management works on the
 /// stored object).
-pub fn schema(def: &ResourceDef) -> Schema<'static> {
+pub fn schema(def: &'static ResourceDef) -> Schema<'static> {
     static RESOLVE: fn(&str) -> Option<&'static Value> = resolve;
     match crate::openapi::fields::body_schema(def, None) {
         Some(root) => Schema::new(root, &RESOLVE),

@@ -23,7 +23,7 @@ fn writer(def: &ResourceDef) -> Writer {
 }
 
 /// What the general path records: `managedFields` after the create, None for none.
-fn general(def: &ResourceDef, obj: &Value) -> Option<Value> {
+fn general(def: &'static ResourceDef, obj: &Value) -> Option<Value> {
     let reset = reset_fields(def, None);
     let cx = Context {
         schema: schema(def),
@@ -37,7 +37,7 @@ fn general(def: &ResourceDef, obj: &Value) -> Option<Value> {
 }
 
 /// The shortcut; `Err` when it declines.
-fn fast(def: &ResourceDef, obj: &Value) -> Result<Option<Value>, ()> {
+fn fast(def: &'static ResourceDef, obj: &Value) -> Result<Option<Value>, ()> {
     let reset = reset_fields(def, None);
     managed::create_managed_fields(schema(def), &reset, NOW, obj, &writer(def)).ok_or(())
 }

@@ -12,7 +12,7 @@
 //! default when the parameter is absent) each becomes a `Warning` header; with `Ignore` they
 //! are dropped silently.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, cell::RefCell, collections::HashMap};
 
 use rkube_api::{patch::PatchType, ResourceDef};
 use serde_json::{Map, Value};
@@ -118,12 +118,27 @@ fn shape(schema: &'static Value) -> Shape {
 }
 
 /// The definition a request body of `def` (or of its subresource `sub`) is decoded into.
-pub fn body_schema(def: &ResourceDef, sub: Option<&str>) -> Option<&'static Value> {
-    let name = match sub.and_then(|s| def.subresource(s)) {
+pub fn body_schema(def: &'static ResourceDef, sub: Option<&str>) -> Option<&'static Value> {
+    // Asked several times per write: each thread remembers the answer per definition (the
+    // registry's and its subresources' entries are statics, so their addresses are keys).
+    thread_local! {
+        static SEEN: RefCell<HashMap<usize, Option<&'static Value>>> = RefCell::new(HashMap::new());
+    }
+    let sub = sub.and_then(|s| def.subresource(s));
+    let id = match sub {
+        Some(s) => s as *const _ as usize,
+        None => def as *const _ as usize,
+    };
+    if let Some(hit) = SEEN.with(|m| m.borrow().get(&id).copied()) {
+        return hit;
+    }
+    let name = match sub {
         Some(s) => definition_name(s.group, s.version, s.kind),
         None => definition_name(def.group, def.version, def.kind),
     };
-    schemas::get(&name)
+    let found = schemas::get(&name);
+    SEEN.with(|m| m.borrow_mut().insert(id, found));
+    found
 }
 
 fn child_path(path: &str, key: &str) -> String {
@@ -139,7 +154,7 @@ fn child_path(path: &str, key: &str) -> String {
 /// The unknown fields of `obj` (an object of `def`'s kind), in upstream's dotted form with
 /// list indices (`spec.containers[0].imagePullPolcy`), in key order.
 #[cfg_attr(not(test), allow(dead_code))]
-pub fn unknown_fields(def: &ResourceDef, obj: &Value) -> Vec<String> {
+pub fn unknown_fields(def: &'static ResourceDef, obj: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(schema) = body_schema(def, None) {
         walk(schema, obj, String::new(), &mut |p| out.push(p));
@@ -149,7 +164,7 @@ pub fn unknown_fields(def: &ResourceDef, obj: &Value) -> Vec<String> {
 
 /// Removes the unknown fields of `obj` (an object of `def`'s kind).
 #[cfg_attr(not(test), allow(dead_code))]
-pub fn prune_unknown(def: &ResourceDef, obj: &mut Value) {
+pub fn prune_unknown(def: &'static ResourceDef, obj: &mut Value) {
     if let Some(schema) = body_schema(def, None) {
         prune(schema, obj);
     }
@@ -392,7 +407,7 @@ fn is_json(body: &[u8]) -> bool {
 /// `Warning` header; Ignore: nothing.
 pub fn check(
     params: &Params,
-    def: &ResourceDef,
+    def: &'static ResourceDef,
     sub: Option<&str>,
     raw: &[u8],
     obj: &mut Value,
@@ -494,7 +509,7 @@ fn summarize(raw: &[u8]) -> String {
 /// `patch`.
 pub fn check_patch(
     params: &Params,
-    def: &ResourceDef,
+    def: &'static ResourceDef,
     sub: Option<&str>,
     kind: PatchType,
     patch: &[u8],
@@ -547,7 +562,11 @@ pub fn check_patch(
 /// Server-side apply: the applied configuration must fit the schema whatever the directive
 /// (upstream's structured-merge-diff refuses unknown fields with a 500); repeated keys are
 /// not checked (YAML). Returns nothing to warn about.
-pub fn check_apply(def: &ResourceDef, namespace: Option<&str>, applied: &Value) -> ApiResult<()> {
+pub fn check_apply(
+    def: &'static ResourceDef,
+    namespace: Option<&str>,
+    applied: &Value,
+) -> ApiResult<()> {
     let Some(schema) = body_schema(def, None) else {
         return Ok(());
     };

@@ -2,11 +2,14 @@
 
 use axum::{http::StatusCode, response::Response};
 use rkube_api::ResourceDef;
-use rkube_store::StoreExt;
+use rkube_store::{Compare, Op, OpResponse, StoreExt, Txn};
 use serde_json::Value;
 use tracing::debug;
 
-use super::{namespace::check_namespace_open, respond, Call};
+use super::{
+    namespace::{check_namespace_open, namespace_found, open_namespace, OpenNamespace},
+    respond, Call,
+};
 use crate::{
     alloc,
     object::{
@@ -75,15 +78,29 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         m.insert("uid".into(), Value::String(new_uid()));
         m.insert("creationTimestamp".into(), Value::String(now()));
     }
-    if def.namespaced {
-        check_namespace_open(
-            call.api,
-            def,
-            ns.as_deref().unwrap_or_default(),
-            crate::object::name(&obj),
-        )
-        .await?;
-    }
+    // Only a plain create commits with the namespace's compare; the others read it now.
+    let plain = !call.params.dry_run && def.kind != "Service";
+    let namespace = match (def.namespaced, plain) {
+        (false, _) => None,
+        (true, true) => Some(
+            open_namespace(
+                call.api,
+                def,
+                ns.as_deref().unwrap_or_default(),
+                crate::object::name(&obj),
+            )
+            .await?,
+        ),
+        (true, false) => Some(
+            check_namespace_open(
+                call.api,
+                def,
+                ns.as_deref().unwrap_or_default(),
+                crate::object::name(&obj),
+            )
+            .await?,
+        ),
+    };
     rkube_api::defaults::apply(def, &mut obj);
     strategy::prepare_for_create(def, &mut obj);
     // A create owns what it sets (server-side apply's create records its own entry).
@@ -109,12 +126,7 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         return respond(call, StatusCode::CREATED, obj);
     }
     let stored = to_stored(&super::convert::to_storage(def, &obj));
-    let rev = call
-        .api
-        .store
-        .create(key.as_bytes(), &stored)
-        .await?
-        .ok_or_else(|| ApiError::already_exists(def, &name))?;
+    let rev = commit_create(call, &key, &stored, &name, namespace).await?;
     debug!(resource = def.plural, namespace = ns.as_deref(), name = %name, revision = rev, "created");
     // The stored bytes are the object served, but for its resourceVersion: no second encoding.
     if let Some(r) = super::output::respond_stored(call, StatusCode::CREATED, &stored, rev) {
@@ -122,6 +134,67 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     }
     set_resource_version(&mut obj, rev);
     respond(call, StatusCode::CREATED, obj)
+}
+
+/// Stores a new object at `key`, only while its namespace is still as found (when it has
+/// one): 409 when the key exists; when the namespace changed meanwhile, it is looked at
+/// again (404, 403, or a retry with its new revision).
+async fn commit_create(
+    call: &Call<'_>,
+    key: &str,
+    stored: &[u8],
+    name: &str,
+    mut namespace: Option<OpenNamespace>,
+) -> ApiResult<i64> {
+    let def = call.def();
+    let ns = call.ns().unwrap_or_default();
+    // Each retry follows a change of the namespace itself: a handful is plenty.
+    for _ in 0..8 {
+        let mut when = vec![Compare::mod_revision_eq(key.as_bytes(), 0)];
+        let mut otherwise = vec![Op::get(key.as_bytes())];
+        if let Some(n) = &namespace {
+            when.push(n.compare());
+            otherwise.push(Op::get(n.key.as_bytes()));
+        }
+        let txn = Txn::new()
+            .when(when)
+            .and_then([Op::put(key.as_bytes(), stored)])
+            .or_else(otherwise);
+        let resp = call.api.store.txn(txn).await?;
+        if resp.succeeded {
+            return Ok(resp.revision);
+        }
+        let mut found = resp.responses.into_iter().map(|r| match r {
+            OpResponse::Range(r) => r.kvs.into_iter().next(),
+            _ => None,
+        });
+        let existing = found.next().flatten();
+        if let Some(n) = namespace.take() {
+            let now = found.next().flatten();
+            if now.as_ref().map(|kv| kv.mod_revision) != Some(n.revision) {
+                // As upstream, whose admission runs before storage: the namespace first.
+                namespace = Some(namespace_found(
+                    call.api,
+                    def,
+                    ns,
+                    name,
+                    n.key,
+                    now.as_ref(),
+                )?);
+                if existing.is_none() {
+                    continue;
+                }
+            }
+        }
+        if existing.is_some() {
+            return Err(ApiError::already_exists(def, name));
+        }
+    }
+    Err(ApiError::conflict(
+        def,
+        name,
+        "its namespace kept changing during the create; please retry",
+    ))
 }
 
 /// Creates a Service together with the keys of the cluster IP and node ports it takes, in one

@@ -167,3 +167,62 @@ fn general_create_fields(c: &Call<'_>, obj: &Value) -> Value {
     managed::update(&cx, &zero, obj, &mut m, &who).unwrap();
     m.encode()
 }
+
+/// Creates know their namespace from the last look, and commit only while its key is at
+/// that revision: changes made behind their back (as a DELETE of the namespace makes) are
+/// seen at once, in upstream's order (the namespace before the name).
+#[tokio::test]
+async fn a_create_commits_only_while_its_namespace_is_as_last_seen() {
+    use rkube_store::StoreExt;
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path());
+    let key = b"/registry/namespaces/bench";
+    let open = serde_json::to_vec(&json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "bench"}, "status": {"phase": "Active"},
+    }))
+    .unwrap();
+    let terminating = serde_json::to_vec(&json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "bench", "deletionTimestamp": "2026-11-27T10:00:00Z"},
+        "status": {"phase": "Terminating"},
+    }))
+    .unwrap();
+    let code = |r: crate::status::ApiResult<axum::response::Response>| match r {
+        Ok(resp) => resp.status().as_u16(),
+        Err(e) => e.code,
+    };
+    let create = |i: usize| {
+        let c = call(&api, "configmaps", &configmap(i));
+        async move { code(super::create(&c).await) }
+    };
+
+    assert_eq!(create(1).await, 404, "no namespace yet");
+    api.store.put(key, &open).await.unwrap();
+    assert_eq!(create(1).await, 201);
+    assert_eq!(create(2).await, 201, "from what the first create read");
+
+    api.store.put(key, &terminating).await.unwrap();
+    assert_eq!(create(3).await, 403, "being deleted");
+    api.store.delete(key, 0).await.unwrap().unwrap();
+    assert_eq!(create(3).await, 404, "deleted");
+
+    api.store.put(key, &open).await.unwrap();
+    assert_eq!(create(3).await, 201, "created again");
+    api.store.put(key, &open).await.unwrap();
+    assert_eq!(create(3).await, 409, "changed but open: the name is taken");
+    api.store.put(key, &terminating).await.unwrap();
+    assert_eq!(create(3).await, 403, "the namespace before the name");
+    assert!(api
+        .store
+        .get(b"/registry/configmaps/bench/cm-00003")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(api
+        .store
+        .get(b"/registry/configmaps/bench/cm-00004")
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -38,6 +38,8 @@ pub struct Api {
     pub store: Arc<dyn Store>,
     pub watch_cache: WatchCache,
     pub ranges: crate::alloc::Ranges,
+    /// What creates know of their namespaces (checked again at commit).
+    pub open_namespaces: namespace::OpenNamespaces,
 }
 
 impl Api {
@@ -46,6 +48,7 @@ impl Api {
             watch_cache: WatchCache::new(store.clone()),
             store,
             ranges,
+            open_namespaces: Default::default(),
         }
     }
 

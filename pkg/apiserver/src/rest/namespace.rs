@@ -1,7 +1,9 @@
 //! Namespaced writes need an existing namespace that is not being deleted.
 
+use std::{collections::HashMap, sync::Mutex};
+
 use rkube_api::ResourceDef;
-use rkube_store::StoreExt;
+use rkube_store::{Compare, StoreExt};
 use serde_json::Value;
 
 use super::Api;
@@ -10,18 +12,99 @@ use crate::{
     status::{ApiError, ApiResult},
 };
 
+/// Namespaces last read open (present, not being deleted), each with the mod_revision it
+/// was read at. A create looks its namespace up here instead of reading the store, and
+/// commits only if the namespace's key is still at that revision (a compare in the same
+/// transaction, [`OpenNamespace::compare`]): a stale entry costs a retry, never a create in
+/// a namespace deleted meanwhile.
+#[derive(Default)]
+pub struct OpenNamespaces(Mutex<HashMap<String, i64>>);
+
+/// Namespaces remembered at most; past that the map starts over (a bound, not an LRU: real
+/// clusters have far fewer).
+const REMEMBERED: usize = 4096;
+
+impl OpenNamespaces {
+    fn get(&self, ns: &str) -> Option<i64> {
+        self.map().get(ns).copied()
+    }
+
+    fn remember(&self, ns: &str, revision: i64) {
+        let mut m = self.map();
+        if m.len() >= REMEMBERED && !m.contains_key(ns) {
+            m.clear();
+        }
+        m.insert(ns.to_string(), revision);
+    }
+
+    fn forget(&self, ns: &str) {
+        self.map().remove(ns);
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A namespace found open, as of `revision` of its key.
+pub struct OpenNamespace {
+    pub key: String,
+    pub revision: i64,
+}
+
+impl OpenNamespace {
+    /// Holds while the namespace is as it was found.
+    pub fn compare(&self) -> Compare {
+        Compare::mod_revision_eq(self.key.as_bytes(), self.revision)
+    }
+}
+
+/// `ns` for a create that commits with [`OpenNamespace::compare`]: from what was last read
+/// when known, else read now. 404 when the namespace does not exist, 403 when it is being
+/// deleted.
+pub async fn open_namespace(
+    api: &Api,
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+) -> ApiResult<OpenNamespace> {
+    if let Some(revision) = api.open_namespaces.get(ns) {
+        return Ok(OpenNamespace {
+            key: namespace_def().key(None, ns),
+            revision,
+        });
+    }
+    check_namespace_open(api, def, ns, name).await
+}
+
+/// `ns` as stored now (for writes that do not commit with the compare), with the same
+/// errors as [`open_namespace`].
 pub async fn check_namespace_open(
     api: &Api,
     def: &ResourceDef,
     ns: &str,
     name: &str,
-) -> ApiResult<()> {
-    let ns_def = rkube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
-    let kv = api.store.get(ns_def.key(None, ns).as_bytes()).await?;
+) -> ApiResult<OpenNamespace> {
+    let key = namespace_def().key(None, ns);
+    let kv = api.store.get(key.as_bytes()).await?;
+    namespace_found(api, def, ns, name, key, kv.as_ref())
+}
+
+/// The verdict on `ns` from its stored value (`None`: absent), remembered or forgotten.
+pub fn namespace_found(
+    api: &Api,
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+    key: String,
+    kv: Option<&rkube_store::KeyValue>,
+) -> ApiResult<OpenNamespace> {
     let Some(kv) = kv else {
-        return Err(ApiError::not_found(ns_def, ns));
+        api.open_namespaces.forget(ns);
+        return Err(ApiError::not_found(namespace_def(), ns));
     };
-    if terminating(&kv)? {
+    if terminating(kv)? {
+        api.open_namespaces.forget(ns);
         let mut e = ApiError::forbidden(
             def,
             name,
@@ -38,7 +121,15 @@ pub async fn check_namespace_open(
         }
         return Err(e);
     }
-    Ok(())
+    api.open_namespaces.remember(ns, kv.mod_revision);
+    Ok(OpenNamespace {
+        key,
+        revision: kv.mod_revision,
+    })
+}
+
+fn namespace_def() -> &'static ResourceDef {
+    rkube_api::registry::find("", "v1", "namespaces").expect("namespaces are served")
 }
 
 /// Whether the stored namespace is being deleted. Every namespaced create asks, so only the

@@ -20,7 +20,7 @@ fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
     loop {
         // Jumps to the next quote or backslash: most of a stored object is string bytes.
-        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
         if b[i] == b'"' {
             return Some(i + 1);
         }

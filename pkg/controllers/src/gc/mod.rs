@@ -10,6 +10,7 @@
 
 mod decide;
 mod graph;
+mod meta;
 mod queue;
 
 use std::{
@@ -21,7 +22,7 @@ use std::{
 use futures_util::StreamExt;
 use kube::{
     api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy},
-    core::{GroupVersionKind, ObjectMeta, PartialObjectMeta},
+    core::{GroupVersionKind, ObjectMeta},
     discovery::{verbs, ApiResource, Discovery, Scope},
     runtime::{watcher, WatchStreamExt},
     Client,
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn};
 use crate::{Context, Error, Result};
 use decide::{Decision, OwnerState, Policy};
 use graph::{Actions, Graph, Identity, Observed, FOREGROUND, ORPHAN};
+use meta::GcObject;
 use queue::WorkQueue;
 
 /// How often the set of watched resources is rediscovered (upstream: 30s).
@@ -181,7 +183,7 @@ impl Gc {
     /// Feeds one resource's watch (metadata only) into the graph.
     async fn monitor(self: Arc<Self>, ar: ApiResource) {
         let source = source_key(&ar);
-        let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(self.client.clone(), &ar);
+        let api: Api<GcObject> = Api::all_with(self.client.clone(), &ar);
         let mut relisted: HashSet<String> = HashSet::new();
         let mut events = watcher(api, watcher::Config::default())
             .default_backoff()
