@@ -142,6 +142,12 @@ mib() {
 
 size="$(stat -c %s "$RKUBE")"
 log "binary $RKUBE ($(mib $((size / 1024))) MiB); bench directory $BENCH_DIR"
+# How much of the start-up order (cmd/rkube/build.rs) this binary's code still matches.
+order=cmd/rkube/startup.order
+if [[ -f "$order" ]] && command -v nm >/dev/null; then
+    log "start-up order: $(nm --defined-only "$RKUBE" 2>/dev/null | awk 'NR == FNR { want[$1]; n++; next }
+        ($3 in want) && !seen[$3]++ { hit++ } END { printf "%d of its %d functions in the binary", hit, n }' "$order" -)"
+fi
 printf '| mode | run | VmRSS MiB | RssAnon MiB | RssFile MiB | RssShmem MiB | threads |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'
 for mode in "${MODES[@]}"; do
