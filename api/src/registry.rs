@@ -80,6 +80,19 @@ impl ResourceDef {
         }
     }
 
+    /// The namespace ("" when cluster-scoped) and name of the object stored under `key`: the
+    /// inverse of [`key`](Self::key). `None` for a key of another resource or malformed.
+    pub fn parse_key<'k>(&self, key: &'k [u8]) -> Option<(&'k str, &'k str)> {
+        let rest = std::str::from_utf8(key.strip_prefix(b"/registry/")?).ok()?;
+        let rest = rest.strip_prefix(self.storage)?.strip_prefix('/')?;
+        let (namespace, name) = if self.namespaced {
+            rest.split_once('/')?
+        } else {
+            ("", rest)
+        };
+        (!name.is_empty() && !name.contains('/')).then_some((namespace, name))
+    }
+
     /// The prefix a list reads: all namespaces, or one (always ending in '/').
     pub fn prefix(&self, namespace: Option<&str>) -> String {
         match namespace {
@@ -422,6 +435,27 @@ impl ResourceDef {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_key_inverts_key() {
+        let pods = find("", "v1", "pods").unwrap();
+        let nodes = find("", "v1", "nodes").unwrap();
+        let k = pods.key(Some("default"), "web-1");
+        assert_eq!(pods.parse_key(k.as_bytes()), Some(("default", "web-1")));
+        let k = nodes.key(None, "n1");
+        assert_eq!(k, "/registry/minions/n1");
+        assert_eq!(nodes.parse_key(k.as_bytes()), Some(("", "n1")));
+        // Another resource's keys, prefixes and odd shapes are not objects of this one.
+        assert_eq!(pods.parse_key(nodes.key(None, "n1").as_bytes()), None);
+        assert_eq!(
+            pods.parse_key(pods.prefix(Some("default")).as_bytes()),
+            None
+        );
+        assert_eq!(pods.parse_key(b"/registry/pods/default"), None);
+        assert_eq!(pods.parse_key(b"/registry/pods/a/b/c"), None);
+        assert_eq!(nodes.parse_key(b"/registry/minions/a/b"), None);
+        assert_eq!(pods.parse_key(b"/registry/podsx/a/b"), None);
+    }
+
     use super::*;
 
     fn def(group: &str, plural: &str) -> &'static ResourceDef {

@@ -87,13 +87,7 @@ impl Filter {
         {
             return None;
         }
-        let rest = std::str::from_utf8(key.strip_prefix(b"/registry/")?).ok()?;
-        let rest = rest.strip_prefix(self.def.storage)?.strip_prefix('/')?;
-        let (namespace, name) = if self.def.namespaced {
-            rest.split_once('/')?
-        } else {
-            ("", rest)
-        };
+        let (namespace, name) = self.def.parse_key(key)?;
         Some(fields.matches(|f| match f {
             "metadata.name" => Some(name.to_string()),
             _ => Some(namespace.to_string()),
