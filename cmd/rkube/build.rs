@@ -30,16 +30,22 @@ fn main() {
 /// `startup.order`, written by hack/startup-order.sh) together at the front of `.text`, with
 /// lld's `--symbol-ordering-file`. The kernel maps code in 64 KiB windows around each page
 /// fault: scattered through the binary, the few MiB run once at start-up kept most of `.text`
-/// resident. Rust links with its own lld on x86_64 Linux since 1.90; elsewhere (another
-/// linker) the binary links as usual, and so it does with `RKUBE_STARTUP_ORDER=0`. Names
-/// the file no longer matches (another compiler or dependency version) are skipped.
+/// resident. Rust links with its own lld on x86_64 Linux since 1.90; elsewhere, with a
+/// linker set in RUSTFLAGS or Cargo's config, or with `RKUBE_STARTUP_ORDER=0`, the binary
+/// links as usual. Names the file no longer matches (another compiler or dependency
+/// version) are skipped.
 fn startup_order() {
     println!("cargo:rerun-if-changed=startup.order");
     println!("cargo:rerun-if-env-changed=RKUBE_STARTUP_ORDER");
     let var = |k: &str| std::env::var(k).unwrap_or_default();
+    // A linker of one's own choosing (Cargo's `linker` setting, which build scripts see as
+    // RUSTC_LINKER, or one in RUSTFLAGS) may not be lld: leave its arguments alone.
+    let own_linker =
+        !var("RUSTC_LINKER").is_empty() || var("CARGO_ENCODED_RUSTFLAGS").contains("linker");
     if var("PROFILE") != "release"
         || var("TARGET") != "x86_64-unknown-linux-gnu"
         || var("RKUBE_STARTUP_ORDER") == "0"
+        || own_linker
     {
         return;
     }
