@@ -155,3 +155,22 @@ pid_is() {
     state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)"
     [[ "$state" != "Z" ]]
 }
+
+# kubeconfig_field FIELD KUBECONFIG: the first base64 FIELD of the kubeconfig (the cluster's
+# CA, the user's certificate or key), decoded.
+kubeconfig_field() {
+    sed -n "s/^ *$1: *//p" "$2" | head -n 1 | base64 -d
+}
+
+# node_is_ready PORT KUBECONFIG NODE: true when the API server on 127.0.0.1:PORT reports NODE
+# Ready, read with the kubeconfig's client certificate.
+node_is_ready() {
+    local port=$1 kc=$2 node=$3
+    curl -sf --max-time 5 --cacert <(kubeconfig_field certificate-authority-data "$kc") \
+        --cert <(kubeconfig_field client-certificate-data "$kc") \
+        --key <(kubeconfig_field client-key-data "$kc") \
+        "https://127.0.0.1:$port/api/v1/nodes/$node" |
+        python3 -c 'import json, sys
+conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
+sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else 1)'
+}

@@ -66,19 +66,6 @@ trap 'exit 143' TERM
 server_ready() {
     curl -sfk --max-time 5 "https://127.0.0.1:$PORT/readyz" >/dev/null
 }
-node_ready() {
-    local kc="$WORK/kc-$1"
-    curl -sf --max-time 5 --cacert <(kc_field certificate-authority-data "$kc") \
-        --cert <(kc_field client-certificate-data "$kc") --key <(kc_field client-key-data "$kc") \
-        "https://127.0.0.1:$PORT/api/v1/nodes/$2" |
-        python3 -c 'import json, sys
-conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
-sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else 1)'
-}
-kc_field() {
-    sed -n "s/^ *$1: *//p" "$2" | head -n 1 | base64 -d
-}
-
 # profile NAME MODE DATADIR: one run under callgrind, to idle and back down.
 profile() {
     local name=$1 mode=$2
@@ -106,7 +93,7 @@ profile() {
         die "$name: server not ready in 600s"
     }
     if [[ -n "$node" ]]; then
-        wait_until 600 node_ready "$name" "$node" || die "$name: node $node not Ready in 600s"
+        wait_until 600 node_is_ready "$PORT" "$WORK/kc-$name" "$node" || die "$name: node $node not Ready in 600s"
     fi
     sleep "$IDLE_SECONDS"
     stop_server

@@ -83,18 +83,8 @@ server_ready() {
     curl -sfk --max-time 2 "https://127.0.0.1:$PORT/readyz"
 }
 node_ready() {
-    # The kubelet registers the node and reports it Ready over the API; the admin
-    # kubeconfig's client certificate reads it.
-    local kc="$RUN_DIR/kubeconfig.yaml"
-    curl -sf --max-time 2 --cacert <(kc_field certificate-authority-data "$kc") \
-        --cert <(kc_field client-certificate-data "$kc") --key <(kc_field client-key-data "$kc") \
-        "https://127.0.0.1:$PORT/api/v1/nodes/$NODE_NAME" |
-        python3 -c 'import json, sys
-conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
-sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else 1)'
-}
-kc_field() {
-    sed -n "s/^ *$1: *//p" "$2" | head -n 1 | base64 -d
+    # The kubelet registers the node and reports it Ready over the API.
+    node_is_ready "$PORT" "$RUN_DIR/kubeconfig.yaml" "$NODE_NAME"
 }
 status_kib() {
     sed -n "s/^$1:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$SERVER_PID/status"

@@ -78,28 +78,16 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         m.insert("uid".into(), Value::String(new_uid()));
         m.insert("creationTimestamp".into(), Value::String(now()));
     }
-    // Only a plain create commits with the namespace's compare; the others read it now.
-    let plain = !call.params.dry_run && def.kind != "Service";
-    let namespace = match (def.namespaced, plain) {
-        (false, _) => None,
-        (true, true) => Some(
-            open_namespace(
-                call.api,
-                def,
-                ns.as_deref().unwrap_or_default(),
-                crate::object::name(&obj),
-            )
-            .await?,
-        ),
-        (true, false) => Some(
-            check_namespace_open(
-                call.api,
-                def,
-                ns.as_deref().unwrap_or_default(),
-                crate::object::name(&obj),
-            )
-            .await?,
-        ),
+    let namespace = if def.namespaced {
+        let (ns, name) = (ns.as_deref().unwrap_or_default(), crate::object::name(&obj));
+        // Only a plain create commits with the namespace's compare; the others read it now.
+        Some(if !call.params.dry_run && def.kind != "Service" {
+            open_namespace(call.api, def, ns, name).await?
+        } else {
+            check_namespace_open(call.api, def, ns, name).await?
+        })
+    } else {
+        None
     };
     rkube_api::defaults::apply(def, &mut obj);
     strategy::prepare_for_create(def, &mut obj);
