@@ -174,3 +174,16 @@ node_is_ready() {
 conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
 sys.exit(0 if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else 1)'
 }
+
+# stop_pid PID SECONDS: SIGTERM, SIGKILL if PID still runs after SECONDS, then reap it (a child
+# of this shell). Nothing when PID is empty or gone.
+stop_pid() {
+    local pid=$1 secs=$2
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid"
+    wait_until "$secs" pid_gone "$pid" || kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+pid_gone() {
+    ! kill -0 "$1" 2>/dev/null
+}

@@ -4,10 +4,13 @@
 
     hack/startup-order.py BINARY CALLGRIND_OUT... > cmd/rkube/startup.order
 
-Names come from callgrind's `fn=`/`cfn=` records (run with `--demangle=no`) in the order
-they first appear, the union over every file given; only names the binary defines as code
-(`nm`) are kept, so libc's and the loader's functions drop out. Prints a summary (functions,
-their bytes) on stderr."""
+Names come from callgrind's `fn=`/`cfn=` records (run with `--demangle=no`); only names the
+binary defines as code (`nm`) are kept, so libc's and the loader's functions drop out. Each
+file adds the names the files before it did not have, sorted: the first run's code comes
+first and together, what only a later run (the agent's) adds after it, so a server without
+the agent touches a prefix, not every other page. Sorted rather than in order of first call
+(which threads make vary), so a regenerated file changes only where the sets do. Prints a
+summary (functions, their bytes) on stderr."""
 import re
 import subprocess
 import sys
@@ -32,8 +35,9 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     sizes = code_symbols(sys.argv[1])
-    seen, order = set(), []
+    order = []
     for path in sys.argv[2:]:
+        new = set()
         with open(path, errors="replace") as f:
             for line in f:
                 m = RECORD.match(line.rstrip("\n"))
@@ -41,9 +45,9 @@ def main():
                     continue
                 # callgrind marks recursion depths and cycles with a `'N` suffix.
                 name = m.group(1).split("'")[0]
-                if name in sizes and name not in seen:
-                    seen.add(name)
-                    order.append(name)
+                if name in sizes:
+                    new.add(name)
+        order += sorted(new.difference(order))
     sys.stdout.write("".join(n + "\n" for n in order))
     total = sum(sizes[n] for n in order)
     print(

@@ -4,7 +4,7 @@
 # start-up leaves few pages of the binary resident (issue 3's idle RSS). Runs a release
 # server under valgrind's callgrind to idle and back down: a first start and a restart on
 # the same data, without the agent, then a first start with the agent (node Ready); the
-# functions seen in any of them, in order of first appearance, become the order file.
+# functions seen in any of them, sorted by name, become the order file.
 #
 #   hack/startup-order.sh               # build (release), profile, rewrite the order file
 #   RKUBE_BIN=target/release/rkube hack/startup-order.sh
@@ -36,20 +36,13 @@ SERVER_PID=""
 BRIDGE=""
 DATA=""
 stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        # valgrind writes its profile as the server exits.
-        wait_until 300 server_gone || kill -KILL "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    # valgrind writes its profile as the server exits: give it time.
+    stop_pid "$SERVER_PID" 300
     SERVER_PID=""
     if [[ -n "$BRIDGE" ]]; then
         "$RKUBE" killall --data-dir "$DATA" --pod-bridge "$BRIDGE" >/dev/null 2>&1 || true
         BRIDGE=""
     fi
-}
-server_gone() {
-    ! kill -0 "$SERVER_PID" 2>/dev/null
 }
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {

@@ -48,20 +48,13 @@ RUN_DIR=""
 POD_BRIDGE=""
 
 stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        wait_until 30 server_gone || kill -KILL "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_pid "$SERVER_PID" 30
     SERVER_PID=""
     if [[ -n "$POD_BRIDGE" ]]; then
         "$RKUBE" killall --data-dir "$RUN_DIR/data" --pod-bridge "$POD_BRIDGE" >/dev/null 2>&1 ||
             log "warning: rkube killall failed for $RUN_DIR"
         POD_BRIDGE=""
     fi
-}
-server_gone() {
-    ! kill -0 "$SERVER_PID" 2>/dev/null
 }
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
