@@ -187,3 +187,25 @@ stop_pid() {
 pid_gone() {
     ! kill -0 "$1" 2>/dev/null
 }
+
+# server_args MODE DATA_DIR KUBECONFIG PREFIX: the arguments of an `rkube server` on a free
+# loopback port (PORT), with its agent (MODE agent: node PREFIX-<port> in SERVER_NODE, pod
+# bridge in SERVER_BRIDGE, a cluster CIDR of its own) or without (no-agent: both empty), in
+# the array SERVER_ARGS. PREFIX names the node and, by its first letter, the bridge.
+server_args() {
+    local mode=$1 data=$2 kc=$3 prefix=$4 kport
+    PORT="$(free_port)"
+    SERVER_ARGS=(server --data-dir "$data" --bind-address 127.0.0.1 --https-listen-port "$PORT"
+        --write-kubeconfig "$kc" --log-format json)
+    SERVER_NODE=""
+    SERVER_BRIDGE=""
+    if [[ "$mode" == no-agent ]]; then
+        SERVER_ARGS+=(--disable-agent)
+        return
+    fi
+    kport="$(free_port)"
+    SERVER_NODE="$prefix-$kport"
+    SERVER_BRIDGE="rk${prefix:0:1}$kport"
+    SERVER_ARGS+=(--node-name "$SERVER_NODE" --node-ip 127.0.0.1 --kubelet-port "$kport"
+        --pod-bridge "$SERVER_BRIDGE" --cluster-cidr "10.$((100 + kport % 100)).0.0/16")
+}

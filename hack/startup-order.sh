@@ -63,23 +63,12 @@ server_ready() {
 profile() {
     local name=$1 mode=$2
     DATA=$3
-    PORT="$(free_port)"
-    local args=(server --data-dir "$DATA" --bind-address 127.0.0.1 --https-listen-port "$PORT"
-        --write-kubeconfig "$WORK/kc-$name" --log-format json)
-    local node=""
-    if [[ "$mode" == no-agent ]]; then
-        args+=(--disable-agent)
-    else
-        local kport
-        kport="$(free_port)"
-        node="order-$kport"
-        BRIDGE="rko$kport"
-        args+=(--node-name "$node" --node-ip 127.0.0.1 --kubelet-port "$kport"
-            --pod-bridge "$BRIDGE" --cluster-cidr "10.$((100 + kport % 100)).0.0/16")
-    fi
+    server_args "$mode" "$DATA" "$WORK/kc-$name" order
+    local node=$SERVER_NODE
+    BRIDGE=$SERVER_BRIDGE
     log "$name: $mode under callgrind"
     valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/$name.out" \
-        "$RKUBE" "${args[@]}" </dev/null >/dev/null 2>"$WORK/$name.log" &
+        "$RKUBE" "${SERVER_ARGS[@]}" </dev/null >/dev/null 2>"$WORK/$name.log" &
     SERVER_PID=$!
     wait_until 600 server_ready || {
         tail -n 20 "$WORK/$name.log" >&2

@@ -435,27 +435,6 @@ impl ResourceDef {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn parse_key_inverts_key() {
-        let pods = find("", "v1", "pods").unwrap();
-        let nodes = find("", "v1", "nodes").unwrap();
-        let k = pods.key(Some("default"), "web-1");
-        assert_eq!(pods.parse_key(k.as_bytes()), Some(("default", "web-1")));
-        let k = nodes.key(None, "n1");
-        assert_eq!(k, "/registry/minions/n1");
-        assert_eq!(nodes.parse_key(k.as_bytes()), Some(("", "n1")));
-        // Another resource's keys, prefixes and odd shapes are not objects of this one.
-        assert_eq!(pods.parse_key(nodes.key(None, "n1").as_bytes()), None);
-        assert_eq!(
-            pods.parse_key(pods.prefix(Some("default")).as_bytes()),
-            None
-        );
-        assert_eq!(pods.parse_key(b"/registry/pods/default"), None);
-        assert_eq!(pods.parse_key(b"/registry/pods/a/b/c"), None);
-        assert_eq!(nodes.parse_key(b"/registry/minions/a/b"), None);
-        assert_eq!(pods.parse_key(b"/registry/podsx/a/b"), None);
-    }
-
     use super::*;
 
     fn def(group: &str, plural: &str) -> &'static ResourceDef {
@@ -644,5 +623,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parse_key_inverts_key() {
+        let pods = find("", "v1", "pods").unwrap();
+        let nodes = find("", "v1", "nodes").unwrap();
+        let k = pods.key(Some("default"), "web-1");
+        assert_eq!(pods.parse_key(k.as_bytes()), Some(("default", "web-1")));
+        let k = nodes.key(None, "n1");
+        assert_eq!(k, "/registry/minions/n1");
+        assert_eq!(nodes.parse_key(k.as_bytes()), Some(("", "n1")));
+        // Another resource's keys, prefixes and odd shapes are not objects of this one.
+        assert_eq!(pods.parse_key(nodes.key(None, "n1").as_bytes()), None);
+        assert_eq!(
+            pods.parse_key(pods.prefix(Some("default")).as_bytes()),
+            None
+        );
+        assert_eq!(pods.parse_key(b"/registry/pods/default"), None);
+        assert_eq!(pods.parse_key(b"/registry/pods/a/b/c"), None);
+        assert_eq!(nodes.parse_key(b"/registry/minions/a/b"), None);
+        assert_eq!(pods.parse_key(b"/registry/podsx/a/b"), None);
     }
 }

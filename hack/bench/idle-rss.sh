@@ -89,21 +89,10 @@ measure() {
     local mode=$1 run=$2
     RUN_DIR="$BENCH_DIR/$mode-$run"
     mkdir -p "$RUN_DIR"
-    PORT="$(free_port)"
-    local args=(server --data-dir "$RUN_DIR/data" --bind-address 127.0.0.1
-        --https-listen-port "$PORT" --write-kubeconfig "$RUN_DIR/kubeconfig.yaml"
-        --log-format json)
-    if [[ "$mode" == no-agent ]]; then
-        args+=(--disable-agent)
-    else
-        local kubelet_port
-        kubelet_port="$(free_port)"
-        NODE_NAME="idle-$kubelet_port"
-        POD_BRIDGE="rki$kubelet_port"
-        args+=(--node-name "$NODE_NAME" --node-ip 127.0.0.1 --kubelet-port "$kubelet_port"
-            --pod-bridge "$POD_BRIDGE" --cluster-cidr "10.$((100 + kubelet_port % 100)).0.0/16")
-    fi
-    "$RKUBE" "${args[@]}" </dev/null >/dev/null 2>"$RUN_DIR/server.log" &
+    server_args "$mode" "$RUN_DIR/data" "$RUN_DIR/kubeconfig.yaml" idle
+    NODE_NAME=$SERVER_NODE
+    POD_BRIDGE=$SERVER_BRIDGE
+    "$RKUBE" "${SERVER_ARGS[@]}" </dev/null >/dev/null 2>"$RUN_DIR/server.log" &
     SERVER_PID=$!
     wait_until 60 server_ready || {
         tail -n 20 "$RUN_DIR/server.log" >&2
