@@ -3,7 +3,10 @@
 # kube-rs and raw HTTP/2 watch streams, next to the raw embedded store, on a
 # real disk so that every fsync is real.
 #
-#   hack/bench/api.sh [extra api-bench args...]      e.g. --scale 0.2, --keep
+#   hack/bench/api.sh [--etcd] [extra api-bench args...]   e.g. --scale 0.2, --keep
+#
+# With --etcd it also starts a private etcd (hack/etcd.sh) under the bench
+# directory: the server stores there and the raw side is that etcd.
 #
 # Builds rkube and api-bench (release, one cargo invocation), then runs
 #   target/release/api-bench --rkube target/release/rkube --dir BASE
@@ -18,6 +21,7 @@ cd "$RKUBE_ROOT"
 
 section "dependencies"
 need_apt build-essential pkg-config protobuf-compiler
+[[ "${1:-}" == --etcd ]] && need_apt etcd-server etcd-client
 ensure_cargo
 
 section "build rkube and api-bench (release)"
@@ -32,6 +36,24 @@ if [[ "$fstype" == tmpfs || "$fstype" == ramfs ]]; then
 fi
 log "bench directory base: $base ($fstype)"
 
+etcd_args=()
+if [[ "${1:-}" == --etcd ]]; then
+    shift
+    etcd_dir="$(mktemp -d "$base/rkube-api-bench-etcd.XXXXXX")"
+    # shellcheck disable=SC2317 # called by the EXIT trap
+    stop_etcd() {
+        local rc=$?
+        "$RKUBE_ROOT/hack/etcd.sh" stop "$etcd_dir" || true
+        rm -rf "$etcd_dir"
+        exit "$rc"
+    }
+    trap stop_etcd EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    section "etcd"
+    etcd_args=(--etcd "$("$RKUBE_ROOT/hack/etcd.sh" start "$etcd_dir")")
+fi
+
 section "api-bench"
 target="${CARGO_TARGET_DIR:-$RKUBE_ROOT/target}"
-"$target/release/api-bench" --rkube "$target/release/rkube" --dir "$base" "$@"
+"$target/release/api-bench" --rkube "$target/release/rkube" --dir "$base" "${etcd_args[@]}" "$@"

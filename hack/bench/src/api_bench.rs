@@ -1,11 +1,12 @@
 //! API benchmark (not a test): a release `rkube server` on the embedded store, driven through
 //! kube-rs (and raw `?watch=1` streams over shared HTTP/2 connections), next to the raw
 //! embedded store opened in this process doing the equivalent put/get/range/watch of the same
-//! JSON bytes, in the same run. Prints a table with the ratio to the raw store and the goals;
-//! it asserts nothing about timings.
+//! JSON bytes, in the same run. With `--etcd URL` the server stores in that etcd and the raw
+//! side is the same etcd. Prints a table with the ratio to the raw store and the goals; it
+//! asserts nothing about timings.
 //!
 //!   cargo build --release -p rkube -p rkube-bench
-//!   target/release/api-bench --dir /var/tmp
+//!   target/release/api-bench --dir /var/tmp [--etcd http://127.0.0.1:2379]
 //!
 //! (hack/bench/api.sh does both.)
 
@@ -33,7 +34,11 @@ use kube::{
 };
 use rkube_bench::load::concurrent;
 use rkube_bench::server::{cpu_secs, Server, QUIET_CORES, QUIET_FOR};
-use rkube_store::{embedded::EmbeddedStore, RangeRequest, Store, StoreExt, WatchRequest};
+use rkube_store::{
+    embedded::EmbeddedStore,
+    etcd::{EtcdConfig, EtcdStore},
+    RangeRequest, Store, StoreExt, WatchRequest,
+};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -52,7 +57,15 @@ struct Args {
     /// Keep the temporary directory (server log and data) instead of removing it.
     #[arg(long)]
     keep: bool,
+    /// A running etcd's client URL: the server stores there (`--datastore-endpoint`) and the
+    /// raw side is etcd itself, instead of the embedded store (hack/bench/api.sh --etcd).
+    #[arg(long)]
+    etcd: Option<String>,
 }
+
+/// The raw side's keys live under this prefix, apart from the server's `/registry` when both
+/// share one etcd.
+const RAW: &str = "/api-bench-raw";
 
 /// Pods stored for the LIST and the loaded-RSS measurement.
 const PODS: usize = 10_000;
@@ -320,6 +333,26 @@ async fn bench_create_get(cx: &Ctx, rows: &mut Vec<Row>) -> Result<()> {
         }
     })
     .await?;
+    // The same requests with dryRun=All: the whole request path but the store write (the
+    // namespace and name are still read), i.e. what the API could do with a free commit.
+    eprintln!("create: {total} dry-run ConfigMaps from 64 clients...");
+    let a = api.clone();
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let (dry_rate, _) = concurrent(64, total, move |i| {
+        let (a, dry, cm) = (
+            a.clone(),
+            dry.clone(),
+            configmap(ns, &format!("dry-{i:05}"), 512),
+        );
+        async move {
+            a.create(&dry, &cm).await?;
+            Ok(())
+        }
+    })
+    .await?;
     let s = Arc::clone(&cx.store);
     let (raw_rate, _) = concurrent(64, total, move |i| {
         let s = Arc::clone(&s);
@@ -327,7 +360,7 @@ async fn bench_create_get(cx: &Ctx, rows: &mut Vec<Row>) -> Result<()> {
         let value = serde_json::to_vec(&configmap(ns, &name, 512)).expect("serializes");
         async move {
             s.put(
-                format!("/registry/configmaps/{ns}/{name}").as_bytes(),
+                format!("{RAW}/registry/configmaps/{ns}/{name}").as_bytes(),
                 &value,
             )
             .await?;
@@ -343,6 +376,12 @@ async fn bench_create_get(cx: &Ctx, rows: &mut Vec<Row>) -> Result<()> {
     );
     row.goal = Some((">= 0.50 of raw puts", api_rate >= 0.5 * raw_rate));
     rows.push(row);
+    rows.push(Row::new(
+        "  the same, dryRun=All (no write)",
+        "obj/s",
+        dry_rate,
+        Some(raw_rate),
+    ));
 
     let gets = cx.n(20_000);
     eprintln!("get: {gets} GETs from 16 clients...");
@@ -358,7 +397,7 @@ async fn bench_create_get(cx: &Ctx, rows: &mut Vec<Row>) -> Result<()> {
     let s = Arc::clone(&cx.store);
     let (raw_rate, raw_lat) = concurrent(16, gets, move |i| {
         let s = Arc::clone(&s);
-        let key = format!("/registry/configmaps/{ns}/cm-{:05}", i % total);
+        let key = format!("{RAW}/registry/configmaps/{ns}/cm-{:05}", i % total);
         async move {
             s.get(key.as_bytes()).await?.context("missing key")?;
             Ok(())
@@ -405,8 +444,11 @@ async fn bench_pods(cx: &Ctx, server: &Server, rows: &mut Vec<Row>) -> Result<()
         let s = Arc::clone(&s);
         let value = serde_json::to_vec(&pod(ns, i)).expect("serializes");
         async move {
-            s.put(format!("/registry/pods/{ns}/web-{i:05}").as_bytes(), &value)
-                .await?;
+            s.put(
+                format!("{RAW}/registry/pods/{ns}/web-{i:05}").as_bytes(),
+                &value,
+            )
+            .await?;
             Ok(())
         }
     })
@@ -441,7 +483,7 @@ async fn bench_pods(cx: &Ctx, server: &Server, rows: &mut Vec<Row>) -> Result<()
     let settled_list = time_list(cx, server, &path).await?;
     let (api_t, body) = (settled_list.median, &settled_list.body);
     let store = Arc::clone(&cx.store);
-    let prefix = format!("/registry/pods/{ns}/");
+    let prefix = format!("{RAW}/registry/pods/{ns}/");
     let (raw_t, raw_bytes) = median(7, || {
         let (store, prefix) = (Arc::clone(&store), prefix.clone());
         async move {
@@ -634,7 +676,7 @@ async fn bench_watch(cx: &Ctx, watchers: usize, events: usize, rows: &mut Vec<Ro
     drop(conns);
 
     // Raw store: the same writes of the same bytes under a prefix with as many store watches.
-    let prefix = format!("/registry/configmaps/{ns}/");
+    let prefix = format!("{RAW}/registry/configmaps/{ns}/");
     let delivered = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..watchers {
@@ -730,7 +772,11 @@ async fn main() -> Result<()> {
     std::fs::create_dir_all(&server_dir)?;
     std::fs::create_dir_all(&raw_dir)?;
 
-    let mut server = Server::start(&bin, &server_dir)?;
+    let extra = match &args.etcd {
+        Some(url) => vec!["--datastore-endpoint".to_string(), url.clone()],
+        None => Vec::new(),
+    };
+    let mut server = Server::start_with(&bin, &server_dir, &extra)?;
     let result = run(&args, &mut server, &raw_dir).await;
     if result.is_err() {
         eprintln!("--- server log tail ---\n{}", server.log_tail());
@@ -754,7 +800,16 @@ async fn run(args: &Args, server: &mut Server, raw_dir: &Path) -> Result<Vec<Row
     row.goal = Some(("< 30 MiB", idle < 30.0));
     rows.push(row);
 
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(raw_dir)?);
+    let store: Arc<dyn Store> = match &args.etcd {
+        Some(url) => {
+            let cfg = EtcdConfig {
+                endpoints: vec![url.clone()],
+                ..EtcdConfig::default()
+            };
+            Arc::new(EtcdStore::connect(&cfg).await?)
+        }
+        None => Arc::new(EmbeddedStore::open(raw_dir)?),
+    };
     let cx = Ctx {
         client,
         config,

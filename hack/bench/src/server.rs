@@ -31,6 +31,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        Self::start_with(bin, dir, &[])
+    }
+
+    /// As `start`, with more `rkube server` arguments (e.g. `--datastore-endpoint URL`).
+    pub fn start_with(bin: &Path, dir: &Path, extra: &[String]) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -45,6 +50,7 @@ impl Server {
             .arg("--write-kubeconfig")
             .arg(&kubeconfig)
             .args(["--disable-agent", "--log-format", "json"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
