@@ -427,6 +427,18 @@ pub fn storage_version_hash(def: &ResourceDef) -> Option<&'static str> {
 }
 
 impl ResourceDef {
+    /// A PUT of a missing object creates it, as upstream's strategies allow for these kinds
+    /// (AllowCreateOnUpdate).
+    pub fn allow_create_on_update(&self) -> bool {
+        matches!(self.kind, "Endpoints" | "Lease" | "Event")
+    }
+
+    /// A PUT may leave out metadata.resourceVersion (AllowUnconditionalUpdate): all but
+    /// Leases, whose holders must not overwrite each other blindly.
+    pub fn allow_unconditional_update(&self) -> bool {
+        self.kind != "Lease"
+    }
+
     /// Whether discovery lists `verb` for the resource itself (not its subresources).
     pub fn has_verb(&self, verb: &str) -> bool {
         self.verbs.contains(&verb)

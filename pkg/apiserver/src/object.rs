@@ -78,21 +78,29 @@ pub fn now() -> String {
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != t.unix_timestamp() || last.1.is_empty() {
-            *last = (
-                t.unix_timestamp(),
-                format!(
-                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                    t.year(),
-                    u8::from(t.month()),
-                    t.day(),
-                    t.hour(),
-                    t.minute(),
-                    t.second()
-                ),
-            );
+            *last = (t.unix_timestamp(), rfc3339(t));
         }
         last.1.clone()
     })
+}
+
+/// `now()` plus `secs`: when a graceful deletion's grace period ends.
+pub fn now_plus(secs: i64) -> String {
+    rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
+}
+
+/// A time as metav1.Time serializes: RFC 3339, second precision, UTC.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 pub fn new_uid() -> String {

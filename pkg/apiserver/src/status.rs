@@ -97,6 +97,22 @@ impl ApiError {
         .with_details(json!({"name": name, "group": def.group, "kind": def.plural}))
     }
 
+    /// A conflict qualified by the kind ("ConfigMap", "Deployment.apps"), as upstream's
+    /// delete preconditions report it.
+    pub fn conflict_on_kind(def: &ResourceDef, name: &str, why: &str) -> Self {
+        let kind = if def.group.is_empty() {
+            def.kind.to_string()
+        } else {
+            format!("{}.{}", def.kind, def.group)
+        };
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {kind} {name:?}: {why}"),
+        )
+        .with_details(json!({"name": name, "group": def.group, "kind": def.kind}))
+    }
+
     pub fn modified(def: &ResourceDef, name: &str) -> Self {
         Self::conflict(
             def,

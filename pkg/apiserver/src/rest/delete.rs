@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{list::Filter, respond, Call};
 use crate::{
-    object::{finalizers, meta_mut, now, set_type_meta},
+    object::{finalizers, meta_mut, now_plus, set_type_meta},
     status::{ApiError, ApiResult},
 };
 
@@ -22,10 +22,16 @@ fn returns_object(kind: &str) -> bool {
 pub async fn delete(call: &Call<'_>) -> ApiResult<Response> {
     let opts = delete_options(call)?;
     let (obj, now_gone) = delete_object(call, &opts).await?;
-    let code = if now_gone {
-        StatusCode::OK
-    } else {
+    // Upstream answers 202 only for a pending delete that asked orphanDependents=false; a
+    // graceful or finalized delete is a 200 with the object (changing it would break clients).
+    let orphan = call
+        .params
+        .orphan_dependents
+        .or_else(|| opts.get("orphanDependents").and_then(Value::as_bool));
+    let code = if !now_gone && orphan == Some(false) {
         StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
     };
     let def = call.def();
     if now_gone && !returns_object(def.kind) {
@@ -74,6 +80,8 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
             )))
         }
     };
+    // kubectl sends --dry-run=server in the body's DeleteOptions, not as a query parameter.
+    let dry_run = call.params.dry_run || body_dry_run(opts)?;
     let pre_uid = opts
         .pointer("/preconditions/uid")
         .and_then(Value::as_str)
@@ -92,23 +100,16 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if let Some(p) = &pre_uid {
-            if *p != uid {
-                return Err(ApiError::conflict(
-                    def,
-                    &name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {p}, UID in object meta: {uid}"
-                    ),
-                ));
-            }
+        // Upstream's BeforeDelete wording, whose conflict names the kind, not the resource.
+        if let Some(p) = pre_uid.as_ref().filter(|p| **p != uid) {
+            return Err(ApiError::conflict_on_kind(def, &name, &format!(
+                "the UID in the precondition ({p}) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+            )));
         }
-        if let Some(p) = &pre_rv {
-            if *p != rev.to_string() {
-                return Err(ApiError::conflict(def, &name, &format!(
-                    "Precondition failed: ResourceVersion in precondition: {p}, ResourceVersion in object meta: {rev}"
-                )));
-            }
+        if let Some(p) = pre_rv.as_ref().filter(|p| **p != rev.to_string()) {
+            return Err(ApiError::conflict_on_kind(def, &name, &format!(
+                "the ResourceVersion in the precondition ({p}) does not match the ResourceVersion in record ({rev}). The object might have been modified"
+            )));
         }
         let grace = grace_period(def.kind, &obj, grace_param);
         let mut fins = finalizers(&obj);
@@ -124,7 +125,7 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
                 .is_some_and(|a| !a.is_empty());
         let already = obj.pointer("/metadata/deletionTimestamp").is_some();
         if fins.is_empty() && grace == 0 && !spec_fins {
-            if call.params.dry_run {
+            if dry_run {
                 return Ok((obj, true));
             }
             if remove(call, &key, rev, &obj).await? {
@@ -132,29 +133,36 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
             }
             continue;
         }
-        if already && fins == finalizers(&obj) {
-            // Deletion is under way; a shorter grace period may still shorten it.
-            let current = obj
-                .pointer("/metadata/deletionGracePeriodSeconds")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            if grace >= current {
-                return Ok((obj, false));
-            }
+        let current = obj
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if already && fins == finalizers(&obj) && grace >= current {
+            // Deletion is under way; only a shorter grace period changes it.
+            return Ok((obj, false));
         }
         // Deletion metadata is the server's to set: written directly, compare-and-swap on `rev`.
         let m = meta_mut(&mut obj);
-        if !m.contains_key("deletionTimestamp") {
-            m.insert("deletionTimestamp".into(), json!(now()));
+        // As upstream, deletionTimestamp is when the grace period ends; a shorter one moves it
+        // earlier by the difference.
+        let until = match m.get("deletionTimestamp").and_then(Value::as_str) {
+            None => Some(now_plus(grace)),
+            Some(t) if grace < current => Some(shifted(t, grace - current)),
+            Some(_) => None,
+        };
+        if let Some(t) = until {
+            m.insert("deletionTimestamp".into(), json!(t));
         }
-        m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        if !already || grace < current {
+            m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        }
         if !fins.is_empty() {
             m.insert("finalizers".into(), json!(fins));
         }
         if def.kind == "Namespace" {
             obj["status"]["phase"] = json!("Terminating");
         }
-        if call.params.dry_run {
+        if dry_run {
             return Ok((obj, false));
         }
         match call
@@ -193,6 +201,33 @@ pub async fn remove(call: &Call<'_>, key: &str, rev: i64, obj: &Value) -> ApiRes
         .when([Compare::mod_revision_eq(key, rev)])
         .and_then(ops);
     Ok(call.api.store.txn(txn).await?.succeeded)
+}
+
+/// A DeleteOptions body's `dryRun`: `["All"]` or nothing.
+fn body_dry_run(opts: &Value) -> ApiResult<bool> {
+    let Some(values) = opts.get("dryRun").filter(|v| !v.is_null()) else {
+        return Ok(false);
+    };
+    let values = values
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("dryRun: must be a list of strings"))?;
+    for v in values {
+        if v.as_str() != Some("All") {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: {v}: supported values: \"All\""
+            )));
+        }
+    }
+    Ok(!values.is_empty())
+}
+
+/// `t` (RFC 3339) moved by `secs`; `t` itself when it does not parse.
+fn shifted(t: &str, secs: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(t, &Rfc3339) {
+        Ok(at) => crate::object::rfc3339(at + time::Duration::seconds(secs)),
+        Err(_) => t.to_string(),
+    }
 }
 
 /// Pods are deleted gracefully once scheduled; everything else at once (finalizers aside).
@@ -258,3 +293,7 @@ pub async fn delete_collection(call: &Call<'_>) -> ApiResult<Response> {
     });
     respond(call, StatusCode::OK, list)
 }
+
+#[cfg(test)]
+#[path = "delete_tests.rs"]
+mod tests;

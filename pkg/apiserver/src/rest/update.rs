@@ -37,7 +37,7 @@ impl Written {
 /// storage form. Kinds stored as served take the resourceVersion out and write the object
 /// in place instead of copying it; `splice` says whether a response can be spliced from the
 /// bytes (false when `obj` holds a selfLink, which is served but not stored).
-fn stored_bytes(def: &ResourceDef, obj: &mut Value) -> (Vec<u8>, bool) {
+pub(super) fn stored_bytes(def: &ResourceDef, obj: &mut Value) -> (Vec<u8>, bool) {
     if super::convert::converts(def) || meta_mut(obj).contains_key("selfLink") {
         return (to_stored(&super::convert::to_storage(def, obj)), false);
     }
@@ -158,6 +158,14 @@ pub async fn guaranteed_update(
         if records {
             crate::managed::record_update(call, &old, &mut new, sent);
         }
+        // A Service's cluster IP and node ports, before validation as upstream; attempt 0
+        // of what `update_service::commit` stores.
+        let service =
+            (def.kind == "Service" && def.group.is_empty() && call.req.subresource.is_none())
+                .then(|| (new.clone(), super::update_service::seed()));
+        if let Some((_, seed)) = &service {
+            crate::alloc::update::assign_update(&mut new, &old, &call.api.ranges, *seed, 0)?;
+        }
         // pods/binding only sets spec.nodeName, which a pod update may not change: upstream's
         // binding storage skips update validation too.
         let errs = if call.req.subresource.as_deref() == Some("binding") {
@@ -181,6 +189,13 @@ pub async fn guaranteed_update(
         }
         if new == old || call.params.dry_run {
             return Ok(Written::Updated(new));
+        }
+        if let Some((base, seed)) = &service {
+            match super::update_service::commit(call, &key, rev, &old, base, *seed).await? {
+                Some(written) => return Ok(written),
+                None if expected.is_none() => continue,
+                None => return Err(ApiError::modified(def, name)),
+            }
         }
         let (bytes, splice) = stored_bytes(def, &mut new);
         match call.api.store.update(key.as_bytes(), rev, &bytes).await? {
@@ -269,6 +284,26 @@ pub async fn update(call: &Call<'_>) -> ApiResult<Response> {
         }
     }
     let expected = precondition(&body)?;
+    let blind = expected.is_none() && !def.allow_unconditional_update();
+    if sub.is_none() && (blind || def.allow_create_on_update()) {
+        let exists = call
+            .api
+            .store
+            .get(def.key(call.ns(), call.name()).as_bytes())
+            .await?;
+        match exists {
+            None if def.allow_create_on_update() => return create_on_update(call, body).await,
+            Some(_) if blind => {
+                let err = rkube_api::FieldError {
+                    kind: rkube_api::FieldErrorKind::Invalid(json!(0)),
+                    field: "metadata.resourceVersion".into(),
+                    detail: "must be specified for an update".into(),
+                };
+                return Err(ApiError::invalid(def, call.name(), &[err]));
+            }
+            _ => {}
+        }
+    }
     let ns = call.ns().map(str::to_string);
     let written = guaranteed_update(call, expected, |_old| {
         let mut new = body.clone();
@@ -281,6 +316,32 @@ pub async fn update(call: &Call<'_>) -> ApiResult<Response> {
     })
     .await?;
     finish(call, written)
+}
+
+/// A PUT of a missing Endpoints, Lease or Event creates it (201), as upstream; one created
+/// meanwhile by someone else is updated instead.
+async fn create_on_update(call: &Call<'_>, mut body: Value) -> ApiResult<Response> {
+    meta_mut(&mut body).insert("name".into(), json!(call.name()));
+    let create = Call {
+        api: call.api,
+        req: crate::request::ResourceRequest {
+            verb: crate::request::Verb::Create,
+            ..call.req.clone()
+        },
+        params: call.params.clone(),
+        output: call.output,
+        content_type: Some("application/json".into()),
+        body: serde_json::to_vec(&body)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .into(),
+    };
+    match super::create::create(&create).await {
+        Err(e) if e.code == 409 && e.reason == "AlreadyExists" => {
+            let written = guaranteed_update(call, None, |_old| Ok(body.clone())).await?;
+            finish(call, written)
+        }
+        r => r,
+    }
 }
 
 pub fn finish(call: &Call<'_>, written: Written) -> ApiResult<Response> {
@@ -524,3 +585,7 @@ mod tests {
         assert_eq!(obj["metadata"]["selfLink"], "/x");
     }
 }
+
+#[cfg(test)]
+#[path = "put_tests.rs"]
+mod put_tests;
