@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 
 use crate::status::ApiError;
 
+pub mod update;
+
 const IP_PREFIX: &str = "/registry/rkube/serviceips/";
 const PORT_PREFIX: &str = "/registry/rkube/nodeports/";
 
@@ -76,7 +78,8 @@ pub fn port_key(port: i64) -> String {
     format!("{PORT_PREFIX}{port}")
 }
 
-/// What a Service holds: its cluster IP (unless headless or ExternalName) and node ports.
+/// What a Service holds: its cluster IP (unless headless or ExternalName) and node ports,
+/// each once (two ports may share a node port, e.g. TCP and UDP on one number).
 pub fn held_keys(svc: &Value) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str) {
@@ -84,17 +87,24 @@ pub fn held_keys(svc: &Value) -> Vec<String> {
             keys.push(ip_key(ip));
         }
     }
-    for p in svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(n) = p.get("nodePort").and_then(Value::as_i64).filter(|n| *n > 0) {
-            keys.push(port_key(n));
+    for n in node_ports(svc) {
+        let k = port_key(n);
+        if !keys.contains(&k) {
+            keys.push(k);
         }
     }
     keys
+}
+
+/// The non-zero node ports of a Service's ports, in order.
+pub fn node_ports(svc: &Value) -> Vec<i64> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .filter(|n| *n > 0)
+        .collect()
 }
 
 /// The transaction that creates the object at `key` together with the keys of the cluster IP
@@ -110,89 +120,178 @@ pub fn create_holding(key: &str, obj: &Value, owner: &str) -> rkube_store::Txn {
     Txn::new().when(compare).and_then(ops)
 }
 
+/// The deletes of those of `keys` that `owner` holds, each guarded by a compare on its
+/// owner: a key held by another Service (an older rkube let two share one) or by none is
+/// left alone.
+pub async fn release(
+    store: &dyn rkube_store::Store,
+    keys: &[String],
+    owner: &str,
+) -> Result<(Vec<rkube_store::Compare>, Vec<rkube_store::Op>), ApiError> {
+    use rkube_store::{Compare, CompareResult, CompareTarget, Op, StoreExt};
+    let (mut compare, mut ops) = (Vec::new(), Vec::new());
+    for k in keys {
+        let held = store.get(k.as_bytes()).await?;
+        if held.is_some_and(|kv| kv.value == owner.as_bytes()) {
+            compare.push(Compare::new(
+                k.as_str(),
+                CompareResult::Equal,
+                CompareTarget::Value(owner.as_bytes().to_vec()),
+            ));
+            ops.push(Op::delete(k.as_str()));
+        }
+    }
+    Ok((compare, ops))
+}
+
 /// Fills in the cluster IP and node ports a new Service needs (attempt `n` picks other
 /// candidates after a collision); explicit values are checked against the ranges.
 pub fn assign(svc: &mut Value, ranges: &Ranges, seed: u64, n: u32) -> Result<(), ApiError> {
-    let ty = svc
-        .pointer("/spec/type")
+    if service_type(svc) != "ExternalName" {
+        assign_cluster_ip(svc, ranges, seed, n)?;
+    }
+    assign_node_ports(svc, ranges, seed, n, &[])
+}
+
+/// A Service's type; an absent one is ClusterIP.
+pub fn service_type(svc: &Value) -> &str {
+    svc.pointer("/spec/type")
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP")
+}
+
+/// Upstream's `needsNodePort`: the types whose ports get node ports.
+pub fn needs_node_ports(svc: &Value) -> bool {
+    matches!(service_type(svc), "NodePort" | "LoadBalancer")
+}
+
+/// A 422 about one field of the Service `svc`.
+pub fn invalid(svc: &Value, field: &str, value: Value, detail: String) -> ApiError {
+    let def = rkube_api::registry::find("", "v1", "services").expect("services are served");
+    ApiError::invalid(
+        def,
+        crate::object::name(svc),
+        &[rkube_api::FieldError {
+            kind: rkube_api::FieldErrorKind::Invalid(value),
+            field: field.into(),
+            detail,
+        }],
+    )
+}
+
+/// Picks a cluster IP when none is set, or checks the one asked for; clusterIPs follows.
+pub fn assign_cluster_ip(
+    svc: &mut Value,
+    ranges: &Ranges,
+    seed: u64,
+    n: u32,
+) -> Result<(), ApiError> {
+    let ip = svc
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or("")
         .to_string();
-    let name = crate::object::name(svc).to_string();
-    let invalid = |field: &str, value: Value, detail: String| {
-        let def = rkube_api::registry::find("", "v1", "services").expect("services are served");
-        ApiError::invalid(
-            def,
-            &name,
-            &[rkube_api::FieldError {
-                kind: rkube_api::FieldErrorKind::Invalid(value),
-                field: field.into(),
-                detail,
-            }],
-        )
-    };
-    if ty != "ExternalName" {
-        let ip = svc
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if ip.is_empty() {
-            let chosen = ranges.candidate(seed, n).to_string();
-            svc["spec"]["clusterIP"] = json!(chosen);
-            svc["spec"]["clusterIPs"] = json!([chosen]);
-        } else if ip == "None" {
-            svc["spec"]["clusterIPs"] = json!(["None"]);
-        } else {
-            let parsed: Ipv4Addr = ip.parse().map_err(|_| {
-                invalid(
-                    "spec.clusterIPs[0]",
-                    json!(ip),
-                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into(),
-                )
-            })?;
-            if !ranges.contains(parsed) {
-                return Err(invalid(
-                    "spec.clusterIPs",
-                    json!([ip]),
-                    format!(
-                        "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}/{}",
-                        Ipv4Addr::from(ranges.network),
-                        ranges.prefix_len
-                    ),
-                ));
-            }
-            svc["spec"]["clusterIPs"] = json!([ip]);
+    if ip.is_empty() {
+        let chosen = ranges.candidate(seed, n).to_string();
+        svc["spec"]["clusterIP"] = json!(chosen);
+        svc["spec"]["clusterIPs"] = json!([chosen]);
+    } else if ip == "None" {
+        svc["spec"]["clusterIPs"] = json!(["None"]);
+    } else {
+        let parsed: Ipv4Addr = ip.parse().map_err(|_| {
+            invalid(
+                svc,
+                "spec.clusterIPs[0]",
+                json!(ip),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into(),
+            )
+        })?;
+        if !ranges.contains(parsed) {
+            return Err(invalid(
+                svc,
+                "spec.clusterIPs",
+                json!([ip]),
+                format!(
+                    "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}/{}",
+                    Ipv4Addr::from(ranges.network),
+                    ranges.prefix_len
+                ),
+            ));
+        }
+        svc["spec"]["clusterIPs"] = json!([ip]);
+    }
+    Ok(())
+}
+
+/// Gives every port of a NodePort or LoadBalancer Service a node port: one asked for is
+/// checked against the range unless `kept` (held already), a missing one is picked among
+/// those no port of the Service uses. A LoadBalancer with allocateLoadBalancerNodePorts
+/// false gets only the ones asked for.
+pub fn assign_node_ports(
+    svc: &mut Value,
+    ranges: &Ranges,
+    seed: u64,
+    n: u32,
+    kept: &[i64],
+) -> Result<(), ApiError> {
+    if !needs_node_ports(svc) {
+        return Ok(());
+    }
+    let pick_missing = svc
+        .pointer("/spec/allocateLoadBalancerNodePorts")
+        .and_then(Value::as_bool)
+        != Some(false)
+        || service_type(svc) == "NodePort";
+    let mut used = node_ports(svc);
+    for np in used.clone() {
+        let ok = u16::try_from(np).is_ok_and(|v| ranges.node_ports.contains(&v));
+        if !ok && !kept.contains(&np) {
+            let at = port_index(svc, np);
+            return Err(invalid(
+                svc,
+                &format!("spec.ports[{at}].nodePort"),
+                json!(np),
+                format!(
+                    "provided port is not in the valid range. The range of valid ports is {}-{}",
+                    ranges.node_ports.start(),
+                    ranges.node_ports.end()
+                ),
+            ));
         }
     }
-    if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
-        let mut k = 0u32;
-        if let Some(ports) = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-            for (i, p) in ports.iter_mut().enumerate() {
-                match p.get("nodePort").and_then(Value::as_i64) {
-                    Some(np) if np != 0 => {
-                        let ok = u16::try_from(np).is_ok_and(|v| ranges.node_ports.contains(&v));
-                        if !ok {
-                            return Err(invalid(
-                                &format!("spec.ports[{i}].nodePort"),
-                                json!(np),
-                                format!(
-                                    "provided port is not in the valid range. The range of valid ports is {}-{}",
-                                    ranges.node_ports.start(),
-                                    ranges.node_ports.end()
-                                ),
-                            ));
-                        }
-                    }
-                    _ => {
-                        p["nodePort"] = json!(ranges.port_candidate(seed, n * 31 + k));
-                        k += 1;
-                    }
-                }
+    if !pick_missing {
+        return Ok(());
+    }
+    let mut k = 0u32;
+    if let Some(ports) = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut() {
+            if p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0 {
+                continue;
             }
+            // Skip values another port of this Service has: each key is held once.
+            let chosen = loop {
+                let c = i64::from(ranges.port_candidate(seed, n.wrapping_mul(31).wrapping_add(k)));
+                k += 1;
+                if !used.contains(&c) || k > 64 {
+                    break c;
+                }
+            };
+            used.push(chosen);
+            p["nodePort"] = json!(chosen);
         }
     }
     Ok(())
+}
+
+/// The index of the first port of `svc` with node port `np`.
+fn port_index(svc: &Value, np: i64) -> usize {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .and_then(|ps| {
+            ps.iter()
+                .position(|p| p.get("nodePort").and_then(Value::as_i64) == Some(np))
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

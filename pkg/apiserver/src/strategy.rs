@@ -99,6 +99,10 @@ pub fn prepare_for_update(
             if def.kind == "Namespace" && subresource != Some("finalize") {
                 new["spec"] = old.get("spec").cloned().unwrap_or_else(|| json!({}));
             }
+            if def.kind == "Service" && subresource.is_none() {
+                crate::alloc::update::normalize_cluster_ips(new, old);
+                crate::alloc::update::drop_type_dependent_fields(new, old);
+            }
         }
     }
     // System metadata is never the client's to change.

@@ -14,11 +14,19 @@ use tower::ServiceExt;
 use crate::{ApiServer, Config, Loopback, VersionInfo};
 
 pub async fn server(dir: &std::path::Path) -> ApiServer {
-    let sans = rkube_pki::ServingSans::detect(vec![], "10.43.0.1".parse().unwrap());
-    let pki = rkube_pki::ClusterPki::load_or_create(&dir.join("tls"), &sans).unwrap();
     let store = std::sync::Arc::new(
         rkube_store::embedded::EmbeddedStore::open(&dir.join("store")).unwrap(),
     );
+    server_on(dir, store).await
+}
+
+/// A server on `store`, which the test may also read and write directly.
+pub async fn server_on(
+    dir: &std::path::Path,
+    store: std::sync::Arc<dyn rkube_store::Store>,
+) -> ApiServer {
+    let sans = rkube_pki::ServingSans::detect(vec![], "10.43.0.1".parse().unwrap());
+    let pki = rkube_pki::ClusterPki::load_or_create(&dir.join("tls"), &sans).unwrap();
     let cfg = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertise: "127.0.0.1:6443".into(),

@@ -193,13 +193,16 @@ pub async fn delete_object(call: &Call<'_>, opts: &Value) -> ApiResult<(Value, b
 /// Deletes the object at `rev`, with what it holds (a Service's IP and ports); false when it
 /// changed meanwhile.
 pub async fn remove(call: &Call<'_>, key: &str, rev: i64, obj: &Value) -> ApiResult<bool> {
-    let mut ops = vec![Op::delete(key)];
+    let (mut when, mut ops) = (Vec::new(), Vec::new());
     if call.def().kind == "Service" {
-        ops.extend(crate::alloc::held_keys(obj).into_iter().map(Op::delete));
+        // Only what this Service holds: a key recorded for another stays with it.
+        let owner = format!("{}/{}", call.ns().unwrap_or_default(), call.name());
+        let held = crate::alloc::held_keys(obj);
+        (when, ops) = crate::alloc::release(&*call.api.store, &held, &owner).await?;
     }
-    let txn = Txn::new()
-        .when([Compare::mod_revision_eq(key, rev)])
-        .and_then(ops);
+    when.push(Compare::mod_revision_eq(key, rev));
+    ops.push(Op::delete(key));
+    let txn = Txn::new().when(when).and_then(ops);
     Ok(call.api.store.txn(txn).await?.succeeded)
 }
 

@@ -7,13 +7,13 @@ pub(crate) mod create;
 mod delete;
 mod get;
 mod list;
-mod list_options;
 mod namespace;
 mod output;
 mod patch;
 pub mod proxy;
 pub(crate) mod splice;
 mod update;
+mod update_service;
 mod watch;
 
 use std::sync::Arc;
