@@ -17,7 +17,11 @@ use std::{borrow::Cow, cell::RefCell, collections::HashMap};
 use rkube_api::{patch::PatchType, ResourceDef};
 use serde_json::{Map, Value};
 
-use super::{paths::definition_name, schemas};
+use super::{
+    paths::definition_name,
+    schemas,
+    types::{self, Decoder},
+};
 use crate::{
     params::Params,
     status::{ApiError, ApiResult},
@@ -415,6 +419,17 @@ pub fn check(
     let Some(schema) = body_schema(def, sub) else {
         return Ok(Vec::new());
     };
+    // A value of the wrong type fails the decoding whatever the directive, before
+    // anything strict decoding finds (openapi/types.rs).
+    if let Err(m) = types::check(schema, root_kind(def, sub), obj, Decoder::Json) {
+        return Err(ApiError::bad_request(cannot_handle(
+            def,
+            sub,
+            obj,
+            raw,
+            &m.json_message(),
+        )));
+    }
     let directive = Directive::of(params);
     // Whether the object is known to hold no unknown field, so pruning would change nothing:
     // the scan went over every field of it (the JSON scan over every key, a repeated one's
@@ -518,6 +533,27 @@ pub fn check_patch(
     let Some(schema) = body_schema(def, sub) else {
         return Ok(Vec::new());
     };
+    // The patched object decodes into the kind's type: a value of the wrong type fails
+    // with upstream's 422 on field `patch`, whatever the directive (openapi/types.rs).
+    let decoder = match kind {
+        PatchType::Strategic => Decoder::Unstructured,
+        _ => Decoder::Json,
+    };
+    if let Err(m) = types::check(schema, root_kind(def, sub), patched, decoder) {
+        let (value, detail) = match kind {
+            PatchType::Strategic => (
+                serde_json::from_slice::<Value>(patch)
+                    .map(|v| go_value(&v))
+                    .unwrap_or_default(),
+                m.unstructured_message(),
+            ),
+            _ => (
+                serde_json::to_string(&*patched).unwrap_or_default(),
+                m.json_message(),
+            ),
+        };
+        return Err(patch_invalid(value, detail));
+    }
     let directive = Directive::of(params);
     let mut problems = Vec::new();
     let unknown = has_unknown(schema, patched);
@@ -548,15 +584,26 @@ pub fn check_patch(
                 .unwrap_or_default(),
             _ => result_json.unwrap_or_default(),
         };
-        let err = rkube_api::patch::PatchError::InvalidResult {
-            value,
-            detail: strict_message(&problems),
-        };
-        let mut api = ApiError::new(err.http_code(), err.reason(), err.to_string());
-        api.details = err.details();
-        return Err(api);
+        return Err(patch_invalid(value, strict_message(&problems)));
     }
     Ok(problems.iter().map(Problem::to_string).collect())
+}
+
+/// Upstream's 422 for a patched object that does not decode: `Invalid value: <value>:
+/// <detail>` on field `patch`.
+fn patch_invalid(value: String, detail: String) -> ApiError {
+    let err = rkube_api::patch::PatchError::InvalidResult { value, detail };
+    let mut api = ApiError::new(err.http_code(), err.reason(), err.to_string());
+    api.details = err.details();
+    api
+}
+
+/// The Go type name of the body of `def` (or of its subresource `sub`): `Deployment`.
+fn root_kind(def: &'static ResourceDef, sub: Option<&str>) -> &'static str {
+    match sub.and_then(|s| def.subresource(s)) {
+        Some(s) => s.kind,
+        None => def.kind,
+    }
 }
 
 /// Server-side apply: the applied configuration must fit the schema whatever the directive
@@ -572,39 +619,75 @@ pub fn check_apply(
     };
     let mut found = Vec::new();
     walk_smd(schema, applied, String::new(), &mut found);
-    if found.is_empty() {
-        return Ok(());
-    }
-    let errs: Vec<String> = found
+    let mut errs: Vec<String> = found
         .iter()
         .map(|p| format!("{p}: field not declared in schema"))
         .collect();
+    // Values of the wrong type, as structured-merge-diff's typed conversion refuses them.
+    if let Err(m) = types::check(schema, def.kind, applied, Decoder::Smd) {
+        errs.insert(0, m.smd_message());
+    }
+    if errs.is_empty() {
+        return Ok(());
+    }
     let errs = if errs.len() == 1 {
         errs[0].clone()
     } else {
         format!("errors:\n  {}", errs.join("\n  "))
     };
-    let name = applied
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let gvk = format!(
-        "{}, Kind={}",
-        if def.group.is_empty() {
-            format!("/{}", def.version)
-        } else {
-            format!("{}/{}", def.group, def.version)
-        },
-        def.kind
-    );
     Err(ApiError::new(
         500,
         "",
         format!(
-            "failed to create typed patch object ({}/{name}; {gvk}): {errs}",
-            namespace.unwrap_or_default()
+            "failed to create typed patch object ({}): {errs}",
+            gvknn(def, namespace, applied)
         ),
     ))
+}
+
+/// Server-side apply's merged result must decode into the kind's type (a whole number
+/// where an int goes, timestamps and quantities that parse): upstream's 500 when the
+/// converter refuses it.
+pub fn check_apply_result(
+    def: &'static ResourceDef,
+    namespace: Option<&str>,
+    merged: &Value,
+) -> ApiResult<()> {
+    let Some(schema) = body_schema(def, None) else {
+        return Ok(());
+    };
+    let Err(m) = types::check(schema, def.kind, merged, Decoder::Unstructured) else {
+        return Ok(());
+    };
+    Err(ApiError::new(
+        500,
+        "",
+        format!(
+            "failed to convert new object ({}) to proper version: unable to convert unstructured object to {}: {}",
+            gvknn(def, namespace, merged),
+            gvk(def),
+            m.unstructured_message()
+        ),
+    ))
+}
+
+/// `apps/v1, Kind=Deployment` (Go's GroupVersionKind.String()).
+fn gvk(def: &ResourceDef) -> String {
+    let gv = if def.group.is_empty() {
+        format!("/{}", def.version)
+    } else {
+        format!("{}/{}", def.group, def.version)
+    };
+    format!("{gv}, Kind={}", def.kind)
+}
+
+/// `default/web; apps/v1, Kind=Deployment` (the field manager's objectGVKNN).
+fn gvknn(def: &ResourceDef, namespace: Option<&str>, obj: &Value) -> String {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!("{}/{name}; {}", namespace.unwrap_or_default(), gvk(def))
 }
 
 /// Unknown fields in structured-merge-diff's path form: `.spec.template.spec

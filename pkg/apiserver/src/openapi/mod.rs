@@ -7,9 +7,11 @@
 //! Documents are built once, on first use. Like upstream, `/swagger-2.0.0.pb-v1` is not served.
 
 pub mod fields;
+mod go_time;
 mod markers;
 mod paths;
 pub(crate) mod schemas;
+pub mod types;
 mod v2;
 mod v2_proto;
 mod v3;

@@ -81,6 +81,7 @@ pub async fn apply(call: &Call<'_>) -> ApiResult<Response> {
             let obj = managed::apply(&cx, &zero, &applied, &mut entries, &who, force)
                 .map_err(|e| to_api(call, e))?;
             let mut obj = strip_nulls(obj);
+            crate::openapi::fields::check_apply_result(def, call.ns(), &obj)?;
             crate::object::meta_mut(&mut obj).insert("managedFields".into(), entries.encode());
             let create = Call {
                 api: call.api,
@@ -106,6 +107,7 @@ pub async fn apply(call: &Call<'_>) -> ApiResult<Response> {
                 let mut new = managed::apply(&cx, old, &applied, &mut entries, &who, force)
                     .map(strip_nulls)
                     .map_err(|e| to_api(call, e))?;
+                crate::openapi::fields::check_apply_result(def, call.ns(), &new)?;
                 let meta = crate::object::meta_mut(&mut new);
                 meta.insert("managedFields".into(), entries.encode());
                 // The stored object's identity stays; the configuration cannot change it.

@@ -303,6 +303,7 @@ fn list_metadata(s: &Scanned) -> Value {
 }
 
 pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
+    super::list_options::validate(&call.params, false)?;
     let def = call.def();
     let filter = Filter::new(def, &call.params)?;
     if matches!(call.output, Output::Json) && !super::convert::converts(def) {

@@ -7,6 +7,7 @@ pub(crate) mod create;
 mod delete;
 mod get;
 mod list;
+mod list_options;
 mod namespace;
 mod output;
 mod patch;

@@ -85,6 +85,7 @@ impl Sink {
 }
 
 pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
+    super::list_options::validate(&call.params, true)?;
     let def = call.def();
     let filter = Filter::new(def, &call.params)?;
     let p = &call.params;
