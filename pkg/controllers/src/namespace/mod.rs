@@ -17,6 +17,9 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::{Context, Error, Result};
 
+mod conditions;
+use conditions::Remaining;
+
 const FINALIZER: &str = "kubernetes";
 
 pub async fn run(ctx: Context) {
@@ -52,9 +55,12 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action> {
     let name = ns.name_any();
     let remaining = delete_contents(&ctx.client, &name).await?;
     let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-    if remaining > 0 {
-        set_condition(&namespaces, &ns, remaining).await;
-        debug!(remaining, "namespace content remaining");
+    if remaining.objects() > 0 || !remaining.delete_errors.is_empty() {
+        set_conditions(&namespaces, &ns, &remaining).await;
+        debug!(
+            remaining = remaining.objects(),
+            "namespace content remaining"
+        );
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let mut done = (*ns).clone();
@@ -73,10 +79,10 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action> {
     Ok(Action::await_change())
 }
 
-/// Deletes what is left in `ns`; returns how many objects still exist.
-async fn delete_contents(client: &kube::Client, ns: &str) -> Result<usize> {
+/// Deletes what is left in `ns`; returns what still exists, and which deletes failed.
+async fn delete_contents(client: &kube::Client, ns: &str) -> Result<Remaining> {
     let discovery = Discovery::new(client.clone()).run().await?;
-    let mut remaining = 0;
+    let mut remaining = Remaining::default();
     for group in discovery.groups() {
         for (ar, caps) in group.recommended_resources() {
             if caps.scope != Scope::Namespaced
@@ -86,40 +92,60 @@ async fn delete_contents(client: &kube::Client, ns: &str) -> Result<usize> {
                 continue;
             }
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
-            let items = api.list(&ListParams::default()).await?.items;
-            for obj in &items {
-                if obj.metadata.deletion_timestamp.is_none() {
-                    match api
-                        .delete(&obj.name_any(), &DeleteParams::background())
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+            // As upstream, one resource type failing does not stop the others.
+            if let Err(e) = delete_all(&api).await {
+                remaining.delete_errors.push(e.to_string());
             }
             // Whatever a delete did not remove at once (finalizers, graceful pods) still counts.
-            remaining += api.list(&ListParams::default()).await?.items.len();
+            match api.list(&ListParams::default()).await {
+                Ok(list) => {
+                    for obj in &list.items {
+                        let finalizers = obj.metadata.finalizers.as_deref().unwrap_or_default();
+                        remaining.count(&ar.plural, &ar.group, finalizers);
+                    }
+                }
+                Err(e) => remaining.delete_errors.push(e.to_string()),
+            }
         }
     }
     Ok(remaining)
 }
 
-async fn set_condition(api: &Api<Namespace>, ns: &Namespace, remaining: usize) {
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let status = json!({
-        "status": {
-            "phase": "Terminating",
-            "conditions": [{
-                "type": "NamespaceContentRemaining",
-                "status": "True",
-                "reason": "SomeResourcesRemain",
-                "message": format!("Some resources are remaining: {remaining} object(s)"),
-                "lastTransitionTime": now.to_string(),
-            }]
+async fn delete_all(api: &Api<DynamicObject>) -> Result<()> {
+    for obj in api.list(&ListParams::default()).await?.items {
+        if obj.metadata.deletion_timestamp.is_some() {
+            continue;
         }
-    });
+        match api
+            .delete(&obj.name_any(), &DeleteParams::background())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the namespace's conditions when they changed (upstream's updateConditions).
+async fn set_conditions(api: &Api<Namespace>, ns: &Namespace, remaining: &Remaining) {
+    let current: Vec<serde_json::Value> = ns
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // metav1.Time: second precision.
+    let now = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
+    let Some(conditions) = conditions::update(&current, remaining, &now.to_string()) else {
+        return;
+    };
+    let status = json!({"status": {"phase": "Terminating", "conditions": conditions}});
     let _ = api
         .patch_status(
             &ns.name_any(),
