@@ -105,11 +105,16 @@ pub fn prepare_for_update(
             }
         }
     }
-    // System metadata is never the client's to change.
+    // System metadata is never the client's to change. A uid the client sent is kept for
+    // validation to refuse when it differs (upstream's BeforeUpdate fills only an empty one).
     if let (Some(nm), Some(om)) = (
         new.get_mut("metadata").and_then(Value::as_object_mut),
         old.get("metadata"),
     ) {
+        let sent_uid = nm
+            .get("uid")
+            .and_then(Value::as_str)
+            .is_some_and(|u| !u.is_empty());
         for f in [
             "uid",
             "creationTimestamp",
@@ -117,6 +122,9 @@ pub fn prepare_for_update(
             "deletionGracePeriodSeconds",
             "generation",
         ] {
+            if f == "uid" && sent_uid {
+                continue;
+            }
             match om.get(f) {
                 Some(v) => nm.insert(f.into(), v.clone()),
                 None => nm.remove(f),

@@ -89,3 +89,26 @@ async fn a_lease_put_must_carry_its_resource_version() {
     let (code, body) = send(&lb, Method::PUT, &format!("{cms}/cm"), Some(cm)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_changed_uid_is_refused_and_a_missing_one_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("admin", &["system:masters"], "kubectl/v1.33.0");
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}});
+    let (_, created) = send(&lb, Method::POST, cms, Some(cm.clone())).await;
+
+    let mut other = created.clone();
+    other["metadata"]["uid"] = json!("other");
+    let (code, status) = send(&lb, Method::PUT, &format!("{cms}/u"), Some(other)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        status["message"],
+        "ConfigMap \"u\" is invalid: metadata.uid: Invalid value: \"other\": field is immutable"
+    );
+    // Without one, the stored uid stays.
+    let (code, updated) = send(&lb, Method::PUT, &format!("{cms}/u"), Some(cm)).await;
+    assert_eq!(code, StatusCode::OK, "{updated}");
+    assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
+}
