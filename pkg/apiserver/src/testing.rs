@@ -69,6 +69,29 @@ pub async fn send(
     )
 }
 
+/// A request with a body of the given content type (a patch); the status and the decoded body.
+pub async fn send_with(
+    lb: &Loopback,
+    method: Method,
+    uri: &str,
+    content_type: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = lb.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
 /// The next line of a streamed body (a watch event), within 10 s; `buf` keeps what was read
 /// past it.
 pub async fn next_line(body: &mut Body, buf: &mut Vec<u8>) -> Value {

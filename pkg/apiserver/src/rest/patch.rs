@@ -51,11 +51,15 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
                 &body,
                 &mut patched,
             )?);
-            let mut new = old.clone();
-            new["spec"]["replicas"] = patched
+            let replicas = patched
                 .pointer("/spec/replicas")
                 .cloned()
                 .unwrap_or(Value::Null);
+            if let Some(n) = replicas.as_i64() {
+                super::update::check_scale(crate::object::name(old), n)?;
+            }
+            let mut new = old.clone();
+            new["spec"]["replicas"] = replicas;
             return Ok(new);
         }
         let mut new = rkube_api::patch::apply_patch(def, kind, old, &body).map_err(to_api)?;

@@ -112,3 +112,39 @@ async fn a_changed_uid_is_refused_and_a_missing_one_kept() {
     assert_eq!(code, StatusCode::OK, "{updated}");
     assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
 }
+
+#[tokio::test]
+async fn a_negative_scale_is_refused_as_a_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("admin", &["system:masters"], "kubectl/v1.33.0");
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
+    let deploys = "/apis/apps/v1/namespaces/default/deployments";
+    let (code, body) = send(&lb, Method::POST, deploys, Some(deploy)).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let want = "Scale.autoscaling \"d\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0";
+    let scale = format!("{deploys}/d/scale");
+    let (code, status) = send(
+        &lb,
+        Method::PUT,
+        &scale,
+        Some(json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": "d"}, "spec": {"replicas": -1}})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["message"], want);
+    let (code, status) = crate::testing::send_with(
+        &lb,
+        Method::PATCH,
+        &scale,
+        "application/merge-patch+json",
+        json!({"spec": {"replicas": -1}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["message"], want);
+}

@@ -388,14 +388,7 @@ async fn update_scale(call: &Call<'_>, body: Value) -> ApiResult<Response> {
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    if replicas < 0 {
-        let err = rkube_api::FieldError {
-            kind: rkube_api::FieldErrorKind::Invalid(json!(replicas)),
-            field: "spec.replicas".into(),
-            detail: "must be greater than or equal to 0".into(),
-        };
-        return Err(ApiError::invalid(&SCALE, call.name(), &[err]));
-    }
+    check_scale(call.name(), replicas)?;
     let expected = precondition(&body)?;
     let written = guaranteed_update(call, expected, |old| {
         let mut new = old.clone();
@@ -405,6 +398,20 @@ async fn update_scale(call: &Call<'_>, body: Value) -> ApiResult<Response> {
     .await?;
     respond(call, StatusCode::OK, to_scale(&written.into_object()))
         .inspect(|_| tracing::debug!(resource = def.plural, replicas, "scaled"))
+}
+
+/// A Scale's replicas, refused as upstream's scale storage does: about the Scale, not the
+/// object scaled.
+pub(super) fn check_scale(name: &str, replicas: i64) -> ApiResult<()> {
+    if replicas >= 0 {
+        return Ok(());
+    }
+    let err = rkube_api::FieldError {
+        kind: rkube_api::FieldErrorKind::Invalid(json!(replicas)),
+        field: "spec.replicas".into(),
+        detail: "must be greater than or equal to 0".into(),
+    };
+    Err(ApiError::invalid(&SCALE, name, &[err]))
 }
 
 /// The autoscaling/v1 Scale kind: for patches of /scale and errors about Scale objects.
