@@ -55,7 +55,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "PORT")]
     https_listen_port: Option<u16>,
 
-    /// The IP this server advertises to clients and agents (default: a host address).
+    /// The IP this server advertises to clients, agents and the kubernetes Service
+    /// (default: --bind-address unless 0.0.0.0 or loopback, else a host address).
     #[arg(long, value_name = "IP")]
     advertise_address: Option<String>,
 

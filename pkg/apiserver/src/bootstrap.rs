@@ -1,5 +1,6 @@
 //! Objects every cluster has from its first start: the four system namespaces and the
-//! `kubernetes` Service on the first address of the service range.
+//! `kubernetes` Service on the first address of the service range, to the secure `port`
+//! (rkube-server keeps it, its Endpoints and EndpointSlice right from then on).
 
 use rkube_store::StoreExt;
 use serde_json::{json, Value};
@@ -13,7 +14,7 @@ use crate::{
     strategy,
 };
 
-pub async fn ensure(api: &Api) -> ApiResult<()> {
+pub async fn ensure(api: &Api, port: u16) -> ApiResult<()> {
     let namespaces =
         rkube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -27,7 +28,7 @@ pub async fn ensure(api: &Api) -> ApiResult<()> {
             "type": "ClusterIP",
             "clusterIP": ip,
             "clusterIPs": [ip],
-            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
             "sessionAffinity": "None",
         },
     });

@@ -111,8 +111,16 @@ impl ApiServer {
             .as_ref()
             .map(|c| proxy::kubelet::KubeletClient::new(&cfg.ca_pem, &c.cert_pem, &c.key_pem))
             .transpose()?;
+        let listener = tokio::net::TcpListener::bind(cfg.bind)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: cfg.bind,
+                source,
+            })?;
+        // After binding: the Service's targetPort is the port taken (`:0` in tests).
+        let port = listener.local_addr().map_err(Error::Serve)?.port();
         let api = rest::Api::new(store, ranges);
-        bootstrap::ensure(&api)
+        bootstrap::ensure(&api, port)
             .await
             .map_err(|e| Error::Bootstrap(e.to_string()))?;
         let state = Arc::new(AppState {
@@ -123,12 +131,6 @@ impl ApiServer {
             join: cfg.join,
         });
         let app = Router::new().fallback(dispatch).with_state(state);
-        let listener = tokio::net::TcpListener::bind(cfg.bind)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: cfg.bind,
-                source,
-            })?;
         Ok(Self { listener, tls, app })
     }
 

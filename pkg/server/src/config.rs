@@ -11,7 +11,7 @@ pub struct ServerConfig {
     pub datastore: Option<EtcdConfig>,
     pub bind_address: IpAddr,
     pub https_listen_port: u16,
-    /// The address other nodes and clients reach this server at (default: a host address).
+    /// The address other nodes and clients reach this server at (default: see `advertise_ip`).
     pub advertise_address: Option<IpAddr>,
     pub write_kubeconfig: PathBuf,
     pub write_kubeconfig_mode: u32,
@@ -81,6 +81,17 @@ impl ServerConfig {
         self.data_dir.join("agent")
     }
 
+    /// The address clients, agents and the `kubernetes` Endpoints get: `--advertise-address`,
+    /// else the bind address unless it is 0.0.0.0 or loopback, else a host address (upstream's
+    /// defaulting), else 127.0.0.1.
+    pub fn advertise_ip(&self) -> IpAddr {
+        advertise_ip(self.advertise_address, self.bind_address, || {
+            rkube_pki::host_addresses()
+                .into_iter()
+                .find(|a| a.is_ipv4())
+        })
+    }
+
     pub fn token_file(&self) -> PathBuf {
         self.data_dir.join("server").join("token")
     }
@@ -92,5 +103,35 @@ impl ServerConfig {
                 dir: self.store_dir(),
             },
         }
+    }
+}
+
+fn advertise_ip(
+    advertise: Option<IpAddr>,
+    bind: IpAddr,
+    host: impl FnOnce() -> Option<IpAddr>,
+) -> IpAddr {
+    advertise
+        .or_else(|| (!bind.is_unspecified() && !bind.is_loopback()).then_some(bind))
+        .or_else(host)
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertise_ip_prefers_the_flag_then_a_specific_bind_address_then_the_host() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let host = || Some(ip("192.0.2.7"));
+        assert_eq!(
+            advertise_ip(Some(ip("10.0.0.1")), ip("10.0.0.2"), host),
+            ip("10.0.0.1")
+        );
+        assert_eq!(advertise_ip(None, ip("10.0.0.2"), host), ip("10.0.0.2"));
+        assert_eq!(advertise_ip(None, ip("0.0.0.0"), host), ip("192.0.2.7"));
+        assert_eq!(advertise_ip(None, ip("127.0.0.1"), host), ip("192.0.2.7"));
+        assert_eq!(advertise_ip(None, ip("0.0.0.0"), || None), ip("127.0.0.1"));
     }
 }

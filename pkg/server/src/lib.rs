@@ -3,6 +3,9 @@
 mod agent;
 mod config;
 mod dns;
+mod kubernetes_objects;
+mod kubernetes_reconciler;
+mod master_leases;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -52,14 +55,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         );
         let compactor = Compactor::start(store.clone(), cfg.compaction_interval);
 
-        let advertise_ip = cfg
-            .advertise_address
-            .or_else(|| {
-                rkube_pki::host_addresses()
-                    .into_iter()
-                    .find(|a| a.is_ipv4())
-            })
-            .unwrap_or_else(|| "127.0.0.1".parse().expect("an IP"));
+        let advertise_ip = cfg.advertise_ip();
         let port = cfg.https_listen_port;
         let api_cfg = rkube_apiserver::Config {
             bind: SocketAddr::new(cfg.bind_address, port),
@@ -131,7 +127,18 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         let node_user = format!("system:node:{}", cfg.agent.node_name);
         let agent_client =
             (!cfg.disable_agent).then(|| client(&node_user, &["system:nodes"], "kubelet"));
+        let apiserver_client = client("system:apiserver", &["system:masters"], "kube-apiserver");
         let serving = tokio::spawn(server.serve(stopped(stop_rx.clone())));
+        let endpoints = tokio::spawn(
+            kubernetes_reconciler::Reconciler {
+                client: apiserver_client,
+                leases: master_leases::MasterLeases::new(store.clone()),
+                ip: advertise_ip,
+                port: local.port(),
+                service_ip,
+            }
+            .run(stopped(stop_rx.clone())),
+        );
         let mut ctx = rkube_controllers::Context::new(controllers_client, pki.ca_cert_pem());
         ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
         ctx.node_eviction_rate = cfg.node_eviction_rate;
@@ -196,6 +203,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         shutdown.await;
         info!("shutting down");
         let _ = stop_tx.send(true);
+        let _ = endpoints.await;
         let _ = controllers.await;
         let _ = scheduler.await;
         if let Some(agent) = agent {

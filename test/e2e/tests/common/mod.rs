@@ -101,7 +101,8 @@ pub struct Cluster {
     pub kubeconfig: PathBuf,
     pub port: u16,
     child: Option<Child>,
-    extra: Vec<String>,
+    /// The flags after the harness' own (a restart with [`Cluster::launch`] uses them again).
+    pub extra: Vec<String>,
     /// Runs the embedded agent (kubelet); its pod bridge, to remove on drop.
     pub agent: Option<Agent>,
     /// A node IP of the cluster's own (dropped after the cluster's teardown).
@@ -236,12 +237,13 @@ impl Cluster {
             .arg("server")
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
-            .args([
-                "--bind-address",
-                "127.0.0.1",
-                "--https-listen-port",
-                &self.port.to_string(),
-            ])
+            // Loopback unless the test binds elsewhere (a flag may be given once).
+            .args(if self.extra.iter().any(|a| a == "--bind-address") {
+                &[][..]
+            } else {
+                &["--bind-address", "127.0.0.1"][..]
+            })
+            .args(["--https-listen-port", &self.port.to_string()])
             .arg("--write-kubeconfig")
             .arg(&self.kubeconfig)
             .args(if self.agent.is_some() {
