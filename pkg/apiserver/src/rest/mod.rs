@@ -16,6 +16,7 @@ pub(crate) mod splice;
 mod update;
 mod update_service;
 mod watch;
+mod write_options;
 
 use std::sync::Arc;
 
@@ -115,6 +116,7 @@ pub async fn handle(call: Call<'_>) -> ApiResult<Response> {
     if !allowed {
         return Err(ApiError::method_not_supported(def.kind, verb.as_str()));
     }
+    write_options::validate(&call.params, verb)?;
     // Field validation warnings the handlers record become `Warning` headers (output.rs).
     output::with_recorded_warnings(async {
         match verb {
