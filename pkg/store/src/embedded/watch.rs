@@ -51,10 +51,14 @@ async fn follow(
     mut sub: broadcast::Receiver<Arc<Batch>>,
     tx: mpsc::Sender<Result<WatchEvent>>,
 ) {
+    // The log is read at the start and after the broadcast lagged, never merely because
+    // commits landed meanwhile: those are in the broadcast (subscribed before the first read),
+    // and a compaction since must not fail a watcher that is keeping up.
+    let mut behind = true;
     loop {
         // Catch up from disk while the broadcast cannot cover what is owed.
         let Some(store) = inner.upgrade() else { return };
-        if next <= store.current.load(Ordering::Acquire) {
+        if behind && next <= store.current.load(Ordering::Acquire) {
             let backlog = match read_log(&store, &req, next) {
                 Ok(b) => b,
                 Err(e) => {
@@ -64,6 +68,7 @@ async fn follow(
             };
             drop(store);
             next = backlog.1 + 1;
+            behind = false;
             for ev in backlog.0 {
                 if tx.send(Ok(ev)).await.is_err() {
                     return;
@@ -81,7 +86,7 @@ async fn follow(
                 }
                 next = next.max(batch.last_revision + 1);
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Lagged(_)) => behind = true,
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
