@@ -13,19 +13,7 @@ use crate::{
 };
 
 /// The kind upstream's errors name.
-static LIST_OPTIONS: ResourceDef = ResourceDef {
-    group: "meta.k8s.io",
-    version: "v1",
-    kind: "ListOptions",
-    plural: "listoptions",
-    singular: "listoptions",
-    namespaced: false,
-    verbs: &[],
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage: "",
-};
+static LIST_OPTIONS: ResourceDef = super::write_options::options_kind("ListOptions");
 
 pub fn validate(params: &Params, watch: bool) -> ApiResult<()> {
     let errs = if watch {

@@ -16,7 +16,8 @@ use crate::{
 /// metav1's FieldManagerMaxLength.
 const FIELD_MANAGER_MAX: usize = 128;
 
-const fn options(kind: &'static str) -> ResourceDef {
+/// A meta.k8s.io options kind (CreateOptions, ListOptions...), for the errors about it.
+pub(super) const fn options_kind(kind: &'static str) -> ResourceDef {
     ResourceDef {
         group: "meta.k8s.io",
         version: "v1",
@@ -32,9 +33,9 @@ const fn options(kind: &'static str) -> ResourceDef {
     }
 }
 
-static CREATE: ResourceDef = options("CreateOptions");
-static UPDATE: ResourceDef = options("UpdateOptions");
-static PATCH: ResourceDef = options("PatchOptions");
+static CREATE: ResourceDef = options_kind("CreateOptions");
+static UPDATE: ResourceDef = options_kind("UpdateOptions");
+static PATCH: ResourceDef = options_kind("PatchOptions");
 
 pub fn validate(params: &Params, verb: Verb) -> ApiResult<()> {
     let def = match verb {
