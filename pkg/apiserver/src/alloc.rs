@@ -87,13 +87,39 @@ pub fn held_keys(svc: &Value) -> Vec<String> {
             keys.push(ip_key(ip));
         }
     }
-    for n in node_ports(svc) {
+    for n in node_ports(svc).into_iter().chain(health_check_port(svc)) {
         let k = port_key(n);
         if !keys.contains(&k) {
             keys.push(k);
         }
     }
     keys
+}
+
+/// The Service's healthCheckNodePort, when set.
+pub fn health_check_port(svc: &Value) -> Option<i64> {
+    svc.pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_i64)
+        .filter(|n| *n > 0)
+}
+
+/// Picks a healthCheckNodePort for a Service that needs one and has none (upstream's
+/// allocHealthCheckNodePort), apart from its ports' node ports.
+pub fn assign_health_check_port(svc: &mut Value, ranges: &Ranges, seed: u64, n: u32) {
+    if !update::needs_health_check(svc) || health_check_port(svc).is_some() {
+        return;
+    }
+    let used = node_ports(svc);
+    let mut k = 0u32;
+    let chosen = loop {
+        // Its own stream of candidates, apart from the ports' (see assign_node_ports).
+        let c = i64::from(ranges.port_candidate(seed, n.wrapping_mul(31).wrapping_add(1000 + k)));
+        k += 1;
+        if !used.contains(&c) || k > 64 {
+            break c;
+        }
+    };
+    svc["spec"]["healthCheckNodePort"] = json!(chosen);
 }
 
 /// The non-zero node ports of a Service's ports, in order.
@@ -150,7 +176,9 @@ pub fn assign(svc: &mut Value, ranges: &Ranges, seed: u64, n: u32) -> Result<(),
     if service_type(svc) != "ExternalName" {
         assign_cluster_ip(svc, ranges, seed, n)?;
     }
-    assign_node_ports(svc, ranges, seed, n, &[])
+    assign_node_ports(svc, ranges, seed, n, &[])?;
+    assign_health_check_port(svc, ranges, seed, n);
+    Ok(())
 }
 
 /// A Service's type; an absent one is ClusterIP.
@@ -262,6 +290,8 @@ pub fn assign_node_ports(
     if !pick_missing {
         return Ok(());
     }
+    // A healthCheckNodePort asked for is not picked again for a port.
+    used.extend(health_check_port(svc));
     let mut k = 0u32;
     if let Some(ports) = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         for p in ports.iter_mut() {

@@ -144,7 +144,9 @@ pub fn assign_update(
         assign_cluster_ip(new, ranges, seed, n)?;
     }
     let kept = node_ports(old);
-    assign_node_ports(new, ranges, seed, n, &kept)
+    assign_node_ports(new, ranges, seed, n, &kept)?;
+    super::assign_health_check_port(new, ranges, seed, n);
+    Ok(())
 }
 
 #[cfg(test)]

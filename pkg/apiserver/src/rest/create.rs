@@ -96,7 +96,16 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         crate::managed::record_create(call, &mut obj);
     }
     let name = crate::object::name(&obj).to_string();
-    let errs = rkube_api::validation::validate(def, &obj, None);
+    let errs = if def.kind == "Service" {
+        // As upstream, whose allocation comes first: a Service is validated with what it
+        // will be given (a LoadBalancer with externalTrafficPolicy Local needs its
+        // healthCheckNodePort); the commit picks its own values.
+        let mut allocated = obj.clone();
+        alloc::assign(&mut allocated, &call.api.ranges, 0, 0)?;
+        rkube_api::validation::validate(def, &allocated, None)
+    } else {
+        rkube_api::validation::validate(def, &obj, None)
+    };
     if !errs.is_empty() {
         return Err(ApiError::invalid(def, &name, &errs));
     }
@@ -228,6 +237,22 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
                     kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!([ip])),
                     field: "spec.clusterIPs".into(),
                     detail: format!("failed to allocate IP {ip}: provided IP is already allocated"),
+                };
+                return Err(ApiError::invalid(def, &name, &[err]));
+            }
+        }
+        if let Some(hc) = alloc::health_check_port(obj) {
+            if call
+                .api
+                .store
+                .get(alloc::port_key(hc).as_bytes())
+                .await?
+                .is_some()
+            {
+                let err = rkube_api::FieldError {
+                    kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!(hc)),
+                    field: "spec.healthCheckNodePort".into(),
+                    detail: "provided port is already allocated".into(),
                 };
                 return Err(ApiError::invalid(def, &name, &[err]));
             }

@@ -121,6 +121,14 @@ fn refused(base: &Value, k: &str) -> Option<ApiError> {
             format!("failed to allocate IP {ip}: provided IP is already allocated"),
         ));
     }
+    if let Some(hc) = alloc::health_check_port(base).filter(|hc| alloc::port_key(*hc) == k) {
+        return Some(alloc::invalid(
+            base,
+            "spec.healthCheckNodePort",
+            json!(hc),
+            "provided port is already allocated".into(),
+        ));
+    }
     let ports = base.pointer("/spec/ports").and_then(Value::as_array)?;
     ports.iter().enumerate().find_map(|(i, p)| {
         let np = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);

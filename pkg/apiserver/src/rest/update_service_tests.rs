@@ -355,3 +355,67 @@ async fn delete_releases_only_what_the_service_holds() {
     assert_eq!(c.port_holder(np).await.as_deref(), Some("default/b"));
     assert_eq!(c.holder(&alloc::ip_key(&ip)).await, None);
 }
+
+#[tokio::test]
+async fn a_local_load_balancer_gets_a_health_check_node_port_held_until_it_goes() {
+    let c = cluster().await;
+    let lb = svc(
+        "lb",
+        json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+               "selector": {"app": "lb"}, "ports": [{"port": 80}]}),
+    );
+    let created = c.create(lb).await;
+    let hc = created["spec"]["healthCheckNodePort"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no healthCheckNodePort: {created}"));
+    assert!((30000..=32767).contains(&hc));
+    assert_ne!(hc, node_port_of(&created, 0));
+    assert_eq!(c.port_holder(hc).await.as_deref(), Some("default/lb"));
+
+    // Another Service may not ask for it.
+    let (code, status) = c
+        .send(
+            Method::POST,
+            SVCS,
+            "application/json",
+            svc(
+                "other",
+                json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                       "healthCheckNodePort": hc, "ports": [{"port": 80}]}),
+            ),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        message(&status),
+        format!("Service \"other\" is invalid: spec.healthCheckNodePort: Invalid value: {hc}: provided port is already allocated")
+    );
+
+    // Cluster traffic policy: the port is dropped and released; Local again: a new one.
+    let cluster_wide = c
+        .patched("lb", json!({"spec": {"externalTrafficPolicy": "Cluster"}}))
+        .await;
+    assert!(
+        cluster_wide["spec"].get("healthCheckNodePort").is_none(),
+        "{cluster_wide}"
+    );
+    assert_eq!(c.port_holder(hc).await, None);
+    let local = c
+        .patched("lb", json!({"spec": {"externalTrafficPolicy": "Local"}}))
+        .await;
+    let again = local["spec"]["healthCheckNodePort"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no healthCheckNodePort: {local}"));
+    assert_eq!(c.port_holder(again).await.as_deref(), Some("default/lb"));
+
+    let (code, _) = c
+        .send(
+            Method::DELETE,
+            &format!("{SVCS}/lb"),
+            "application/json",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(c.port_holder(again).await, None);
+}
