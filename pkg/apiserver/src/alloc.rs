@@ -207,6 +207,43 @@ pub fn invalid(svc: &Value, field: &str, value: Value, detail: String) -> ApiErr
     )
 }
 
+/// Upstream's 422 when the held key `k` is a value the client asked for; `None` when it was
+/// picked here.
+pub fn refused(base: &Value, k: &str) -> Option<ApiError> {
+    let ip = base
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !ip.is_empty() && ip_key(ip) == k {
+        return Some(invalid(
+            base,
+            "spec.clusterIPs",
+            json!([ip]),
+            format!("failed to allocate IP {ip}: provided IP is already allocated"),
+        ));
+    }
+    if let Some(hc) = health_check_port(base).filter(|hc| port_key(*hc) == k) {
+        return Some(invalid(
+            base,
+            "spec.healthCheckNodePort",
+            json!(hc),
+            "provided port is already allocated".into(),
+        ));
+    }
+    let ports = base.pointer("/spec/ports").and_then(Value::as_array)?;
+    ports.iter().enumerate().find_map(|(i, p)| {
+        let np = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+        (np > 0 && port_key(np) == k).then(|| {
+            invalid(
+                base,
+                &format!("spec.ports[{i}].nodePort"),
+                json!(np),
+                "provided port is already allocated".into(),
+            )
+        })
+    })
+}
+
 /// Picks a cluster IP when none is set, or checks the one asked for; clusterIPs follows.
 pub fn assign_cluster_ip(
     svc: &mut Value,

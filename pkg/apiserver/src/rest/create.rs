@@ -216,68 +216,12 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
         if call.api.store.get(key.as_bytes()).await?.is_some() {
             return Err(ApiError::already_exists(def, &name));
         }
-        let explicit_ip = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .is_some_and(|ip| !ip.is_empty() && ip != "None");
-        if explicit_ip {
-            let ip = obj
-                .pointer("/spec/clusterIP")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if call
-                .api
-                .store
-                .get(alloc::ip_key(&ip).as_bytes())
-                .await?
-                .is_some()
-            {
-                let err = rkube_api::FieldError {
-                    kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!([ip])),
-                    field: "spec.clusterIPs".into(),
-                    detail: format!("failed to allocate IP {ip}: provided IP is already allocated"),
-                };
-                return Err(ApiError::invalid(def, &name, &[err]));
-            }
-        }
-        if let Some(hc) = alloc::health_check_port(obj) {
-            if call
-                .api
-                .store
-                .get(alloc::port_key(hc).as_bytes())
-                .await?
-                .is_some()
-            {
-                let err = rkube_api::FieldError {
-                    kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!(hc)),
-                    field: "spec.healthCheckNodePort".into(),
-                    detail: "provided port is already allocated".into(),
-                };
-                return Err(ApiError::invalid(def, &name, &[err]));
-            }
-        }
-        for (i, p) in obj
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(np) = p.get("nodePort").and_then(Value::as_i64).filter(|n| *n > 0) {
-                if call
-                    .api
-                    .store
-                    .get(alloc::port_key(np).as_bytes())
-                    .await?
-                    .is_some()
-                {
-                    let err = rkube_api::FieldError {
-                        kind: rkube_api::FieldErrorKind::Invalid(serde_json::json!(np)),
-                        field: format!("spec.ports[{i}].nodePort"),
-                        detail: "provided port is already allocated".into(),
-                    };
-                    return Err(ApiError::invalid(def, &name, &[err]));
+        // A value asked for and held by another Service is a 422; a picked one that was
+        // taken makes the next attempt pick others.
+        for k in alloc::held_keys(&candidate) {
+            if call.api.store.get(k.as_bytes()).await?.is_some() {
+                if let Some(err) = alloc::refused(obj, &k) {
+                    return Err(err);
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! writers never get one value and a failed update takes or releases nothing.
 
 use rkube_store::{Compare, CompareResult, CompareTarget, Op, StoreExt, Txn};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
     update::{stored_bytes, Written},
@@ -96,7 +96,7 @@ pub async fn commit(
                 }
                 continue;
             }
-            if let Some(err) = refused(base, &k) {
+            if let Some(err) = alloc::refused(base, &k) {
                 return Err(err);
             }
         }
@@ -104,43 +104,6 @@ pub async fn commit(
     Err(ApiError::internal(
         "failed to allocate a cluster IP or node port: the range is full",
     ))
-}
-
-/// Upstream's 422 when the held key `k` is a value the client asked for; `None` when it was
-/// picked here.
-fn refused(base: &Value, k: &str) -> Option<ApiError> {
-    let ip = base
-        .pointer("/spec/clusterIP")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !ip.is_empty() && alloc::ip_key(ip) == k {
-        return Some(alloc::invalid(
-            base,
-            "spec.clusterIPs",
-            json!([ip]),
-            format!("failed to allocate IP {ip}: provided IP is already allocated"),
-        ));
-    }
-    if let Some(hc) = alloc::health_check_port(base).filter(|hc| alloc::port_key(*hc) == k) {
-        return Some(alloc::invalid(
-            base,
-            "spec.healthCheckNodePort",
-            json!(hc),
-            "provided port is already allocated".into(),
-        ));
-    }
-    let ports = base.pointer("/spec/ports").and_then(Value::as_array)?;
-    ports.iter().enumerate().find_map(|(i, p)| {
-        let np = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
-        (np > 0 && alloc::port_key(np) == k).then(|| {
-            alloc::invalid(
-                base,
-                &format!("spec.ports[{i}].nodePort"),
-                json!(np),
-                "provided port is already allocated".into(),
-            )
-        })
-    })
 }
 
 #[cfg(test)]
