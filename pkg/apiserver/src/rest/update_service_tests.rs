@@ -76,6 +76,13 @@ impl Cluster {
     async fn port_holder(&self, np: i64) -> Option<String> {
         self.holder(&alloc::port_key(np)).await
     }
+
+    /// How many node-port keys are held, by any Service.
+    async fn node_ports_held(&self) -> usize {
+        let prefix = "/registry/rkube/nodeports/";
+        let held = self.store.range(rkube_store::RangeRequest::prefix(prefix));
+        held.await.unwrap().kvs.len()
+    }
 }
 
 fn svc(name: &str, spec: Value) -> Value {
@@ -180,15 +187,7 @@ async fn a_node_port_held_by_another_service_is_refused() {
     assert_eq!(c.port_holder(taken).await.as_deref(), Some("default/a"));
     // The same from ClusterIP, and nothing of what the failed update picked stays taken.
     c.create(cluster_ip("d")).await;
-    let before = c
-        .store
-        .range(rkube_store::RangeRequest::prefix(
-            "/registry/rkube/nodeports/",
-        ))
-        .await
-        .unwrap()
-        .kvs
-        .len();
+    let before = c.node_ports_held().await;
     let (code, _) = c
         .patch(
             "d",
@@ -196,15 +195,7 @@ async fn a_node_port_held_by_another_service_is_refused() {
         )
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
-    let after = c
-        .store
-        .range(rkube_store::RangeRequest::prefix(
-            "/registry/rkube/nodeports/",
-        ))
-        .await
-        .unwrap()
-        .kvs
-        .len();
+    let after = c.node_ports_held().await;
     assert_eq!(before, after);
 }
 
