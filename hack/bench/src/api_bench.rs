@@ -61,6 +61,17 @@ struct Args {
     /// raw side is etcd itself, instead of the embedded store (hack/bench/api.sh --etcd).
     #[arg(long)]
     etcd: Option<String>,
+    /// Only these parts (create = creates and GETs, pods = the 10k-pod LISTs and RSS, watch),
+    /// e.g. `--only create` to iterate on the create path.
+    #[arg(long, value_delimiter = ',', default_value = "create,pods,watch")]
+    only: Vec<Part>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Create,
+    Pods,
+    Watch,
 }
 
 /// The raw side's keys live under this prefix, apart from the server's `/registry` when both
@@ -816,10 +827,16 @@ async fn run(args: &Args, server: &mut Server, raw_dir: &Path) -> Result<Vec<Row
         store: Arc::clone(&store),
         scale: args.scale,
     };
-    bench_create_get(&cx, &mut rows).await?;
-    bench_pods(&cx, server, &mut rows).await?;
-    bench_watch(&cx, 100, cx.n(1_000), &mut rows).await?;
-    bench_watch(&cx, 1000, cx.n(200), &mut rows).await?;
+    if args.only.contains(&Part::Create) {
+        bench_create_get(&cx, &mut rows).await?;
+    }
+    if args.only.contains(&Part::Pods) {
+        bench_pods(&cx, server, &mut rows).await?;
+    }
+    if args.only.contains(&Part::Watch) {
+        bench_watch(&cx, 100, cx.n(1_000), &mut rows).await?;
+        bench_watch(&cx, 1000, cx.n(200), &mut rows).await?;
+    }
     rows.push(Row::new(
         "server RSS, peak (VmHWM)",
         "MiB",

@@ -211,7 +211,9 @@ pub async fn read_list(call: &Call<'_>, filter: &Filter) -> ApiResult<Listed> {
 }
 
 /// Walks the objects under `def`'s prefix for `ns` page by page, handing each to `push`
-/// (which says whether it was taken), up to `limit` taken objects.
+/// (which says whether it was taken), up to `limit` taken objects. The first page may come
+/// whole from the watch cache; what follows a limited page is read from the store at the
+/// revision its continue token pins.
 async fn scan(
     call: &Call<'_>,
     filter: &Filter,
@@ -229,30 +231,52 @@ async fn scan(
         None => (prefix.clone().into_bytes(), read_revision(&call.params)?),
     };
     let pinned = call.params.continue_.is_some();
+    let mut cached = match from_cache(call).await? {
+        Some(c) => {
+            revision = c.revision;
+            Some(c.items)
+        }
+        None => None,
+    };
     let mut taken = 0i64;
     loop {
-        let mut req = RangeRequest::range(from.clone(), end.clone()).at_revision(revision);
-        if let Some(l) = limit {
-            req = req.with_limit(l.max(100));
-        }
-        let page = call.api.store.range(req).await.map_err(|e| match e {
-            rkube_store::Error::Compacted { .. } if pinned => ApiError::gone(
-                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the response.",
-            ),
-            other => other.into(),
-        })?;
-        if revision == 0 {
-            revision = page.revision;
-        }
-        let n = page.kvs.len();
-        let Some(last_key) = page.kvs.last().map(|kv| kv.key.clone()) else {
-            return Ok(Scanned {
-                revision,
-                continue_: None,
-                remaining: None,
-            });
-        };
-        for (i, kv) in page.kvs.into_iter().enumerate() {
+        // One page: its objects (made into KeyValues only as they are walked), whether the
+        // store holds more after it, and how many objects the range holds in all.
+        let (items, n, more, count): (Box<dyn Iterator<Item = KeyValue> + Send>, _, _, _) =
+            match cached.take() {
+                Some(items) => {
+                    let n = items.len();
+                    (
+                        Box::new(items.into_iter().map(KeyValue::from)),
+                        n,
+                        false,
+                        n as i64,
+                    )
+                }
+                None => {
+                    let mut req =
+                        RangeRequest::range(from.clone(), end.clone()).at_revision(revision);
+                    if let Some(l) = limit {
+                        req = req.with_limit(l.max(100));
+                    }
+                    let page = call.api.store.range(req).await.map_err(|e| match e {
+                        rkube_store::Error::Compacted { .. } if pinned => ApiError::gone(
+                            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the response.",
+                        ),
+                        other => other.into(),
+                    })?;
+                    if revision == 0 {
+                        revision = page.revision;
+                    }
+                    if let Some(last) = page.kvs.last() {
+                        from = last.key.clone();
+                        from.push(0);
+                    }
+                    let n = page.kvs.len();
+                    (Box::new(page.kvs.into_iter()), n, page.more, page.count)
+                }
+            };
+        for (i, kv) in items.enumerate() {
             // The key outlives `push` only when this may be the page's last object.
             let key = limit
                 .is_some_and(|l| taken + 1 >= l)
@@ -262,16 +286,11 @@ async fn scan(
             }
             taken += 1;
             if let Some(key) = key {
-                let more = i + 1 < n || page.more;
-                if !more {
-                    return Ok(Scanned {
-                        revision,
-                        continue_: None,
-                        remaining: None,
-                    });
+                if i + 1 == n && !more {
+                    break;
                 }
                 let start = String::from_utf8_lossy(&key[prefix.len()..]).to_string() + "\u{0}";
-                let remaining = filter.is_empty().then_some(page.count - (i as i64 + 1));
+                let remaining = filter.is_empty().then_some(count - (i as i64 + 1));
                 return Ok(Scanned {
                     revision,
                     continue_: Some(encode_continue(revision, &start)),
@@ -279,16 +298,45 @@ async fn scan(
                 });
             }
         }
-        if !page.more {
+        if n == 0 || !more {
             return Ok(Scanned {
                 revision,
                 continue_: None,
                 remaining: None,
             });
         }
-        from = last_key;
-        from.push(0);
     }
+}
+
+/// The objects from the watch cache, when it can serve this list: its first page (no
+/// `continue`) at the latest revision or one not older than asked for, as upstream's
+/// consistent reads from cache. The latest is the store's current revision, read first (a
+/// cheap request), which the cache must have reached.
+async fn from_cache(call: &Call<'_>) -> ApiResult<Option<crate::watchcache::Listed>> {
+    let p = &call.params;
+    if p.continue_.is_some() {
+        return Ok(None);
+    }
+    let min_revision = match (
+        p.resource_version.as_deref(),
+        p.resource_version_match.as_deref(),
+    ) {
+        (None | Some(""), _) => None,
+        (Some(v), None | Some("NotOlderThan")) => v.parse::<i64>().ok(),
+        _ => return Ok(None),
+    };
+    let cache = &call.api.watch_cache;
+    if !cache.keeps_objects() {
+        return Ok(None);
+    }
+    let min_revision = match min_revision {
+        Some(r) => r,
+        None => call.api.store.revisions().await?.current,
+    };
+    let (def, ns) = (call.def(), call.ns());
+    Ok(cache
+        .list(&def.prefix(None), def.prefix(ns).as_bytes(), min_revision)
+        .await?)
 }
 
 fn list_metadata(s: &Scanned) -> Value {

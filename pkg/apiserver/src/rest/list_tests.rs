@@ -206,6 +206,104 @@ async fn short_lists_are_sent_whole() {
     api.store.close().await.unwrap();
 }
 
+/// The body a list call serves.
+async fn served(api: &Api, params: Params) -> Vec<u8> {
+    let resp = list(&list_call(api, params)).await.unwrap();
+    axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn lists_from_the_watch_cache_are_the_stores_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let direct = api_with_pods(dir.path(), 400).await;
+    let cached = Api::with_list_cache(
+        direct.store.clone(),
+        crate::alloc::Ranges::parse("10.43.0.0/16", 30000..=32767).unwrap(),
+        true,
+    );
+    // The first list starts loading the pods into the cache (and reads the store).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cached
+        .watch_cache
+        .list("/registry/pods/", b"/registry/pods/ns/", 0)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pods not loaded in 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let rv = direct.store.revisions().await.unwrap().current.to_string();
+    let cases = [
+        Params::default(),
+        Params {
+            label_selector: Some("shard=1".into()),
+            field_selector: Some("spec.nodeName=node-a".into()),
+            ..Params::default()
+        },
+        Params {
+            resource_version: Some("0".into()),
+            ..Params::default()
+        },
+        Params {
+            resource_version: Some(rv.clone()),
+            resource_version_match: Some("NotOlderThan".into()),
+            ..Params::default()
+        },
+        Params {
+            resource_version: Some(rv),
+            resource_version_match: Some("Exact".into()),
+            ..Params::default()
+        },
+    ];
+    for params in cases {
+        let (a, b) = (
+            served(&cached, params.clone()).await,
+            served(&direct, params).await,
+        );
+        same(&a, &b);
+    }
+
+    // Pages: the first from the cache, the rest from the store at the revision the first
+    // page's continue token pins, so a pod created meanwhile is in none of them.
+    let mut params = Params {
+        limit: Some(150),
+        ..Params::default()
+    };
+    let first = served(&cached, params.clone()).await;
+    same(&first, &served(&direct, params.clone()).await);
+    direct
+        .store
+        .put(b"/registry/pods/ns/web-0200a", &to_stored(&pod(9999)))
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    let mut page = first;
+    loop {
+        let v: Value = serde_json::from_slice(&page).unwrap();
+        for item in v["items"].as_array().unwrap() {
+            names.push(item["metadata"]["name"].as_str().unwrap().to_string());
+        }
+        match v["metadata"]["continue"].as_str() {
+            Some(c) => params.continue_ = Some(c.to_string()),
+            None => break,
+        }
+        page = served(&cached, params.clone()).await;
+    }
+    let want: Vec<String> = (0..400).map(|i| format!("web-{i:04}")).collect();
+    assert_eq!(names, want);
+    // A new list has it.
+    let v: Value = serde_json::from_slice(&served(&cached, Params::default()).await).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 401);
+    direct.store.close().await.unwrap();
+}
+
 fn list_body_chunk() -> usize {
     256 * 1024
 }

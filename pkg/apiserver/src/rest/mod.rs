@@ -47,8 +47,20 @@ pub struct Api {
 
 impl Api {
     pub fn new(store: Arc<dyn Store>, ranges: crate::alloc::Ranges) -> Self {
+        // LISTs from memory over etcd (a round trip and etcd's work saved); the embedded
+        // store reads in-process, so a second copy of every object is not worth it there.
+        let list_cache = store.backend() == "etcd";
+        Self::with_list_cache(store, ranges, list_cache)
+    }
+
+    /// As [`Api::new`], saying whether LISTs may come from the watch cache.
+    pub fn with_list_cache(
+        store: Arc<dyn Store>,
+        ranges: crate::alloc::Ranges,
+        list_cache: bool,
+    ) -> Self {
         Self {
-            watch_cache: WatchCache::new(store.clone()),
+            watch_cache: WatchCache::new(store.clone(), list_cache),
             store,
             ranges,
             open_namespaces: Default::default(),

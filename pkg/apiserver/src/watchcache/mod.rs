@@ -1,19 +1,29 @@
-//! One store watch per resource type, fanned out in memory to every client watch of that type
-//! (kube-apiserver's watch cache). Recent events are kept in a ring that every client watch
-//! reads at its own pace, so that a client resuming from a recent resourceVersion is served
-//! from memory; older ones go to the store directly. The ring grows with the events it holds
-//! (an idle type costs a few words, not a preallocated channel per type).
+//! kube-apiserver's watch cache: one store watch (of every key, see feed.rs) fanned out in
+//! memory to every client watch, per resource type. Recent events are kept in a ring that
+//! every client watch reads at its own pace, so that a client resuming from a recent
+//! resourceVersion is served from memory; older ones go to the store directly. The ring grows
+//! with the events it holds (an idle type costs a few words, not a preallocated channel).
+//!
+//! With `list_cache` (over etcd) each type also keeps its current objects (live.rs), and a
+//! LIST is served from them once the cache has seen every change up to the revision the
+//! request must reflect, as upstream's consistent reads from cache (1.31+).
+
+mod feed;
+mod live;
+
+pub use live::Listed;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, OnceLock},
+    time::Duration,
 };
 
-use futures_util::StreamExt;
-use rkube_store::{EventKind, Store, WatchRequest};
+use bytes::Bytes;
+use rkube_store::{EventKind, Store};
 use serde_json::Value;
-use tokio::sync::Notify;
-use tracing::{debug, warn};
+use tokio::sync::{watch, Notify, OnceCell};
+use tracing::warn;
 
 use crate::object::from_stored;
 
@@ -28,9 +38,10 @@ pub struct Event {
     pub revision: i64,
     pub key: Vec<u8>,
     pub deleted: bool,
-    /// The stored JSON of the new state, or for a delete of the last state.
-    stored: Vec<u8>,
-    prev_stored: Option<(Vec<u8>, i64)>,
+    /// The stored JSON of the new state, or for a delete of the last state (shared with the
+    /// type's live objects).
+    stored: Bytes,
+    prev_stored: Option<(Bytes, i64)>,
     /// `stored` decoded, resourceVersion = `revision` (the delete's for a delete).
     object: OnceLock<Option<Value>>,
     prev: OnceLock<Option<Value>>,
@@ -109,9 +120,9 @@ impl Event {
         let prev_stored = ev
             .prev_kv
             .as_ref()
-            .map(|kv| (kv.value.clone(), kv.mod_revision));
+            .map(|kv| (Bytes::from(kv.value.clone()), kv.mod_revision));
         let (deleted, stored) = match ev.kind {
-            EventKind::Put => (false, ev.kv.value.clone()),
+            EventKind::Put => (false, Bytes::from(ev.kv.value.clone())),
             EventKind::Delete => (true, prev_stored.as_ref()?.0.clone()),
         };
         Some(Self {
@@ -144,15 +155,23 @@ fn decode(key: &[u8], stored: &[u8], revision: i64) -> Option<Value> {
     }
 }
 
+/// One resource type's share of the cache.
 struct HubState {
     ring: VecDeque<Arc<Event>>,
     /// Every event after this revision is in `ring` or still to come.
     oldest: i64,
     /// Bumped when the feed restarts: subscribers of an older generation are cut off.
     generation: u64,
+    /// The type's current objects by key, when it keeps them (`None` until loaded).
+    live: Option<BTreeMap<Vec<u8>, live::Entry>>,
+    /// The revision of the last change applied to this hub (events and loads).
+    through: i64,
+    /// A load of `live` is under way.
+    loading: bool,
 }
 
 struct Hub {
+    prefix: Vec<u8>,
     state: Mutex<HubState>,
     /// Woken after every event and every restart.
     notify: Notify,
@@ -205,24 +224,59 @@ impl Subscription {
     }
 }
 
-pub struct WatchCache {
-    store: Arc<dyn Store>,
-    hubs: Mutex<HashMap<String, Arc<Hub>>>,
+/// The hubs and how far the feed has got, shared with the feed task.
+struct Shared {
+    hubs: Mutex<Hubs>,
+    /// The revision up to which every change has been applied to every hub: a LIST that
+    /// must reflect revision R waits for this to reach R.
+    published: watch::Sender<i64>,
     ring: usize,
+    list_cache: bool,
 }
 
+struct Hubs {
+    by_prefix: Vec<Arc<Hub>>,
+    /// The revision of the last change handed to the hubs; a new hub starts after it.
+    dispatched: i64,
+}
+
+pub struct WatchCache {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    /// The feed starts with the first hub.
+    feed: OnceCell<()>,
+}
+
+/// How long a LIST waits for the cache to reach the revision it must reflect before it reads
+/// the store instead (upstream waits up to 3 s too).
+const FRESH_WAIT: Duration = Duration::from_secs(3);
+
 impl WatchCache {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self::with_ring(store, RING)
+    /// A watch cache over `store`; LISTs are served from it when `list_cache`.
+    pub fn new(store: Arc<dyn Store>, list_cache: bool) -> Self {
+        Self::with_ring(store, RING, list_cache)
     }
 
     /// A cache keeping `ring` events per resource type.
-    pub fn with_ring(store: Arc<dyn Store>, ring: usize) -> Self {
+    pub fn with_ring(store: Arc<dyn Store>, ring: usize, list_cache: bool) -> Self {
         Self {
             store,
-            hubs: Mutex::new(HashMap::new()),
-            ring: ring.max(1),
+            shared: Arc::new(Shared {
+                hubs: Mutex::new(Hubs {
+                    by_prefix: Vec::new(),
+                    dispatched: 0,
+                }),
+                published: watch::Sender::new(0),
+                ring: ring.max(1),
+                list_cache,
+            }),
+            feed: OnceCell::new(),
         }
+    }
+
+    /// Whether LISTs may be served from here.
+    pub fn keeps_objects(&self) -> bool {
+        self.shared.list_cache
     }
 
     /// Events under `prefix` after revision `after`, or `None` when that is older than what
@@ -247,167 +301,89 @@ impl WatchCache {
         }))
     }
 
-    async fn hub(&self, prefix: &str) -> Result<Arc<Hub>, rkube_store::Error> {
-        if let Some(h) = self.hubs.lock().expect("hubs lock").get(prefix) {
-            return Ok(h.clone());
+    /// The objects under `range` (within the type whose keys start with `prefix`) as of a
+    /// revision of at least `min_revision` (0: any), and that revision; `None` when this cache
+    /// keeps no objects, has not loaded them yet, or does not get there within
+    /// [`FRESH_WAIT`]: the caller reads the store.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        range: &[u8],
+        min_revision: i64,
+    ) -> Result<Option<Listed>, rkube_store::Error> {
+        if !self.shared.list_cache {
+            return Ok(None);
         }
-        let start = self.store.revisions().await?.current;
-        let hub = Arc::new(Hub {
-            state: Mutex::new(HubState {
-                ring: VecDeque::new(),
-                oldest: start,
-                generation: 0,
-            }),
-            notify: Notify::new(),
-        });
-        {
-            let mut hubs = self.hubs.lock().expect("hubs lock");
-            if let Some(h) = hubs.get(prefix) {
-                return Ok(h.clone());
+        let hub = self.hub(prefix).await?;
+        if hub.state.lock().expect("hub lock").live.is_none() {
+            return Ok(None);
+        }
+        let mut published = self.shared.published.subscribe();
+        let fresh = tokio::time::timeout(FRESH_WAIT, async {
+            loop {
+                if hub.state.lock().expect("hub lock").through >= min_revision
+                    || *published.borrow_and_update() >= min_revision
+                {
+                    return true;
+                }
+                if published.changed().await.is_err() {
+                    return false;
+                }
             }
-            hubs.insert(prefix.to_string(), hub.clone());
+        })
+        .await;
+        if !matches!(fresh, Ok(true)) {
+            return Ok(None);
         }
-        tokio::spawn(feed(
-            self.store.clone(),
-            prefix.to_string(),
-            hub.clone(),
-            start,
-            self.ring,
-        ));
+        let published = *published.borrow();
+        Ok(live::snapshot(&hub, range, published))
+    }
+
+    async fn hub(&self, prefix: &str) -> Result<Arc<Hub>, rkube_store::Error> {
+        self.feed
+            .get_or_try_init(|| async {
+                let start = self.store.revisions().await?.current;
+                {
+                    let mut hubs = self.shared.hubs.lock().expect("hubs lock");
+                    hubs.dispatched = start;
+                }
+                self.shared.published.send_replace(start);
+                tokio::spawn(feed::run(self.store.clone(), self.shared.clone(), start));
+                Ok::<_, rkube_store::Error>(())
+            })
+            .await?;
+        let (hub, created) = {
+            let mut hubs = self.shared.hubs.lock().expect("hubs lock");
+            match hubs
+                .by_prefix
+                .iter()
+                .find(|h| h.prefix == prefix.as_bytes())
+            {
+                Some(h) => (h.clone(), false),
+                None => {
+                    let hub = Arc::new(Hub {
+                        prefix: prefix.as_bytes().to_vec(),
+                        state: Mutex::new(HubState {
+                            ring: VecDeque::new(),
+                            oldest: hubs.dispatched,
+                            generation: 0,
+                            live: None,
+                            through: hubs.dispatched,
+                            loading: false,
+                        }),
+                        notify: Notify::new(),
+                    });
+                    hubs.by_prefix.push(hub.clone());
+                    (hub, true)
+                }
+            }
+        };
+        if created && self.shared.list_cache {
+            live::start_load(self.store.clone(), hub.clone());
+        }
         Ok(hub)
     }
 }
 
-/// Follows the store for one prefix, forever; restarts after a failure, cutting off the
-/// clients (who re-watch and, if needed, re-list) since they may have missed events.
-async fn feed(store: Arc<dyn Store>, prefix: String, hub: Arc<Hub>, mut after: i64, ring: usize) {
-    loop {
-        let req = WatchRequest::prefix(prefix.clone()).from_revision(after + 1);
-        let mut stream = match store.watch(req).await {
-            Ok(s) => s,
-            Err(rkube_store::Error::Closed) => return,
-            Err(e) => {
-                warn!(%prefix, error = %e, "watch cache: watching the store failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(ev) => {
-                    after = ev.kv.mod_revision;
-                    let Some(event) = Event::from_store(&ev) else {
-                        warn!(%prefix, revision = after, "watch cache: a delete without its last state skipped");
-                        continue;
-                    };
-                    {
-                        let mut st = hub.state.lock().expect("hub lock");
-                        st.ring.push_back(Arc::new(event));
-                        if st.ring.len() > ring {
-                            if let Some(old) = st.ring.pop_front() {
-                                st.oldest = old.revision;
-                            }
-                        }
-                    }
-                    hub.notify.notify_waiters();
-                }
-                Err(e) => {
-                    warn!(%prefix, error = %e, "watch cache: store watch ended");
-                    break;
-                }
-            }
-        }
-        if matches!(store.revisions().await, Err(rkube_store::Error::Closed)) {
-            return;
-        }
-        // Start over from now: every client of this hub is cut off and must resume itself.
-        let current = store.revisions().await.map(|r| r.current).unwrap_or(after);
-        {
-            let mut st = hub.state.lock().expect("hub lock");
-            st.ring = VecDeque::new();
-            st.oldest = current;
-            st.generation += 1;
-        }
-        hub.notify.notify_waiters();
-        after = current;
-        debug!(%prefix, revision = current, "watch cache restarted");
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use rkube_store::{embedded::EmbeddedStore, StoreExt};
-
-    use super::*;
-
-    fn value(name: &str) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"metadata": {"name": name}})).unwrap()
-    }
-
-    async fn next(sub: &mut Subscription) -> Result<Arc<Event>, CutOff> {
-        tokio::time::timeout(Duration::from_secs(10), sub.recv())
-            .await
-            .expect("an event within 10 s")
-    }
-
-    #[tokio::test]
-    async fn watchers_read_the_ring_at_their_own_pace_and_are_cut_off_behind_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let cache = WatchCache::with_ring(store.clone(), 4);
-        let start = store.revisions().await.unwrap().current;
-        let mut fast = cache.subscribe("/p/", start).await.unwrap().unwrap();
-        let mut slow = cache.subscribe("/p/", start).await.unwrap().unwrap();
-        let mut revs = Vec::new();
-        for i in 0..3 {
-            revs.push(
-                store
-                    .put(format!("/p/{i}").as_bytes(), &value(&i.to_string()))
-                    .await
-                    .unwrap(),
-            );
-            // Keys outside the prefix are not this hub's.
-            store.put(b"/q/x", &value("x")).await.unwrap();
-        }
-        for (i, rev) in revs.iter().enumerate() {
-            let ev = next(&mut fast).await.unwrap();
-            assert_eq!(
-                (ev.revision, ev.key.clone()),
-                (*rev, format!("/p/{i}").into_bytes())
-            );
-            assert_eq!(
-                ev.object().unwrap()["metadata"]["resourceVersion"],
-                rev.to_string()
-            );
-        }
-        // A watch resuming from a revision the ring holds is served from it.
-        let mut resumed = cache.subscribe("/p/", revs[0]).await.unwrap().unwrap();
-        assert_eq!(next(&mut resumed).await.unwrap().revision, revs[1]);
-        // What is already in the ring comes at once, up to the maximum asked for.
-        let mut burst = cache.subscribe("/p/", start).await.unwrap().unwrap();
-        let mut got = Vec::new();
-        burst.recv_many(&mut got, 2).await.unwrap();
-        burst.recv_many(&mut got, 10).await.unwrap();
-        let got: Vec<i64> = got.iter().map(|e| e.revision).collect();
-        assert_eq!(got, revs);
-        // Three more events push the slow watcher's next one out of the 4-event ring.
-        for i in 3..6 {
-            store
-                .put(format!("/p/{i}").as_bytes(), &value("v"))
-                .await
-                .unwrap();
-        }
-        for _ in 3..6 {
-            next(&mut fast).await.unwrap();
-        }
-        assert!(
-            next(&mut slow).await.is_err(),
-            "a watcher behind the ring is cut off"
-        );
-        // A revision older than the ring goes to the store instead.
-        assert!(cache.subscribe("/p/", start).await.unwrap().is_none());
-        store.close().await.unwrap();
-    }
-}
+mod tests;
