@@ -163,6 +163,20 @@ impl ApiError {
         )
     }
 
+    /// 504 for a read at a revision the store has not reached within the wait, as upstream's
+    /// NewTooLargeResourceVersionError (a Timeout, retry after 1 s).
+    pub fn too_large_resource_version(requested: i64, current: i64) -> Self {
+        Self::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {requested}, current: {current}"),
+        )
+        .with_details(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }))
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
@@ -208,11 +222,9 @@ impl From<rkube_store::Error> for ApiError {
             rkube_store::Error::Compacted { requested, compact_revision } => ApiError::gone(format!(
                 "The resourceVersion for the provided list is too old. (requested {requested}, oldest {compact_revision})"
             )),
-            rkube_store::Error::FutureRevision { requested, current } => ApiError::new(
-                504,
-                "Timeout",
-                format!("Too large resource version: {requested}, current: {current}"),
-            ),
+            rkube_store::Error::FutureRevision { requested, current } => {
+                ApiError::too_large_resource_version(requested, current)
+            }
             rkube_store::Error::Unavailable(m) => ApiError::service_unavailable(m),
             rkube_store::Error::Closed => ApiError::service_unavailable("the server is shutting down"),
             other => ApiError::internal(other.to_string()),

@@ -160,9 +160,12 @@ pub fn read_revision(params: &Params) -> ApiResult<i64> {
             }
             Ok(n)
         }
-        (Some(v), None | Some("NotOlderThan")) => {
-            v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?;
-            Ok(0)
+        (Some(v), m @ (None | Some("NotOlderThan"))) => {
+            let n = v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?;
+            // With a limit and no match, a resourceVersion is exact (upstream's legacy
+            // pagination semantics); otherwise it is a lower bound and the latest serves it.
+            let exact = m.is_none() && n != 0 && params.limit.is_some_and(|l| l > 0);
+            Ok(if exact { n } else { 0 })
         }
         (None, None) => Ok(0),
         (_, Some(m)) => Err(ApiError::bad_request(format!(
@@ -317,25 +320,24 @@ async fn from_cache(call: &Call<'_>) -> ApiResult<Option<crate::watchcache::List
     if p.continue_.is_some() {
         return Ok(None);
     }
-    let min_revision = match (
+    let limited = p.limit.is_some_and(|l| l > 0);
+    let at_least = match (
         p.resource_version.as_deref(),
         p.resource_version_match.as_deref(),
     ) {
         (None | Some(""), _) => None,
+        (Some("0"), _) => Some(0),
+        // Paginated with a resourceVersion and no match: an exact read (upstream's legacy
+        // semantics), from the store.
+        (Some(_), None) if limited => return Ok(None),
         (Some(v), None | Some("NotOlderThan")) => v.parse::<i64>().ok(),
         _ => return Ok(None),
     };
-    let cache = &call.api.watch_cache;
-    if !cache.keeps_objects() {
-        return Ok(None);
-    }
-    let min_revision = match min_revision {
-        Some(r) => r,
-        None => call.api.store.revisions().await?.current,
-    };
     let (def, ns) = (call.def(), call.ns());
-    Ok(cache
-        .list(&def.prefix(None), def.prefix(ns).as_bytes(), min_revision)
+    Ok(call
+        .api
+        .watch_cache
+        .list(&def.prefix(None), def.prefix(ns).as_bytes(), at_least)
         .await?)
 }
 

@@ -228,7 +228,7 @@ async fn lists_from_the_watch_cache_are_the_stores_lists() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while cached
         .watch_cache
-        .list("/registry/pods/", b"/registry/pods/ns/", 0)
+        .list("/registry/pods/", b"/registry/pods/ns/", Some(0))
         .await
         .unwrap()
         .is_none()
@@ -302,6 +302,54 @@ async fn lists_from_the_watch_cache_are_the_stores_lists() {
     let v: Value = serde_json::from_slice(&served(&cached, Params::default()).await).unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), 401);
     direct.store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_list_at_a_revision_not_reached_is_a_timeout_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut api = api_with_pods(dir.path(), 1).await;
+    api.watch_cache = crate::watchcache::WatchCache::new(api.store.clone(), false)
+        .with_fresh_wait(std::time::Duration::from_millis(200));
+    let current = api.store.revisions().await.unwrap().current;
+    let params = Params {
+        resource_version: Some((current + 5).to_string()),
+        ..Params::default()
+    };
+    let err = list(&list_call(&api, params)).await.err().unwrap();
+    assert_eq!(
+        err.status(),
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("Timeout: Too large resource version: {}, current: {current}", current + 5),
+            "reason": "Timeout", "code": 504,
+            "details": {"causes": [{"reason": "ResourceVersionTooLarge",
+                "message": "Too large resource version"}], "retryAfterSeconds": 1}})
+    );
+    // Reached within the wait, it is served.
+    api.watch_cache = crate::watchcache::WatchCache::new(api.store.clone(), false)
+        .with_fresh_wait(std::time::Duration::from_secs(30));
+    let params = Params {
+        resource_version: Some((current + 1).to_string()),
+        ..Params::default()
+    };
+    let store = api.store.clone();
+    let write = tokio::spawn(async move {
+        store
+            .put(b"/registry/pods/ns/late", &to_stored(&pod(7)))
+            .await
+            .unwrap()
+    });
+    let body = served(&api, params).await;
+    write.await.unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > current
+    );
+    api.store.close().await.unwrap();
 }
 
 fn list_body_chunk() -> usize {

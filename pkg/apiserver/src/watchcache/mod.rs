@@ -245,6 +245,8 @@ pub struct WatchCache {
     shared: Arc<Shared>,
     /// The feed starts with the first hub.
     feed: OnceCell<()>,
+    /// [`FRESH_WAIT`], shorter in tests.
+    fresh_wait: Duration,
 }
 
 /// How long a LIST waits for the cache to reach the revision it must reflect before it reads
@@ -271,12 +273,14 @@ impl WatchCache {
                 list_cache,
             }),
             feed: OnceCell::new(),
+            fresh_wait: FRESH_WAIT,
         }
     }
 
-    /// Whether LISTs may be served from here.
-    pub fn keeps_objects(&self) -> bool {
-        self.shared.list_cache
+    #[cfg(test)]
+    pub(crate) fn with_fresh_wait(mut self, wait: Duration) -> Self {
+        self.fresh_wait = wait;
+        self
     }
 
     /// Events under `prefix` after revision `after`, or `None` when that is older than what
@@ -301,16 +305,30 @@ impl WatchCache {
         }))
     }
 
-    /// The objects under `range` (within the type whose keys start with `prefix`) as of a
-    /// revision of at least `min_revision` (0: any), and that revision; `None` when this cache
-    /// keeps no objects, has not loaded them yet, or does not get there within
-    /// [`FRESH_WAIT`]: the caller reads the store.
+    /// The objects under `range` (within the type whose keys start with `prefix`) and the
+    /// revision they are the state of: at least `at_least`, or when `None` the store's current
+    /// revision (a consistent read). `None` when this cache keeps no objects, has not loaded
+    /// them yet, or does not get there within [`FRESH_WAIT`]: the caller reads the store.
+    /// A revision the store itself has not reached within the wait is
+    /// `Error::FutureRevision`, as upstream answers (504 Too large resource version).
     pub async fn list(
         &self,
         prefix: &str,
         range: &[u8],
-        min_revision: i64,
+        at_least: Option<i64>,
     ) -> Result<Option<Listed>, rkube_store::Error> {
+        if let Some(n) = at_least.filter(|n| *n > 0) {
+            self.start_feed().await?;
+            if !self.reached(None, n).await {
+                let current = self.store.revisions().await?.current;
+                if current < n {
+                    return Err(rkube_store::Error::FutureRevision {
+                        requested: n,
+                        current,
+                    });
+                }
+            }
+        }
         if !self.shared.list_cache {
             return Ok(None);
         }
@@ -318,11 +336,25 @@ impl WatchCache {
         if hub.state.lock().expect("hub lock").live.is_none() {
             return Ok(None);
         }
+        let target = match at_least {
+            Some(n) => n,
+            None => self.store.revisions().await?.current,
+        };
+        if !self.reached(Some(&hub), target).await {
+            return Ok(None);
+        }
+        let published = *self.shared.published.borrow();
+        Ok(live::snapshot(&hub, range, published))
+    }
+
+    /// Waits up to [`FRESH_WAIT`] for the cache (or `hub`, whose last change may be ahead of
+    /// what is published) to have every change up to `revision`.
+    async fn reached(&self, hub: Option<&Hub>, revision: i64) -> bool {
         let mut published = self.shared.published.subscribe();
-        let fresh = tokio::time::timeout(FRESH_WAIT, async {
+        let wait = async {
             loop {
-                if hub.state.lock().expect("hub lock").through >= min_revision
-                    || *published.borrow_and_update() >= min_revision
+                if *published.borrow_and_update() >= revision
+                    || hub.is_some_and(|h| h.state.lock().expect("hub lock").through >= revision)
                 {
                     return true;
                 }
@@ -330,28 +362,26 @@ impl WatchCache {
                     return false;
                 }
             }
-        })
-        .await;
-        if !matches!(fresh, Ok(true)) {
-            return Ok(None);
-        }
-        let published = *published.borrow();
-        Ok(live::snapshot(&hub, range, published))
+        };
+        matches!(tokio::time::timeout(self.fresh_wait, wait).await, Ok(true))
     }
 
-    async fn hub(&self, prefix: &str) -> Result<Arc<Hub>, rkube_store::Error> {
+    /// Starts following the store, once.
+    async fn start_feed(&self) -> Result<(), rkube_store::Error> {
         self.feed
             .get_or_try_init(|| async {
                 let start = self.store.revisions().await?.current;
-                {
-                    let mut hubs = self.shared.hubs.lock().expect("hubs lock");
-                    hubs.dispatched = start;
-                }
+                self.shared.hubs.lock().expect("hubs lock").dispatched = start;
                 self.shared.published.send_replace(start);
                 tokio::spawn(feed::run(self.store.clone(), self.shared.clone(), start));
                 Ok::<_, rkube_store::Error>(())
             })
             .await?;
+        Ok(())
+    }
+
+    async fn hub(&self, prefix: &str) -> Result<Arc<Hub>, rkube_store::Error> {
+        self.start_feed().await?;
         let (hub, created) = {
             let mut hubs = self.shared.hubs.lock().expect("hubs lock");
             match hubs

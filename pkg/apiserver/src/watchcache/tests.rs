@@ -95,8 +95,7 @@ async fn stores(dir: &std::path::Path) -> Vec<(Arc<dyn Store>, String)> {
 async fn list_loaded(cache: &WatchCache, prefix: &str, range: &str) -> (Vec<KeyValue>, i64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let current = cache.store.revisions().await.unwrap().current;
-        if let Some(l) = list(cache, prefix, range, current).await {
+        if let Some(l) = list(cache, prefix, range, None).await {
             return l;
         }
         assert!(
@@ -112,7 +111,7 @@ async fn list(
     cache: &WatchCache,
     prefix: &str,
     range: &str,
-    min: i64,
+    min: Option<i64>,
 ) -> Option<(Vec<KeyValue>, i64)> {
     let l = cache.list(prefix, range.as_bytes(), min).await.unwrap()?;
     Some((
@@ -157,7 +156,7 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
             .unwrap();
 
         assert!(
-            list(&WatchCache::new(store.clone(), false), &p, &p, 0)
+            list(&WatchCache::new(store.clone(), false), &p, &p, Some(0))
                 .await
                 .is_none(),
             "a cache without list_cache keeps no objects"
@@ -183,8 +182,7 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
             .put(format!("{p}ns2/d").as_bytes(), &value("d"))
             .await
             .unwrap();
-        let current = store.revisions().await.unwrap().current;
-        let (all, rev) = list(&cache, &p, &p, current).await.unwrap();
+        let (all, rev) = list(&cache, &p, &p, None).await.unwrap();
         assert_eq!(names(&all), ["a", "c", "d"]);
         assert!(rev >= d, "listed at {rev}, before the last write {d}");
         assert_eq!(all[0].mod_revision, a2);
@@ -198,9 +196,7 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
         });
         futures_util::future::join_all(burst).await;
         let current = store.revisions().await.unwrap().current;
-        let (ns3, rev) = list(&cache, &p, &format!("{p}ns3/"), current)
-            .await
-            .unwrap();
+        let (ns3, rev) = list(&cache, &p, &format!("{p}ns3/"), None).await.unwrap();
         assert_eq!((ns3.len(), rev >= current), (300, true));
 
         // A write of another type moves the current revision too; the cache sees that as
@@ -210,7 +206,7 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
             .await
             .unwrap();
         let started = std::time::Instant::now();
-        let (_, rev) = list(&cache, &p, &p, x2).await.unwrap();
+        let (_, rev) = list(&cache, &p, &p, Some(x2)).await.unwrap();
         assert!(rev >= x2);
         assert!(started.elapsed() < FRESH_WAIT);
 
@@ -227,8 +223,7 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
         );
 
         // Nothing was lost on the way: the objects kept are the store's.
-        let current = store.revisions().await.unwrap().current;
-        let (cached, _) = list(&cache, &p, &p, current).await.unwrap();
+        let (cached, _) = list(&cache, &p, &p, None).await.unwrap();
         let stored = store
             .range(RangeRequest::prefix(p.clone()))
             .await
@@ -240,6 +235,21 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
                 .collect::<Vec<_>>()
         };
         assert_eq!(pairs(&cached), pairs(&stored));
+
+        // A revision the store has not reached is refused after the wait, as upstream
+        // (504 Too large resource version), with or without the objects kept.
+        let current = store.revisions().await.unwrap().current;
+        let quick = |keeps| {
+            WatchCache::new(store.clone(), keeps).with_fresh_wait(Duration::from_millis(300))
+        };
+        for c in [quick(true), quick(false)] {
+            let err = c.list(&p, p.as_bytes(), Some(current + 1000)).await.err();
+            assert!(
+                matches!(err, Some(rkube_store::Error::FutureRevision { requested, .. }) if requested == current + 1000),
+                "{err:?}"
+            );
+        }
+
         let ours = store
             .range(RangeRequest::prefix(root.clone()))
             .await
