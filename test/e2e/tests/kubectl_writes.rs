@@ -391,6 +391,37 @@ fn create_run_replace_delete_and_dry_run() {
             err.contains("NotFound") || err.contains("not found"),
             "{v}: {err}"
         );
+        // A dry-run Service shows the cluster IP and node port it would be given (as
+        // upstream's dry-run allocators), and holds neither.
+        let out = c.kubectl(
+            v,
+            &[
+                "-n",
+                ns,
+                "create",
+                "service",
+                "nodeport",
+                "dry",
+                "--tcp=80",
+                "--dry-run=server",
+                "-o",
+                "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}",
+            ],
+        );
+        let (ip, port) = out.trim().split_once(' ').unwrap_or_default();
+        assert!(
+            ip.starts_with("10.") && ip.parse::<std::net::Ipv4Addr>().is_ok(),
+            "{v}: {out}"
+        );
+        assert!(
+            (30000..=32767).contains(&port.parse::<u16>().unwrap_or(0)),
+            "{v}: {out}"
+        );
+        let err = c.kubectl_err(v, &["-n", ns, "get", "svc/dry"]);
+        assert!(
+            err.contains("NotFound") || err.contains("not found"),
+            "{v}: {err}"
+        );
 
         // replace: the object read back, changed, put.
         let yaml = c.kubectl(v, &["-n", ns, "get", "cm/c1", "-o", "yaml"]);

@@ -114,6 +114,9 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         if call.api.store.get(key.as_bytes()).await?.is_some() {
             return Err(ApiError::already_exists(def, &name));
         }
+        if def.kind == "Service" {
+            dry_run_service(call, &mut obj).await?;
+        }
         return respond(call, StatusCode::CREATED, obj);
     }
     if def.kind == "Service" {
@@ -225,6 +228,30 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
                 }
             }
         }
+    }
+    Err(ApiError::internal(
+        "failed to allocate a cluster IP: the service range is full",
+    ))
+}
+
+/// What a Service created now would be given, written nowhere: values free at this moment, as
+/// upstream's dry-run allocators pick them (`kubectl create --dry-run=server` shows the
+/// cluster IP and node ports); one asked for and held elsewhere is refused as a create would.
+async fn dry_run_service(call: &Call<'_>, obj: &mut Value) -> ApiResult<()> {
+    let seed = uuid::Uuid::new_v4().as_u128() as u64;
+    'attempts: for attempt in 0..32 {
+        let mut candidate = obj.clone();
+        alloc::assign(&mut candidate, &call.api.ranges, seed, attempt)?;
+        for k in alloc::held_keys(&candidate) {
+            if call.api.store.get(k.as_bytes()).await?.is_some() {
+                if let Some(err) = alloc::refused(obj, &k) {
+                    return Err(err);
+                }
+                continue 'attempts;
+            }
+        }
+        *obj = candidate;
+        return Ok(());
     }
     Err(ApiError::internal(
         "failed to allocate a cluster IP: the service range is full",

@@ -226,3 +226,81 @@ async fn a_create_commits_only_while_its_namespace_is_as_last_seen() {
         .unwrap()
         .is_none());
 }
+
+/// A dry-run Service create shows what it would be given (as `kubectl create
+/// --dry-run=server` does upstream) and holds nothing; one asking for a value held elsewhere
+/// is refused as the create would be.
+#[tokio::test]
+async fn a_dry_run_service_shows_free_values_and_holds_none() {
+    use rkube_store::{RangeRequest, StoreExt};
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path());
+    api.store
+        .put(
+            b"/registry/namespaces/bench",
+            &serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "bench"}, "status": {"phase": "Active"}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let svc = |name: &str, ip: Option<&str>| {
+        let mut s = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": "bench"},
+            "spec": {"type": "NodePort", "selector": {"app": "x"},
+                "ports": [{"port": 80, "protocol": "TCP"}]}});
+        if let Some(ip) = ip {
+            s["spec"]["clusterIP"] = json!(ip);
+        }
+        s
+    };
+    let body = |r: axum::response::Response| async move {
+        let b = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&b).unwrap()
+    };
+    let held = || async {
+        api.store
+            .range(RangeRequest::prefix("/registry/rkube/"))
+            .await
+            .unwrap()
+            .kvs
+            .len()
+    };
+
+    let mut c = call(&api, "services", &svc("dry", None));
+    c.params.dry_run = true;
+    let shown = body(super::create(&c).await.unwrap()).await;
+    let ip = shown["spec"]["clusterIP"].as_str().unwrap();
+    assert!(ip.starts_with("10.43."), "{shown}");
+    assert_eq!(shown["spec"]["clusterIPs"], json!([ip]));
+    let port = shown["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&port), "{shown}");
+    assert_eq!(held().await, 0, "a dry run holds nothing");
+    assert!(api
+        .store
+        .get(b"/registry/services/specs/bench/dry")
+        .await
+        .unwrap()
+        .is_none());
+
+    // A real one holds its IP; a dry run asking for it is refused, as its create would be.
+    let real = body(
+        super::create(&call(&api, "services", &svc("real", None)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let taken = real["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let mut c = call(&api, "services", &svc("dry2", Some(&taken)));
+    c.params.dry_run = true;
+    let err = super::create(&c).await.err().unwrap();
+    assert_eq!((err.code, err.reason), (422, "Invalid"));
+    assert!(
+        err.message.contains("provided IP is already allocated"),
+        "{}",
+        err.message
+    );
+    assert_eq!(held().await, 2, "the real Service's IP and node port");
+}
