@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::ResourceDef;
 
 mod apps;
-pub(crate) mod base64;
+pub mod base64;
 mod config;
 mod core_misc;
 mod field_error;

@@ -26,6 +26,13 @@ metadata: {name: numbers}
 data: {a: 5}
 "#;
 
+const SECRET: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: notbase64}
+data: {a: "not base64!"}
+"#;
+
 #[test]
 fn kubectl_sees_decoding_errors_for_wrong_types() {
     let c = Cluster::start();
@@ -84,6 +91,15 @@ fn kubectl_sees_decoding_errors_for_wrong_types() {
         assert!(
             !out.status.success(),
             "kubectl {v}: the ConfigMap was stored"
+        );
+        // Secret data must be base64: Go's error, in the same 400.
+        let out = c.kubectl_stdin(v, &["-n", &ns, "create", "-f", "-"], SECRET);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                r#"Error from server (BadRequest): error when creating "STDIN": Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3"#
+            ),
+            "kubectl {v}: {err}"
         );
         // Nothing stored breaks kubectl's typed decoding afterwards.
         c.kubectl(v, &["describe", "cm", "-A"]);

@@ -133,6 +133,8 @@ enum Fault {
     Quantity,
     /// An int-or-string that is neither (Go decodes it as an int32).
     IntOrString,
+    /// A `[]byte` string that is not standard base64; Go's error text.
+    Base64(String),
 }
 
 /// The first value of an object that does not fit its schema.
@@ -199,7 +201,13 @@ fn walk(schema: &'static Value, v: &Value, decoder: Decoder) -> Result<(), Box<M
         (Want::Struct(_) | Want::Map(_) | Want::List(_), _) => false,
         (Want::Str, Value::String(_)) => true,
         (Want::Str, _) => false,
-        (Want::Bytes, Value::String(_)) => true,
+        (Want::Bytes, Value::String(_)) if decoder == Decoder::Smd => true,
+        (Want::Bytes, Value::String(s)) => {
+            return match rkube_api::validation::base64::decode(s) {
+                Ok(_) => Ok(()),
+                Err(e) => fail(Fault::Base64(e)),
+            }
+        }
         (Want::Bytes, _) => false,
         (Want::Bool, Value::Bool(_)) => true,
         (Want::Bool, _) => false,
@@ -409,7 +417,7 @@ impl Mismatch {
     /// `encoding/json`'s error, as create, update and JSON/merge patches report it.
     pub fn json_message(&self) -> String {
         match &self.fault {
-            Fault::Time(e) => return e.clone(),
+            Fault::Time(e) | Fault::Base64(e) => return e.clone(),
             Fault::Quantity => return QUANTITY_FORMAT_ERR.into(),
             // metav1.Time and IntOrString decode with their own `json.Unmarshal`: no field
             // context in the error.
@@ -449,7 +457,7 @@ impl Mismatch {
     /// The unstructured converter's error, as strategic merge patches report it.
     pub fn unstructured_message(&self) -> String {
         match &self.fault {
-            Fault::Time(e) => return e.clone(),
+            Fault::Time(e) | Fault::Base64(e) => return e.clone(),
             Fault::Quantity => return QUANTITY_FORMAT_ERR.into(),
             Fault::IntOrString => return self.json_message(),
             Fault::Type => {}
