@@ -44,6 +44,41 @@ fn kubectl_over_etcd_and_restart() {
         assert!(table.contains("web"), "{table}");
     }
     let ns = format!("etcd-{run}-1-33");
+    // Lists over etcd come from the watch cache: each still sees the write just made, whole
+    // (--chunk-size=0) or in pages (the first from the cache, the rest from etcd at the
+    // revision it pins).
+    for i in 0..5 {
+        c.kubectl(
+            "1.33",
+            &[
+                "create",
+                "cm",
+                &format!("fresh-{i}"),
+                "-n",
+                &ns,
+                "--from-literal=k=v",
+            ],
+        );
+        for chunk in ["--chunk-size=0", "--chunk-size=1"] {
+            let names = c.kubectl("1.33", &["get", "cm", "-n", &ns, "-o", "name", chunk]);
+            let names: Vec<&str> = names.lines().filter(|l| l.contains("fresh-")).collect();
+            let want: Vec<String> = (0..=i).map(|j| format!("configmap/fresh-{j}")).collect();
+            assert_eq!(names, want, "{chunk}");
+        }
+    }
+    // A resourceVersion etcd has not reached: upstream's 504 after its wait.
+    let err = c.kubectl_err(
+        "1.33",
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/{ns}/configmaps?resourceVersion=999999999"),
+        ],
+    );
+    assert!(
+        err.contains("Too large resource version: 999999999"),
+        "{err}"
+    );
     let rv = c.kubectl(
         "1.33",
         &[
