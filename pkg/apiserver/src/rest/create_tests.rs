@@ -278,12 +278,8 @@ async fn a_dry_run_service_shows_free_values_and_holds_none() {
     let port = shown["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
     assert!((30000..=32767).contains(&port), "{shown}");
     assert_eq!(held().await, 0, "a dry run holds nothing");
-    assert!(api
-        .store
-        .get(b"/registry/services/specs/bench/dry")
-        .await
-        .unwrap()
-        .is_none());
+    let stored = api.store.get(b"/registry/services/specs/bench/dry").await;
+    assert!(stored.unwrap().is_none(), "a dry run stores nothing");
 
     // A real one holds its IP; a dry run asking for it is refused, as its create would be.
     let real = body(

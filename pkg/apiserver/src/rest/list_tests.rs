@@ -121,6 +121,15 @@ fn same(served: &[u8], decoded: &[u8]) {
     );
 }
 
+/// Appends a served page's item names to `names`; its continue token, if any.
+fn take_page(page: &[u8], names: &mut Vec<String>) -> Option<String> {
+    let v: Value = serde_json::from_slice(page).unwrap();
+    for item in v["items"].as_array().unwrap() {
+        names.push(item["metadata"]["name"].as_str().unwrap().to_string());
+    }
+    v["metadata"]["continue"].as_str().map(str::to_string)
+}
+
 #[tokio::test]
 async fn streamed_lists_are_the_decoded_lists() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,12 +161,8 @@ async fn streamed_lists_are_the_decoded_lists() {
     loop {
         let (_, served, decoded) = both(&api, params.clone()).await;
         same(&served, &decoded);
-        let v: Value = serde_json::from_slice(&served).unwrap();
-        for item in v["items"].as_array().unwrap() {
-            names.push(item["metadata"]["name"].as_str().unwrap().to_string());
-        }
-        match v["metadata"]["continue"].as_str() {
-            Some(c) => params.continue_ = Some(c.to_string()),
+        match take_page(&served, &mut names) {
+            Some(c) => params.continue_ = Some(c),
             None => break,
         }
     }
@@ -285,15 +290,8 @@ async fn lists_from_the_watch_cache_are_the_stores_lists() {
         .unwrap();
     let mut names = Vec::new();
     let mut page = first;
-    loop {
-        let v: Value = serde_json::from_slice(&page).unwrap();
-        for item in v["items"].as_array().unwrap() {
-            names.push(item["metadata"]["name"].as_str().unwrap().to_string());
-        }
-        match v["metadata"]["continue"].as_str() {
-            Some(c) => params.continue_ = Some(c.to_string()),
-            None => break,
-        }
+    while let Some(c) = take_page(&page, &mut names) {
+        params.continue_ = Some(c);
         page = served(&cached, params.clone()).await;
     }
     let want: Vec<String> = (0..400).map(|i| format!("web-{i:04}")).collect();

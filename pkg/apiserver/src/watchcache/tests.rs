@@ -138,22 +138,14 @@ async fn lists_come_from_the_objects_kept_and_reflect_every_write_made_before_th
     for (store, root) in stores(dir.path()).await {
         let p = format!("{root}things/");
         let q = format!("{root}others/");
-        store
-            .put(format!("{p}ns1/a").as_bytes(), &value("a"))
-            .await
-            .unwrap();
-        store
-            .put(format!("{p}ns1/b").as_bytes(), &value("b"))
-            .await
-            .unwrap();
-        store
-            .put(format!("{p}ns2/c").as_bytes(), &value("c"))
-            .await
-            .unwrap();
-        store
-            .put(format!("{q}ns1/x").as_bytes(), &value("x"))
-            .await
-            .unwrap();
+        for (key, name) in [
+            (format!("{p}ns1/a"), "a"),
+            (format!("{p}ns1/b"), "b"),
+            (format!("{p}ns2/c"), "c"),
+            (format!("{q}ns1/x"), "x"),
+        ] {
+            store.put(key.as_bytes(), &value(name)).await.unwrap();
+        }
 
         assert!(
             list(&WatchCache::new(store.clone(), false), &p, &p, Some(0))
