@@ -28,7 +28,7 @@ pub(super) async fn run(store: Arc<dyn Store>, shared: Arc<Shared>, mut after: i
                 continue;
             }
         };
-        loop {
+        let why = loop {
             // Everything the stream has ready goes out as one batch. A store hands over each
             // revision's events together (etcd in one response, the embedded store in one
             // commit), so a batch never ends inside a revision.
@@ -53,13 +53,14 @@ pub(super) async fn run(store: Arc<dyn Store>, shared: Arc<Shared>, mut after: i
                 batch.clear();
             }
             if let Some(e) = ended {
-                warn!(error = %e, "watch cache: store watch ended");
-                break;
+                break e;
             }
-        }
+        };
+        // A closed store ends every watch: that is the end, not a failure.
         if matches!(store.revisions().await, Err(rkube_store::Error::Closed)) {
             return;
         }
+        warn!(error = %why, "watch cache: store watch ended");
         // Start over from now.
         let current = store.revisions().await.map(|r| r.current).unwrap_or(after);
         restart(&store, &shared, current);
