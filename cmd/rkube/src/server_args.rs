@@ -89,6 +89,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DURATION")]
     compaction_interval: Option<String>,
 
+    /// How long an Event is kept after its last write (e.g. 1h, 30m), as kube-apiserver's flag.
+    #[arg(long, value_name = "DURATION")]
+    event_ttl: Option<String>,
+
     /// Log format; default: text on a terminal, json otherwise.
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
@@ -217,6 +221,13 @@ impl ServerArgs {
         if compaction_interval < Duration::from_secs(1) {
             return Err(bad("compaction-interval", "must be at least 1s"));
         }
+        let event_ttl = match a.event_ttl.as_deref() {
+            None => Duration::from_secs(3600),
+            Some(s) => parse_duration(s).map_err(|m| bad("event-ttl", m))?,
+        };
+        if event_ttl < Duration::from_secs(1) {
+            return Err(bad("event-ttl", "must be at least 1s"));
+        }
         for san in &a.tls_san {
             if san.is_empty() || san.contains(char::is_whitespace) {
                 return Err(bad(
@@ -299,6 +310,7 @@ impl ServerArgs {
             disable_agent: a.disable_agent.unwrap_or(false),
             tls_san: a.tls_san,
             compaction_interval,
+            event_ttl,
         };
         Ok((cfg, a.log_format.unwrap_or_else(LogFormat::detect)))
     }
@@ -350,6 +362,7 @@ impl ServerArgs {
             disable_agent: self.disable_agent.or(file.disable_agent),
             tls_san,
             compaction_interval: self.compaction_interval.or(file.compaction_interval),
+            event_ttl: self.event_ttl.or(file.event_ttl),
             log_format: self.log_format.or(file.log_format),
             sim_nodes: self.sim_nodes.or(file.sim_nodes),
             node_monitor_grace_period: self
@@ -654,6 +667,7 @@ mod tests {
         assert_eq!(c.write_kubeconfig_mode, 0o600);
         assert!(c.datastore.is_none());
         assert_eq!(c.compaction_interval, Duration::from_secs(300));
+        assert_eq!(c.event_ttl, Duration::from_secs(3600));
         assert_eq!(c.agent.cluster_cidr, "10.42.0.0/16");
         assert_eq!(c.agent.cluster_dns.to_string(), "10.43.0.10");
         assert_eq!(c.agent.cluster_domain, "cluster.local");

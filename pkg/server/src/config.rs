@@ -18,6 +18,8 @@ pub struct ServerConfig {
     pub disable_agent: bool,
     pub tls_san: Vec<String>,
     pub compaction_interval: Duration,
+    /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`, 1 h).
+    pub event_ttl: Duration,
     /// IPv4 CIDR for Service cluster IPs (k3s' default 10.43.0.0/16).
     pub service_cidr: String,
     pub service_node_port_range: RangeInclusive<u16>,

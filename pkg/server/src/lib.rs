@@ -3,6 +3,7 @@
 mod agent;
 mod config;
 mod dns;
+mod event_ttl;
 mod kubernetes_objects;
 mod kubernetes_reconciler;
 mod master_leases;
@@ -139,6 +140,11 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
             }
             .run(stopped(stop_rx.clone())),
         );
+        let events = tokio::spawn(event_ttl::run(
+            store.clone(),
+            cfg.event_ttl,
+            stopped(stop_rx.clone()),
+        ));
         let mut ctx = rkube_controllers::Context::new(controllers_client, pki.ca_cert_pem());
         ctx.node_monitor_grace_period = cfg.node_monitor_grace_period;
         ctx.node_eviction_rate = cfg.node_eviction_rate;
@@ -204,6 +210,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
         info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = endpoints.await;
+        let _ = events.await;
         let _ = controllers.await;
         let _ = scheduler.await;
         if let Some(agent) = agent {
