@@ -10,12 +10,14 @@
 use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use rkube_store::{Compare, Op, RangeRequest, Store, Txn};
+use rkube_store::{prefix_end, Compare, Op, RangeRequest, Store, Txn};
 use serde_json::Value;
 use tracing::{debug, warn};
 
 /// Where core/v1 and events.k8s.io/v1 Events are stored.
 const PREFIX: &str = "/registry/events/";
+/// Events read at a time.
+const PAGE: i64 = 500;
 /// How often the sweep runs at most: an Event outlives its TTL by at most this (or half a
 /// shorter TTL).
 const EVERY: Duration = Duration::from_secs(60);
@@ -50,23 +52,36 @@ pub async fn sweep(
     now: i64,
 ) -> Result<usize, rkube_store::Error> {
     let cutoff = now - ttl.as_secs() as i64;
-    let page = store.range(RangeRequest::prefix(PREFIX)).await?;
+    let end = prefix_end(PREFIX.as_bytes());
+    let mut from = PREFIX.as_bytes().to_vec();
     let mut expired = 0;
-    for kv in page.kvs {
-        let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
-            continue;
-        };
-        if last_written(&obj).is_none_or(|t| t >= cutoff) {
-            continue;
+    // In pages, so that a store full of Events is never read into memory at once.
+    loop {
+        let page = store
+            .range(RangeRequest::range(from.clone(), end.clone()).with_limit(PAGE))
+            .await?;
+        if let Some(last) = page.kvs.last() {
+            from = last.key.clone();
+            from.push(0);
         }
-        let txn = Txn::new()
-            .when([Compare::mod_revision_eq(kv.key.as_slice(), kv.mod_revision)])
-            .and_then([Op::delete(kv.key.as_slice())]);
-        if store.txn(txn).await?.succeeded {
-            expired += 1;
+        for kv in &page.kvs {
+            let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) else {
+                continue;
+            };
+            if last_written(&obj).is_none_or(|t| t >= cutoff) {
+                continue;
+            }
+            let txn = Txn::new()
+                .when([Compare::mod_revision_eq(kv.key.as_slice(), kv.mod_revision)])
+                .and_then([Op::delete(kv.key.as_slice())]);
+            if store.txn(txn).await?.succeeded {
+                expired += 1;
+            }
+        }
+        if !page.more {
+            return Ok(expired);
         }
     }
-    Ok(expired)
 }
 
 /// When the Event was last written, in Unix seconds.
@@ -173,8 +188,23 @@ mod tests {
             .await
             .unwrap()
             .is_some());
-        // An hour later everything has expired.
-        assert_eq!(sweep(&store, hour, now + 3600).await.unwrap(), 2);
+        // An hour later everything has expired, over more than one page.
+        for i in 0..PAGE + 10 {
+            let name = format!("many-{i:04}");
+            store
+                .put(
+                    key(&name).as_bytes(),
+                    &event(&name, "2026-11-27T23:59:00Z", &[]),
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            sweep(&store, hour, now + 3600).await.unwrap(),
+            2 + PAGE as usize + 10
+        );
+        let left = store.range(RangeRequest::prefix(PREFIX)).await.unwrap();
+        assert!(left.kvs.is_empty());
         store.close().await.unwrap();
     }
 }
