@@ -1,11 +1,10 @@
 //! Events expire `--event-ttl` (1 h by default) after their last write, as kube-apiserver's
 //! do: it stores each Event under an etcd lease of that TTL, renewed by every write. The
 //! embedded store has no leases, so the server sweeps instead: every minute (or half a
-//! shorter TTL) it deletes the
-//! Events whose last write (the newest `managedFields` time, which the API server sets on every
-//! write, else `creationTimestamp`) is older than the TTL, each only at the revision it read,
-//! so an Event written meanwhile stays. Deletes go through the store, so watchers see them as
-//! upstream's lease expiry shows them: DELETED events.
+//! shorter TTL) it deletes the Events whose last write (the newest `managedFields` time,
+//! which the API server sets on every write, else `creationTimestamp`) is older than the
+//! TTL, each only at the revision it read, so an Event written meanwhile stays. Deletes go
+//! through the store, so watchers see them as upstream's lease expiry shows them: DELETED.
 
 use std::{sync::Arc, time::Duration};
 
