@@ -219,19 +219,27 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
         if call.api.store.get(key.as_bytes()).await?.is_some() {
             return Err(ApiError::already_exists(def, &name));
         }
-        // A value asked for and held by another Service is a 422; a picked one that was
-        // taken makes the next attempt pick others.
-        for k in alloc::held_keys(&candidate) {
-            if call.api.store.get(k.as_bytes()).await?.is_some() {
-                if let Some(err) = alloc::refused(obj, &k) {
-                    return Err(err);
-                }
-            }
-        }
+        // A picked value that was taken makes the next attempt pick others.
+        all_free(call, obj, &candidate).await?;
     }
     Err(ApiError::internal(
         "failed to allocate a cluster IP: the service range is full",
     ))
+}
+
+/// Whether every value `candidate` would hold is free now; a value the request `asked` for
+/// and another Service holds is its 422 (`provided IP/port is already allocated`).
+async fn all_free(call: &Call<'_>, asked: &Value, candidate: &Value) -> ApiResult<bool> {
+    let mut free = true;
+    for k in alloc::held_keys(candidate) {
+        if call.api.store.get(k.as_bytes()).await?.is_some() {
+            if let Some(err) = alloc::refused(asked, &k) {
+                return Err(err);
+            }
+            free = false;
+        }
+    }
+    Ok(free)
 }
 
 /// What a Service created now would be given, written nowhere: values free at this moment, as
@@ -239,19 +247,13 @@ pub async fn create_service(call: &Call<'_>, key: &str, obj: &mut Value) -> ApiR
 /// cluster IP and node ports); one asked for and held elsewhere is refused as a create would.
 async fn dry_run_service(call: &Call<'_>, obj: &mut Value) -> ApiResult<()> {
     let seed = uuid::Uuid::new_v4().as_u128() as u64;
-    'attempts: for attempt in 0..32 {
+    for attempt in 0..32 {
         let mut candidate = obj.clone();
         alloc::assign(&mut candidate, &call.api.ranges, seed, attempt)?;
-        for k in alloc::held_keys(&candidate) {
-            if call.api.store.get(k.as_bytes()).await?.is_some() {
-                if let Some(err) = alloc::refused(obj, &k) {
-                    return Err(err);
-                }
-                continue 'attempts;
-            }
+        if all_free(call, obj, &candidate).await? {
+            *obj = candidate;
+            return Ok(());
         }
-        *obj = candidate;
-        return Ok(());
     }
     Err(ApiError::internal(
         "failed to allocate a cluster IP: the service range is full",
