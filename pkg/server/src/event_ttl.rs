@@ -29,7 +29,8 @@ pub async fn run(
 ) {
     tokio::pin!(stop);
     let every = (ttl / 2).clamp(Duration::from_secs(1), EVERY);
-    let mut tick = tokio::time::interval(every);
+    // The first sweep one period after start, not during it: start-up stays as short.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
