@@ -43,6 +43,8 @@ K8S_PB_VERSION = "0.9.0"
 PACKAGES = [
     ("api/core/v1", "v1"),
     ("api/apps/v1", "apps/v1"),
+    ("api/authentication/v1", "authentication.k8s.io/v1"),
+    ("api/authorization/v1", "authorization.k8s.io/v1"),
     ("api/autoscaling/v1", "autoscaling/v1"),
     ("api/coordination/v1", "coordination.k8s.io/v1"),
     ("api/discovery/v1", "discovery.k8s.io/v1"),
@@ -177,6 +179,10 @@ autoscaling.v1.ResourceMetricStatus name! currentAverageUtilization
 autoscaling.v1.ContainerResourceMetricStatus name! currentAverageUtilization container!
 autoscaling.v1.ExternalMetricStatus metricName!
 policy.v1.PodDisruptionBudgetSpec unhealthyPodEvictionPolicy
+authentication.v1.TokenRequestSpec expirationSeconds
+authentication.v1.TokenRequestStatus token!
+authorization.v1.SubjectAccessReviewStatus allowed!
+authorization.v1.SubjectRulesReviewStatus incomplete!
 policy.v1.PodDisruptionBudgetStatus disruptionsAllowed! currentHealthy! desiredHealthy! expectedPods!
 meta.v1.GroupVersionResource group! version! resource!
 meta.v1.GroupKind group! kind!

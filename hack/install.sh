@@ -10,9 +10,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 INSTALL_PATH=${RKUBE_INSTALL_PATH:-/usr/local/bin/rkube}
 
 section "build dependencies"
-# protobuf-compiler: etcd-client's build runs protoc.
+# protobuf-compiler, libprotobuf-dev: etcd-client's build runs protoc on protos that import
+# google/protobuf/*.proto (shipped in libprotobuf-dev).
 # libseccomp-dev: for the kubelet's container runtime (youki's libcontainer).
-need_apt build-essential pkg-config protobuf-compiler libseccomp-dev jq curl nftables iproute2
+need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev libseccomp-dev jq curl nftables iproute2
 ensure_cargo
 
 section "cargo build --release -p rkube"

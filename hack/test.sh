@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$RKUBE_ROOT"
 
 section "test dependencies"
-need_apt build-essential pkg-config protobuf-compiler libseccomp-dev etcd-server etcd-client jq curl docker-registry skopeo umoci busybox-static nftables iproute2
+need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev libseccomp-dev etcd-server etcd-client jq curl docker-registry skopeo umoci busybox-static nftables iproute2
 ensure_cargo
 # The e2e tests drive real kubectl binaries of two versions (the machine's kubectl package).
 for v in 1.27 1.33; do

@@ -170,6 +170,13 @@ const POD_SUBRESOURCES: &[SubresourceDef] = &[
     },
     status("", "v1", "Pod"),
 ];
+const SERVICE_ACCOUNT_SUBRESOURCES: &[SubresourceDef] = &[SubresourceDef {
+    name: "token",
+    group: "authentication.k8s.io",
+    version: "v1",
+    kind: "TokenRequest",
+    verbs: VERBS_CREATE,
+}];
 const SERVICE_SUBRESOURCES: &[SubresourceDef] = &[status("", "v1", "Service")];
 const DEPLOYMENT_SUBRESOURCES: &[SubresourceDef] = &[SCALE, status("apps", "v1", "Deployment")];
 const REPLICASET_SUBRESOURCES: &[SubresourceDef] = &[SCALE, status("apps", "v1", "ReplicaSet")];
@@ -284,7 +291,7 @@ static RESOURCES: &[ResourceDef] = &[
         verbs: VERBS_ALL,
         short_names: &["sa"],
         categories: &[],
-        subresources: &[],
+        subresources: SERVICE_ACCOUNT_SUBRESOURCES,
         storage: "serviceaccounts",
     },
     ResourceDef {

@@ -67,7 +67,7 @@ agent_default_sa() {
 # agent_up: builds rkube (release) unless RKUBE_BIN is given, starts the registry and the
 # server with its agent, and waits until the node is Ready.
 agent_up() {
-    need_apt build-essential pkg-config protobuf-compiler docker-registry skopeo umoci \
+    need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev docker-registry skopeo umoci \
         busybox-static curl python3 nftables iproute2
     # As hack/test.sh: pip's client, Debian's where pip cannot install.
     python3 -c 'import kubernetes' >/dev/null 2>&1 ||

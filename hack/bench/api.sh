@@ -20,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$RKUBE_ROOT"
 
 section "dependencies"
-need_apt build-essential pkg-config protobuf-compiler
+need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev
 [[ "${1:-}" == --etcd ]] && need_apt etcd-server etcd-client
 ensure_cargo
 

@@ -33,7 +33,7 @@ if [[ -n "${RKUBE_BIN:-}" ]]; then
     RKUBE=$RKUBE_BIN
 else
     section "build rkube (release)"
-    need_apt build-essential pkg-config protobuf-compiler libseccomp-dev
+    need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev libseccomp-dev
     ensure_cargo
     cargo build --release -p rkube
     RKUBE="${CARGO_TARGET_DIR:-$RKUBE_ROOT/target}/release/rkube"

@@ -25,7 +25,7 @@ BENCH="${SCALE_BENCH_BIN:-$target/release/scale-bench}"
 
 if [[ -z "${RKUBE_BIN:-}" || -z "${SCALE_BENCH_BIN:-}" ]]; then
     section "build rkube and scale-bench (release)"
-    need_apt build-essential pkg-config protobuf-compiler
+    need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev
     ensure_cargo
     cargo build --release -p rkube -p rkube-bench --bin rkube --bin scale-bench
 fi

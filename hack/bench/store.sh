@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$RKUBE_ROOT"
 
 section "dependencies"
-need_apt build-essential pkg-config protobuf-compiler etcd-server etcd-client
+need_apt build-essential pkg-config protobuf-compiler libprotobuf-dev etcd-server etcd-client
 ensure_cargo
 
 section "build store-bench"

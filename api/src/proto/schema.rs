@@ -11,6 +11,8 @@ use super::{f, Message};
 pub(super) static API_VERSIONS: &[(&str, &str)] = &[
     ("v1", "k8s.io.api.core.v1"),
     ("apps/v1", "k8s.io.api.apps.v1"),
+    ("authentication.k8s.io/v1", "k8s.io.api.authentication.v1"),
+    ("authorization.k8s.io/v1", "k8s.io.api.authorization.v1"),
     ("autoscaling/v1", "k8s.io.api.autoscaling.v1"),
     ("coordination.k8s.io/v1", "k8s.io.api.coordination.v1"),
     ("discovery.k8s.io/v1", "k8s.io.api.discovery.v1"),
@@ -20,15 +22,15 @@ pub(super) static API_VERSIONS: &[(&str, &str)] = &[
 ];
 
 /// Messages wrapping a Go named slice: JSON is the bare `items` array.
-pub(super) static ARRAY_WRAPPERS: &[u16] = &[347];
+pub(super) static ARRAY_WRAPPERS: &[u16] = &[374];
 
 /// Every message, sorted by full name; `M(i)` refers to `MESSAGES[i]`.
-pub(super) static MESSAGES: [Message; 351] = [
+pub(super) static MESSAGES: [Message; 378] = [
     // 0
     Message {
         name: "k8s.io.api.apps.v1.ControllerRevision",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "data", RawExt, O),
             f(3, "revision", I64, K),
         ],
@@ -36,13 +38,13 @@ pub(super) static MESSAGES: [Message; 351] = [
     // 1
     Message {
         name: "k8s.io.api.apps.v1.ControllerRevisionList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(0), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(0), R)],
     },
     // 2
     Message {
         name: "k8s.io.api.apps.v1.DaemonSet",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "spec", M(5), O),
             f(3, "status", M(6), O),
         ],
@@ -61,14 +63,14 @@ pub(super) static MESSAGES: [Message; 351] = [
     // 4
     Message {
         name: "k8s.io.api.apps.v1.DaemonSetList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(2), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(2), R)],
     },
     // 5
     Message {
         name: "k8s.io.api.apps.v1.DaemonSetSpec",
         fields: &[
-            f(1, "selector", M(326), O),
-            f(2, "template", M(216), O),
+            f(1, "selector", M(353), O),
+            f(2, "template", M(243), O),
             f(3, "updateStrategy", M(7), O),
             f(4, "minReadySeconds", I32, O),
             f(6, "revisionHistoryLimit", I32, K),
@@ -99,7 +101,7 @@ pub(super) static MESSAGES: [Message; 351] = [
     Message {
         name: "k8s.io.api.apps.v1.Deployment",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "spec", M(11), O),
             f(3, "status", M(12), O),
         ],
@@ -119,15 +121,15 @@ pub(super) static MESSAGES: [Message; 351] = [
     // 10
     Message {
         name: "k8s.io.api.apps.v1.DeploymentList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(8), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(8), R)],
     },
     // 11
     Message {
         name: "k8s.io.api.apps.v1.DeploymentSpec",
         fields: &[
             f(1, "replicas", I32, K),
-            f(2, "selector", M(326), O),
-            f(3, "template", M(216), O),
+            f(2, "selector", M(353), O),
+            f(3, "template", M(243), O),
             f(4, "strategy", M(13), O),
             f(5, "minReadySeconds", I32, O),
             f(6, "revisionHistoryLimit", I32, K),
@@ -159,7 +161,7 @@ pub(super) static MESSAGES: [Message; 351] = [
     Message {
         name: "k8s.io.api.apps.v1.ReplicaSet",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "spec", M(17), O),
             f(3, "status", M(18), O),
         ],
@@ -178,7 +180,7 @@ pub(super) static MESSAGES: [Message; 351] = [
     // 16
     Message {
         name: "k8s.io.api.apps.v1.ReplicaSetList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(14), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(14), R)],
     },
     // 17
     Message {
@@ -186,8 +188,8 @@ pub(super) static MESSAGES: [Message; 351] = [
         fields: &[
             f(1, "replicas", I32, K),
             f(4, "minReadySeconds", I32, O),
-            f(2, "selector", M(326), O),
-            f(3, "template", M(216), O),
+            f(2, "selector", M(353), O),
+            f(3, "template", M(243), O),
         ],
     },
     // 18
@@ -231,7 +233,7 @@ pub(super) static MESSAGES: [Message; 351] = [
     Message {
         name: "k8s.io.api.apps.v1.StatefulSet",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "spec", M(27), O),
             f(3, "status", M(28), O),
         ],
@@ -250,7 +252,7 @@ pub(super) static MESSAGES: [Message; 351] = [
     // 24
     Message {
         name: "k8s.io.api.apps.v1.StatefulSetList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(22), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(22), R)],
     },
     // 25
     Message {
@@ -267,9 +269,9 @@ pub(super) static MESSAGES: [Message; 351] = [
         name: "k8s.io.api.apps.v1.StatefulSetSpec",
         fields: &[
             f(1, "replicas", I32, K),
-            f(2, "selector", M(326), O),
-            f(3, "template", M(216), O),
-            f(4, "volumeClaimTemplates", M(176), R),
+            f(2, "selector", M(353), O),
+            f(3, "template", M(243), O),
+            f(4, "volumeClaimTemplates", M(203), R),
             f(5, "serviceName", S, K),
             f(6, "podManagementPolicy", S, O),
             f(7, "updateStrategy", M(29), O),
@@ -302,6 +304,219 @@ pub(super) static MESSAGES: [Message; 351] = [
     },
     // 30
     Message {
+        name: "k8s.io.api.authentication.v1.BoundObjectReference",
+        fields: &[
+            f(1, "kind", S, O),
+            f(2, "apiVersion", S, O),
+            f(3, "name", S, O),
+            f(4, "uid", S, O),
+        ],
+    },
+    // 31
+    Message {
+        name: "k8s.io.api.authentication.v1.ExtraValue",
+        fields: &[f(1, "items", S, R)],
+    },
+    // 32
+    Message {
+        name: "k8s.io.api.authentication.v1.SelfSubjectReview",
+        fields: &[f(1, "metadata", M(359), O), f(2, "status", M(33), O)],
+    },
+    // 33
+    Message {
+        name: "k8s.io.api.authentication.v1.SelfSubjectReviewStatus",
+        fields: &[f(1, "userInfo", M(40), O)],
+    },
+    // 34
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenRequest",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(35), O),
+            f(3, "status", M(36), O),
+        ],
+    },
+    // 35
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenRequestSpec",
+        fields: &[
+            f(1, "audiences", S, R),
+            f(4, "expirationSeconds", I64, K),
+            f(3, "boundObjectRef", M(30), O),
+        ],
+    },
+    // 36
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenRequestStatus",
+        fields: &[f(1, "token", S, K), f(2, "expirationTimestamp", Time, O)],
+    },
+    // 37
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenReview",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(38), O),
+            f(3, "status", M(39), O),
+        ],
+    },
+    // 38
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenReviewSpec",
+        fields: &[f(1, "token", S, K), f(2, "audiences", S, R)],
+    },
+    // 39
+    Message {
+        name: "k8s.io.api.authentication.v1.TokenReviewStatus",
+        fields: &[
+            f(1, "authenticated", B, O),
+            f(2, "user", M(40), O),
+            f(4, "audiences", S, R),
+            f(3, "error", S, O),
+        ],
+    },
+    // 40
+    Message {
+        name: "k8s.io.api.authentication.v1.UserInfo",
+        fields: &[
+            f(1, "username", S, O),
+            f(2, "uid", S, O),
+            f(3, "groups", S, R),
+            f(4, "extra", M(31), P),
+        ],
+    },
+    // 41
+    Message {
+        name: "k8s.io.api.authorization.v1.ExtraValue",
+        fields: &[f(1, "items", S, R)],
+    },
+    // 42
+    Message {
+        name: "k8s.io.api.authorization.v1.FieldSelectorAttributes",
+        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(345), R)],
+    },
+    // 43
+    Message {
+        name: "k8s.io.api.authorization.v1.LabelSelectorAttributes",
+        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(354), R)],
+    },
+    // 44
+    Message {
+        name: "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(54), O),
+            f(3, "status", M(55), O),
+        ],
+    },
+    // 45
+    Message {
+        name: "k8s.io.api.authorization.v1.NonResourceAttributes",
+        fields: &[f(1, "path", S, O), f(2, "verb", S, O)],
+    },
+    // 46
+    Message {
+        name: "k8s.io.api.authorization.v1.NonResourceRule",
+        fields: &[f(1, "verbs", S, R), f(2, "nonResourceURLs", S, R)],
+    },
+    // 47
+    Message {
+        name: "k8s.io.api.authorization.v1.ResourceAttributes",
+        fields: &[
+            f(1, "namespace", S, O),
+            f(2, "verb", S, O),
+            f(3, "group", S, O),
+            f(4, "version", S, O),
+            f(5, "resource", S, O),
+            f(6, "subresource", S, O),
+            f(7, "name", S, O),
+            f(8, "fieldSelector", M(42), O),
+            f(9, "labelSelector", M(43), O),
+        ],
+    },
+    // 48
+    Message {
+        name: "k8s.io.api.authorization.v1.ResourceRule",
+        fields: &[
+            f(1, "verbs", S, R),
+            f(2, "apiGroups", S, R),
+            f(3, "resources", S, R),
+            f(4, "resourceNames", S, R),
+        ],
+    },
+    // 49
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(50), O),
+            f(3, "status", M(55), O),
+        ],
+    },
+    // 50
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec",
+        fields: &[
+            f(1, "resourceAttributes", M(47), O),
+            f(2, "nonResourceAttributes", M(45), O),
+        ],
+    },
+    // 51
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(52), O),
+            f(3, "status", M(56), O),
+        ],
+    },
+    // 52
+    Message {
+        name: "k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec",
+        fields: &[f(1, "namespace", S, O)],
+    },
+    // 53
+    Message {
+        name: "k8s.io.api.authorization.v1.SubjectAccessReview",
+        fields: &[
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(54), O),
+            f(3, "status", M(55), O),
+        ],
+    },
+    // 54
+    Message {
+        name: "k8s.io.api.authorization.v1.SubjectAccessReviewSpec",
+        fields: &[
+            f(1, "resourceAttributes", M(47), O),
+            f(2, "nonResourceAttributes", M(45), O),
+            f(3, "user", S, O),
+            f(4, "groups", S, R),
+            f(5, "extra", M(41), P),
+            f(6, "uid", S, O),
+        ],
+    },
+    // 55
+    Message {
+        name: "k8s.io.api.authorization.v1.SubjectAccessReviewStatus",
+        fields: &[
+            f(1, "allowed", B, K),
+            f(4, "denied", B, O),
+            f(2, "reason", S, O),
+            f(3, "evaluationError", S, O),
+        ],
+    },
+    // 56
+    Message {
+        name: "k8s.io.api.authorization.v1.SubjectRulesReviewStatus",
+        fields: &[
+            f(1, "resourceRules", M(48), R),
+            f(2, "nonResourceRules", M(46), R),
+            f(3, "incomplete", B, K),
+            f(4, "evaluationError", S, O),
+        ],
+    },
+    // 57
+    Message {
         name: "k8s.io.api.autoscaling.v1.ContainerResourceMetricSource",
         fields: &[
             f(1, "name", S, K),
@@ -310,7 +525,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "container", S, K),
         ],
     },
-    // 31
+    // 58
     Message {
         name: "k8s.io.api.autoscaling.v1.ContainerResourceMetricStatus",
         fields: &[
@@ -320,7 +535,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "container", S, K),
         ],
     },
-    // 32
+    // 59
     Message {
         name: "k8s.io.api.autoscaling.v1.CrossVersionObjectReference",
         fields: &[
@@ -329,36 +544,36 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "apiVersion", S, O),
         ],
     },
-    // 33
+    // 60
     Message {
         name: "k8s.io.api.autoscaling.v1.ExternalMetricSource",
         fields: &[
             f(1, "metricName", S, K),
-            f(2, "metricSelector", M(326), O),
+            f(2, "metricSelector", M(353), O),
             f(3, "targetValue", Quantity, O),
             f(4, "targetAverageValue", Quantity, O),
         ],
     },
-    // 34
+    // 61
     Message {
         name: "k8s.io.api.autoscaling.v1.ExternalMetricStatus",
         fields: &[
             f(1, "metricName", S, K),
-            f(2, "metricSelector", M(326), O),
+            f(2, "metricSelector", M(353), O),
             f(3, "currentValue", Quantity, O),
             f(4, "currentAverageValue", Quantity, O),
         ],
     },
-    // 35
+    // 62
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(38), O),
-            f(3, "status", M(39), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(65), O),
+            f(3, "status", M(66), O),
         ],
     },
-    // 36
+    // 63
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerCondition",
         fields: &[
@@ -369,22 +584,22 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "message", S, O),
         ],
     },
-    // 37
+    // 64
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(35), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(62), R)],
     },
-    // 38
+    // 65
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec",
         fields: &[
-            f(1, "scaleTargetRef", M(32), O),
+            f(1, "scaleTargetRef", M(59), O),
             f(2, "minReplicas", I32, K),
             f(3, "maxReplicas", I32, K),
             f(4, "targetCPUUtilizationPercentage", I32, K),
         ],
     },
-    // 39
+    // 66
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus",
         fields: &[
@@ -395,71 +610,71 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "currentCPUUtilizationPercentage", I32, K),
         ],
     },
-    // 40
+    // 67
     Message {
         name: "k8s.io.api.autoscaling.v1.MetricSpec",
         fields: &[
             f(1, "type", S, K),
-            f(2, "object", M(42), O),
-            f(3, "pods", M(44), O),
-            f(4, "resource", M(46), O),
-            f(7, "containerResource", M(30), O),
-            f(5, "external", M(33), O),
+            f(2, "object", M(69), O),
+            f(3, "pods", M(71), O),
+            f(4, "resource", M(73), O),
+            f(7, "containerResource", M(57), O),
+            f(5, "external", M(60), O),
         ],
     },
-    // 41
+    // 68
     Message {
         name: "k8s.io.api.autoscaling.v1.MetricStatus",
         fields: &[
             f(1, "type", S, K),
-            f(2, "object", M(43), O),
-            f(3, "pods", M(45), O),
-            f(4, "resource", M(47), O),
-            f(7, "containerResource", M(31), O),
-            f(5, "external", M(34), O),
+            f(2, "object", M(70), O),
+            f(3, "pods", M(72), O),
+            f(4, "resource", M(74), O),
+            f(7, "containerResource", M(58), O),
+            f(5, "external", M(61), O),
         ],
     },
-    // 42
+    // 69
     Message {
         name: "k8s.io.api.autoscaling.v1.ObjectMetricSource",
         fields: &[
-            f(1, "target", M(32), O),
+            f(1, "target", M(59), O),
             f(2, "metricName", S, K),
             f(3, "targetValue", Quantity, O),
-            f(4, "selector", M(326), O),
+            f(4, "selector", M(353), O),
             f(5, "averageValue", Quantity, O),
         ],
     },
-    // 43
+    // 70
     Message {
         name: "k8s.io.api.autoscaling.v1.ObjectMetricStatus",
         fields: &[
-            f(1, "target", M(32), O),
+            f(1, "target", M(59), O),
             f(2, "metricName", S, K),
             f(3, "currentValue", Quantity, O),
-            f(4, "selector", M(326), O),
+            f(4, "selector", M(353), O),
             f(5, "averageValue", Quantity, O),
         ],
     },
-    // 44
+    // 71
     Message {
         name: "k8s.io.api.autoscaling.v1.PodsMetricSource",
         fields: &[
             f(1, "metricName", S, K),
             f(2, "targetAverageValue", Quantity, O),
-            f(3, "selector", M(326), O),
+            f(3, "selector", M(353), O),
         ],
     },
-    // 45
+    // 72
     Message {
         name: "k8s.io.api.autoscaling.v1.PodsMetricStatus",
         fields: &[
             f(1, "metricName", S, K),
             f(2, "currentAverageValue", Quantity, O),
-            f(3, "selector", M(326), O),
+            f(3, "selector", M(353), O),
         ],
     },
-    // 46
+    // 73
     Message {
         name: "k8s.io.api.autoscaling.v1.ResourceMetricSource",
         fields: &[
@@ -468,7 +683,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "targetAverageValue", Quantity, O),
         ],
     },
-    // 47
+    // 74
     Message {
         name: "k8s.io.api.autoscaling.v1.ResourceMetricStatus",
         fields: &[
@@ -477,36 +692,36 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "currentAverageValue", Quantity, O),
         ],
     },
-    // 48
+    // 75
     Message {
         name: "k8s.io.api.autoscaling.v1.Scale",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(49), O),
-            f(3, "status", M(50), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(76), O),
+            f(3, "status", M(77), O),
         ],
     },
-    // 49
+    // 76
     Message {
         name: "k8s.io.api.autoscaling.v1.ScaleSpec",
         fields: &[f(1, "replicas", I32, O)],
     },
-    // 50
+    // 77
     Message {
         name: "k8s.io.api.autoscaling.v1.ScaleStatus",
         fields: &[f(1, "replicas", I32, K), f(2, "selector", S, O)],
     },
-    // 51
+    // 78
     Message {
         name: "k8s.io.api.coordination.v1.Lease",
-        fields: &[f(1, "metadata", M(332), O), f(2, "spec", M(53), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(80), O)],
     },
-    // 52
+    // 79
     Message {
         name: "k8s.io.api.coordination.v1.LeaseList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(51), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(78), R)],
     },
-    // 53
+    // 80
     Message {
         name: "k8s.io.api.coordination.v1.LeaseSpec",
         fields: &[
@@ -519,7 +734,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "preferredHolder", S, K),
         ],
     },
-    // 54
+    // 81
     Message {
         name: "k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource",
         fields: &[
@@ -529,31 +744,31 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "readOnly", B, O),
         ],
     },
-    // 55
+    // 82
     Message {
         name: "k8s.io.api.core.v1.Affinity",
         fields: &[
-            f(1, "nodeAffinity", M(156), O),
-            f(2, "podAffinity", M(189), O),
-            f(3, "podAntiAffinity", M(191), O),
+            f(1, "nodeAffinity", M(183), O),
+            f(2, "podAffinity", M(216), O),
+            f(3, "podAntiAffinity", M(218), O),
         ],
     },
-    // 56
+    // 83
     Message {
         name: "k8s.io.api.core.v1.AppArmorProfile",
         fields: &[f(1, "type", S, K), f(2, "localhostProfile", S, K)],
     },
-    // 57
+    // 84
     Message {
         name: "k8s.io.api.core.v1.AttachedVolume",
         fields: &[f(1, "name", S, K), f(2, "devicePath", S, K)],
     },
-    // 58
+    // 85
     Message {
         name: "k8s.io.api.core.v1.AvoidPods",
-        fields: &[f(1, "preferAvoidPods", M(220), R)],
+        fields: &[f(1, "preferAvoidPods", M(247), R)],
     },
-    // 59
+    // 86
     Message {
         name: "k8s.io.api.core.v1.AzureDiskVolumeSource",
         fields: &[
@@ -565,7 +780,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "kind", S, K),
         ],
     },
-    // 60
+    // 87
     Message {
         name: "k8s.io.api.core.v1.AzureFilePersistentVolumeSource",
         fields: &[
@@ -575,7 +790,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "secretNamespace", S, K),
         ],
     },
-    // 61
+    // 88
     Message {
         name: "k8s.io.api.core.v1.AzureFileVolumeSource",
         fields: &[
@@ -584,12 +799,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "readOnly", B, O),
         ],
     },
-    // 62
+    // 89
     Message {
         name: "k8s.io.api.core.v1.Binding",
-        fields: &[f(1, "metadata", M(332), O), f(2, "target", M(174), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "target", M(201), O)],
     },
-    // 63
+    // 90
     Message {
         name: "k8s.io.api.core.v1.CSIPersistentVolumeSource",
         fields: &[
@@ -598,14 +813,14 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "readOnly", B, O),
             f(4, "fsType", S, O),
             f(5, "volumeAttributes", S, P),
-            f(6, "controllerPublishSecretRef", M(254), O),
-            f(7, "nodeStageSecretRef", M(254), O),
-            f(8, "nodePublishSecretRef", M(254), O),
-            f(9, "controllerExpandSecretRef", M(254), O),
-            f(10, "nodeExpandSecretRef", M(254), O),
+            f(6, "controllerPublishSecretRef", M(281), O),
+            f(7, "nodeStageSecretRef", M(281), O),
+            f(8, "nodePublishSecretRef", M(281), O),
+            f(9, "controllerExpandSecretRef", M(281), O),
+            f(10, "nodeExpandSecretRef", M(281), O),
         ],
     },
-    // 64
+    // 91
     Message {
         name: "k8s.io.api.core.v1.CSIVolumeSource",
         fields: &[
@@ -613,15 +828,15 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "readOnly", B, K),
             f(3, "fsType", S, K),
             f(4, "volumeAttributes", S, P),
-            f(5, "nodePublishSecretRef", M(145), O),
+            f(5, "nodePublishSecretRef", M(172), O),
         ],
     },
-    // 65
+    // 92
     Message {
         name: "k8s.io.api.core.v1.Capabilities",
         fields: &[f(1, "add", S, R), f(2, "drop", S, R)],
     },
-    // 66
+    // 93
     Message {
         name: "k8s.io.api.core.v1.CephFSPersistentVolumeSource",
         fields: &[
@@ -629,11 +844,11 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "path", S, O),
             f(3, "user", S, O),
             f(4, "secretFile", S, O),
-            f(5, "secretRef", M(254), O),
+            f(5, "secretRef", M(281), O),
             f(6, "readOnly", B, O),
         ],
     },
-    // 67
+    // 94
     Message {
         name: "k8s.io.api.core.v1.CephFSVolumeSource",
         fields: &[
@@ -641,47 +856,47 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "path", S, O),
             f(3, "user", S, O),
             f(4, "secretFile", S, O),
-            f(5, "secretRef", M(145), O),
+            f(5, "secretRef", M(172), O),
             f(6, "readOnly", B, O),
         ],
     },
-    // 68
+    // 95
     Message {
         name: "k8s.io.api.core.v1.CinderPersistentVolumeSource",
         fields: &[
             f(1, "volumeID", S, K),
             f(2, "fsType", S, O),
             f(3, "readOnly", B, O),
-            f(4, "secretRef", M(254), O),
+            f(4, "secretRef", M(281), O),
         ],
     },
-    // 69
+    // 96
     Message {
         name: "k8s.io.api.core.v1.CinderVolumeSource",
         fields: &[
             f(1, "volumeID", S, K),
             f(2, "fsType", S, O),
             f(3, "readOnly", B, O),
-            f(4, "secretRef", M(145), O),
+            f(4, "secretRef", M(172), O),
         ],
     },
-    // 70
+    // 97
     Message {
         name: "k8s.io.api.core.v1.ClientIPConfig",
         fields: &[f(1, "timeoutSeconds", I32, K)],
     },
-    // 71
+    // 98
     Message {
         name: "k8s.io.api.core.v1.ClusterTrustBundleProjection",
         fields: &[
             f(1, "name", S, K),
             f(2, "signerName", S, K),
-            f(3, "labelSelector", M(326), O),
+            f(3, "labelSelector", M(353), O),
             f(5, "optional", B, K),
             f(4, "path", S, K),
         ],
     },
-    // 72
+    // 99
     Message {
         name: "k8s.io.api.core.v1.ComponentCondition",
         fields: &[
@@ -691,46 +906,46 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "error", S, O),
         ],
     },
-    // 73
+    // 100
     Message {
         name: "k8s.io.api.core.v1.ComponentStatus",
-        fields: &[f(1, "metadata", M(332), O), f(2, "conditions", M(72), R)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "conditions", M(99), R)],
     },
-    // 74
+    // 101
     Message {
         name: "k8s.io.api.core.v1.ComponentStatusList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(73), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(100), R)],
     },
-    // 75
+    // 102
     Message {
         name: "k8s.io.api.core.v1.ConfigMap",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(4, "immutable", B, K),
             f(2, "data", S, P),
             f(3, "binaryData", Y, P),
         ],
     },
-    // 76
+    // 103
     Message {
         name: "k8s.io.api.core.v1.ConfigMapEnvSource",
-        fields: &[f(1, "", M(145), N), f(2, "optional", B, K)],
+        fields: &[f(1, "", M(172), N), f(2, "optional", B, K)],
     },
-    // 77
+    // 104
     Message {
         name: "k8s.io.api.core.v1.ConfigMapKeySelector",
         fields: &[
-            f(1, "", M(145), N),
+            f(1, "", M(172), N),
             f(2, "key", S, K),
             f(3, "optional", B, K),
         ],
     },
-    // 78
+    // 105
     Message {
         name: "k8s.io.api.core.v1.ConfigMapList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(75), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(102), R)],
     },
-    // 79
+    // 106
     Message {
         name: "k8s.io.api.core.v1.ConfigMapNodeConfigSource",
         fields: &[
@@ -741,26 +956,26 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "kubeletConfigKey", S, K),
         ],
     },
-    // 80
+    // 107
     Message {
         name: "k8s.io.api.core.v1.ConfigMapProjection",
         fields: &[
-            f(1, "", M(145), N),
-            f(2, "items", M(134), R),
+            f(1, "", M(172), N),
+            f(2, "items", M(161), R),
             f(4, "optional", B, K),
         ],
     },
-    // 81
+    // 108
     Message {
         name: "k8s.io.api.core.v1.ConfigMapVolumeSource",
         fields: &[
-            f(1, "", M(145), N),
-            f(2, "items", M(134), R),
+            f(1, "", M(172), N),
+            f(2, "items", M(161), R),
             f(3, "defaultMode", I32, K),
             f(4, "optional", B, K),
         ],
     },
-    // 82
+    // 109
     Message {
         name: "k8s.io.api.core.v1.Container",
         fields: &[
@@ -769,29 +984,29 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "command", S, R),
             f(4, "args", S, R),
             f(5, "workingDir", S, O),
-            f(6, "ports", M(85), R),
-            f(19, "envFrom", M(105), R),
-            f(7, "env", M(106), R),
-            f(8, "resources", M(241), O),
-            f(23, "resizePolicy", M(86), R),
+            f(6, "ports", M(112), R),
+            f(19, "envFrom", M(132), R),
+            f(7, "env", M(133), R),
+            f(8, "resources", M(268), O),
+            f(23, "resizePolicy", M(113), R),
             f(24, "restartPolicy", S, K),
-            f(25, "restartPolicyRules", M(87), R),
-            f(9, "volumeMounts", M(282), R),
-            f(21, "volumeDevices", M(281), R),
-            f(10, "livenessProbe", M(222), O),
-            f(11, "readinessProbe", M(222), O),
-            f(22, "startupProbe", M(222), O),
-            f(12, "lifecycle", M(135), O),
+            f(25, "restartPolicyRules", M(114), R),
+            f(9, "volumeMounts", M(309), R),
+            f(21, "volumeDevices", M(308), R),
+            f(10, "livenessProbe", M(249), O),
+            f(11, "readinessProbe", M(249), O),
+            f(22, "startupProbe", M(249), O),
+            f(12, "lifecycle", M(162), O),
             f(13, "terminationMessagePath", S, O),
             f(20, "terminationMessagePolicy", S, O),
             f(14, "imagePullPolicy", S, O),
-            f(15, "securityContext", M(256), O),
+            f(15, "securityContext", M(283), O),
             f(16, "stdin", B, O),
             f(17, "stdinOnce", B, O),
             f(18, "tty", B, O),
         ],
     },
-    // 83
+    // 110
     Message {
         name: "k8s.io.api.core.v1.ContainerExtendedResourceRequest",
         fields: &[
@@ -800,12 +1015,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "requestName", S, K),
         ],
     },
-    // 84
+    // 111
     Message {
         name: "k8s.io.api.core.v1.ContainerImage",
         fields: &[f(1, "names", S, R), f(2, "sizeBytes", I64, O)],
     },
-    // 85
+    // 112
     Message {
         name: "k8s.io.api.core.v1.ContainerPort",
         fields: &[
@@ -816,36 +1031,36 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "hostIP", S, O),
         ],
     },
-    // 86
+    // 113
     Message {
         name: "k8s.io.api.core.v1.ContainerResizePolicy",
         fields: &[f(1, "resourceName", S, K), f(2, "restartPolicy", S, K)],
     },
-    // 87
+    // 114
     Message {
         name: "k8s.io.api.core.v1.ContainerRestartRule",
-        fields: &[f(1, "action", S, K), f(2, "exitCodes", M(88), O)],
+        fields: &[f(1, "action", S, K), f(2, "exitCodes", M(115), O)],
     },
-    // 88
+    // 115
     Message {
         name: "k8s.io.api.core.v1.ContainerRestartRuleOnExitCodes",
         fields: &[f(1, "operator", S, K), f(2, "values", I32, R)],
     },
-    // 89
+    // 116
     Message {
         name: "k8s.io.api.core.v1.ContainerState",
         fields: &[
-            f(1, "waiting", M(92), O),
-            f(2, "running", M(90), O),
-            f(3, "terminated", M(91), O),
+            f(1, "waiting", M(119), O),
+            f(2, "running", M(117), O),
+            f(3, "terminated", M(118), O),
         ],
     },
-    // 90
+    // 117
     Message {
         name: "k8s.io.api.core.v1.ContainerStateRunning",
         fields: &[f(1, "startedAt", Time, O)],
     },
-    // 91
+    // 118
     Message {
         name: "k8s.io.api.core.v1.ContainerStateTerminated",
         fields: &[
@@ -858,18 +1073,18 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "containerID", S, O),
         ],
     },
-    // 92
+    // 119
     Message {
         name: "k8s.io.api.core.v1.ContainerStateWaiting",
         fields: &[f(1, "reason", S, O), f(2, "message", S, O)],
     },
-    // 93
+    // 120
     Message {
         name: "k8s.io.api.core.v1.ContainerStatus",
         fields: &[
             f(1, "name", S, K),
-            f(2, "state", M(89), O),
-            f(3, "lastState", M(89), O),
+            f(2, "state", M(116), O),
+            f(3, "lastState", M(116), O),
             f(4, "ready", B, K),
             f(5, "restartCount", I32, K),
             f(6, "image", S, K),
@@ -877,59 +1092,59 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(8, "containerID", S, O),
             f(9, "started", B, K),
             f(10, "allocatedResources", Quantity, P),
-            f(11, "resources", M(241), O),
-            f(12, "volumeMounts", M(283), R),
-            f(13, "user", M(94), O),
-            f(14, "allocatedResourcesStatus", M(242), R),
+            f(11, "resources", M(268), O),
+            f(12, "volumeMounts", M(310), R),
+            f(13, "user", M(121), O),
+            f(14, "allocatedResourcesStatus", M(269), R),
             f(15, "stopSignal", S, K),
         ],
     },
-    // 94
+    // 121
     Message {
         name: "k8s.io.api.core.v1.ContainerUser",
-        fields: &[f(1, "linux", M(141), O)],
+        fields: &[f(1, "linux", M(168), O)],
     },
-    // 95
+    // 122
     Message {
         name: "k8s.io.api.core.v1.DaemonEndpoint",
         fields: &[f(1, "Port", I32, K)],
     },
-    // 96
+    // 123
     Message {
         name: "k8s.io.api.core.v1.DownwardAPIProjection",
-        fields: &[f(1, "items", M(97), R)],
+        fields: &[f(1, "items", M(124), R)],
     },
-    // 97
+    // 124
     Message {
         name: "k8s.io.api.core.v1.DownwardAPIVolumeFile",
         fields: &[
             f(1, "path", S, K),
-            f(2, "fieldRef", M(173), O),
-            f(3, "resourceFieldRef", M(235), O),
+            f(2, "fieldRef", M(200), O),
+            f(3, "resourceFieldRef", M(262), O),
             f(4, "mode", I32, K),
         ],
     },
-    // 98
+    // 125
     Message {
         name: "k8s.io.api.core.v1.DownwardAPIVolumeSource",
-        fields: &[f(1, "items", M(97), R), f(2, "defaultMode", I32, K)],
+        fields: &[f(1, "items", M(124), R), f(2, "defaultMode", I32, K)],
     },
-    // 99
+    // 126
     Message {
         name: "k8s.io.api.core.v1.EmptyDirVolumeSource",
         fields: &[f(1, "medium", S, O), f(2, "sizeLimit", Quantity, O)],
     },
-    // 100
+    // 127
     Message {
         name: "k8s.io.api.core.v1.EndpointAddress",
         fields: &[
             f(1, "ip", S, K),
             f(3, "hostname", S, O),
             f(4, "nodeName", S, K),
-            f(2, "targetRef", M(174), O),
+            f(2, "targetRef", M(201), O),
         ],
     },
-    // 101
+    // 128
     Message {
         name: "k8s.io.api.core.v1.EndpointPort",
         fields: &[
@@ -939,60 +1154,60 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "appProtocol", S, K),
         ],
     },
-    // 102
+    // 129
     Message {
         name: "k8s.io.api.core.v1.EndpointSubset",
         fields: &[
-            f(1, "addresses", M(100), R),
-            f(2, "notReadyAddresses", M(100), R),
-            f(3, "ports", M(101), R),
+            f(1, "addresses", M(127), R),
+            f(2, "notReadyAddresses", M(127), R),
+            f(3, "ports", M(128), R),
         ],
     },
-    // 103
+    // 130
     Message {
         name: "k8s.io.api.core.v1.Endpoints",
-        fields: &[f(1, "metadata", M(332), O), f(2, "subsets", M(102), R)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "subsets", M(129), R)],
     },
-    // 104
+    // 131
     Message {
         name: "k8s.io.api.core.v1.EndpointsList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(103), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(130), R)],
     },
-    // 105
+    // 132
     Message {
         name: "k8s.io.api.core.v1.EnvFromSource",
         fields: &[
             f(1, "prefix", S, O),
-            f(2, "configMapRef", M(76), O),
-            f(3, "secretRef", M(250), O),
+            f(2, "configMapRef", M(103), O),
+            f(3, "secretRef", M(277), O),
         ],
     },
-    // 106
+    // 133
     Message {
         name: "k8s.io.api.core.v1.EnvVar",
         fields: &[
             f(1, "name", S, K),
             f(2, "value", S, O),
-            f(3, "valueFrom", M(107), O),
+            f(3, "valueFrom", M(134), O),
         ],
     },
-    // 107
+    // 134
     Message {
         name: "k8s.io.api.core.v1.EnvVarSource",
         fields: &[
-            f(1, "fieldRef", M(173), O),
-            f(2, "resourceFieldRef", M(235), O),
-            f(3, "configMapKeyRef", M(77), O),
-            f(4, "secretKeyRef", M(251), O),
-            f(5, "fileKeyRef", M(117), O),
+            f(1, "fieldRef", M(200), O),
+            f(2, "resourceFieldRef", M(262), O),
+            f(3, "configMapKeyRef", M(104), O),
+            f(4, "secretKeyRef", M(278), O),
+            f(5, "fileKeyRef", M(144), O),
         ],
     },
-    // 108
+    // 135
     Message {
         name: "k8s.io.api.core.v1.EphemeralContainer",
-        fields: &[f(1, "", M(109), N), f(2, "targetContainerName", S, O)],
+        fields: &[f(1, "", M(136), N), f(2, "targetContainerName", S, O)],
     },
-    // 109
+    // 136
     Message {
         name: "k8s.io.api.core.v1.EphemeralContainerCommon",
         fields: &[
@@ -1001,60 +1216,60 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "command", S, R),
             f(4, "args", S, R),
             f(5, "workingDir", S, O),
-            f(6, "ports", M(85), R),
-            f(19, "envFrom", M(105), R),
-            f(7, "env", M(106), R),
-            f(8, "resources", M(241), O),
-            f(23, "resizePolicy", M(86), R),
+            f(6, "ports", M(112), R),
+            f(19, "envFrom", M(132), R),
+            f(7, "env", M(133), R),
+            f(8, "resources", M(268), O),
+            f(23, "resizePolicy", M(113), R),
             f(24, "restartPolicy", S, K),
-            f(25, "restartPolicyRules", M(87), R),
-            f(9, "volumeMounts", M(282), R),
-            f(21, "volumeDevices", M(281), R),
-            f(10, "livenessProbe", M(222), O),
-            f(11, "readinessProbe", M(222), O),
-            f(22, "startupProbe", M(222), O),
-            f(12, "lifecycle", M(135), O),
+            f(25, "restartPolicyRules", M(114), R),
+            f(9, "volumeMounts", M(309), R),
+            f(21, "volumeDevices", M(308), R),
+            f(10, "livenessProbe", M(249), O),
+            f(11, "readinessProbe", M(249), O),
+            f(22, "startupProbe", M(249), O),
+            f(12, "lifecycle", M(162), O),
             f(13, "terminationMessagePath", S, O),
             f(20, "terminationMessagePolicy", S, O),
             f(14, "imagePullPolicy", S, O),
-            f(15, "securityContext", M(256), O),
+            f(15, "securityContext", M(283), O),
             f(16, "stdin", B, O),
             f(17, "stdinOnce", B, O),
             f(18, "tty", B, O),
         ],
     },
-    // 110
+    // 137
     Message {
         name: "k8s.io.api.core.v1.EphemeralVolumeSource",
-        fields: &[f(1, "volumeClaimTemplate", M(181), O)],
+        fields: &[f(1, "volumeClaimTemplate", M(208), O)],
     },
-    // 111
+    // 138
     Message {
         name: "k8s.io.api.core.v1.Event",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "involvedObject", M(174), O),
+            f(1, "metadata", M(359), O),
+            f(2, "involvedObject", M(201), O),
             f(3, "reason", S, O),
             f(4, "message", S, O),
-            f(5, "source", M(114), O),
+            f(5, "source", M(141), O),
             f(6, "firstTimestamp", Time, O),
             f(7, "lastTimestamp", Time, O),
             f(8, "count", I32, O),
             f(9, "type", S, O),
             f(10, "eventTime", MicroTime, O),
-            f(11, "series", M(113), O),
+            f(11, "series", M(140), O),
             f(12, "action", S, O),
-            f(13, "related", M(174), O),
+            f(13, "related", M(201), O),
             f(14, "reportingComponent", S, K),
             f(15, "reportingInstance", S, K),
         ],
     },
-    // 112
+    // 139
     Message {
         name: "k8s.io.api.core.v1.EventList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(111), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(138), R)],
     },
-    // 113
+    // 140
     Message {
         name: "k8s.io.api.core.v1.EventSeries",
         fields: &[
@@ -1062,17 +1277,17 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "lastObservedTime", MicroTime, O),
         ],
     },
-    // 114
+    // 141
     Message {
         name: "k8s.io.api.core.v1.EventSource",
         fields: &[f(1, "component", S, O), f(2, "host", S, O)],
     },
-    // 115
+    // 142
     Message {
         name: "k8s.io.api.core.v1.ExecAction",
         fields: &[f(1, "command", S, R)],
     },
-    // 116
+    // 143
     Message {
         name: "k8s.io.api.core.v1.FCVolumeSource",
         fields: &[
@@ -1083,7 +1298,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "wwids", S, R),
         ],
     },
-    // 117
+    // 144
     Message {
         name: "k8s.io.api.core.v1.FileKeySelector",
         fields: &[
@@ -1093,34 +1308,34 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "optional", B, K),
         ],
     },
-    // 118
+    // 145
     Message {
         name: "k8s.io.api.core.v1.FlexPersistentVolumeSource",
         fields: &[
             f(1, "driver", S, K),
             f(2, "fsType", S, O),
-            f(3, "secretRef", M(254), O),
+            f(3, "secretRef", M(281), O),
             f(4, "readOnly", B, O),
             f(5, "options", S, P),
         ],
     },
-    // 119
+    // 146
     Message {
         name: "k8s.io.api.core.v1.FlexVolumeSource",
         fields: &[
             f(1, "driver", S, K),
             f(2, "fsType", S, O),
-            f(3, "secretRef", M(145), O),
+            f(3, "secretRef", M(172), O),
             f(4, "readOnly", B, O),
             f(5, "options", S, P),
         ],
     },
-    // 120
+    // 147
     Message {
         name: "k8s.io.api.core.v1.FlockerVolumeSource",
         fields: &[f(1, "datasetName", S, O), f(2, "datasetUUID", S, O)],
     },
-    // 121
+    // 148
     Message {
         name: "k8s.io.api.core.v1.GCEPersistentDiskVolumeSource",
         fields: &[
@@ -1130,12 +1345,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "readOnly", B, O),
         ],
     },
-    // 122
+    // 149
     Message {
         name: "k8s.io.api.core.v1.GRPCAction",
         fields: &[f(1, "port", I32, K), f(2, "service", S, K)],
     },
-    // 123
+    // 150
     Message {
         name: "k8s.io.api.core.v1.GitRepoVolumeSource",
         fields: &[
@@ -1144,7 +1359,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "directory", S, O),
         ],
     },
-    // 124
+    // 151
     Message {
         name: "k8s.io.api.core.v1.GlusterfsPersistentVolumeSource",
         fields: &[
@@ -1154,7 +1369,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "endpointsNamespace", S, K),
         ],
     },
-    // 125
+    // 152
     Message {
         name: "k8s.io.api.core.v1.GlusterfsVolumeSource",
         fields: &[
@@ -1163,7 +1378,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "readOnly", B, O),
         ],
     },
-    // 126
+    // 153
     Message {
         name: "k8s.io.api.core.v1.HTTPGetAction",
         fields: &[
@@ -1171,30 +1386,30 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "port", IntOrString, O),
             f(3, "host", S, O),
             f(4, "scheme", S, O),
-            f(5, "httpHeaders", M(127), R),
+            f(5, "httpHeaders", M(154), R),
         ],
     },
-    // 127
+    // 154
     Message {
         name: "k8s.io.api.core.v1.HTTPHeader",
         fields: &[f(1, "name", S, K), f(2, "value", S, K)],
     },
-    // 128
+    // 155
     Message {
         name: "k8s.io.api.core.v1.HostAlias",
         fields: &[f(1, "ip", S, K), f(2, "hostnames", S, R)],
     },
-    // 129
+    // 156
     Message {
         name: "k8s.io.api.core.v1.HostIP",
         fields: &[f(1, "ip", S, K)],
     },
-    // 130
+    // 157
     Message {
         name: "k8s.io.api.core.v1.HostPathVolumeSource",
         fields: &[f(1, "path", S, K), f(2, "type", S, K)],
     },
-    // 131
+    // 158
     Message {
         name: "k8s.io.api.core.v1.ISCSIPersistentVolumeSource",
         fields: &[
@@ -1207,11 +1422,11 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "portals", S, R),
             f(8, "chapAuthDiscovery", B, O),
             f(11, "chapAuthSession", B, O),
-            f(10, "secretRef", M(254), O),
+            f(10, "secretRef", M(281), O),
             f(12, "initiatorName", S, K),
         ],
     },
-    // 132
+    // 159
     Message {
         name: "k8s.io.api.core.v1.ISCSIVolumeSource",
         fields: &[
@@ -1224,45 +1439,45 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "portals", S, R),
             f(8, "chapAuthDiscovery", B, O),
             f(11, "chapAuthSession", B, O),
-            f(10, "secretRef", M(145), O),
+            f(10, "secretRef", M(172), O),
             f(12, "initiatorName", S, K),
         ],
     },
-    // 133
+    // 160
     Message {
         name: "k8s.io.api.core.v1.ImageVolumeSource",
         fields: &[f(1, "reference", S, O), f(2, "pullPolicy", S, O)],
     },
-    // 134
+    // 161
     Message {
         name: "k8s.io.api.core.v1.KeyToPath",
         fields: &[f(1, "key", S, K), f(2, "path", S, K), f(3, "mode", I32, K)],
     },
-    // 135
+    // 162
     Message {
         name: "k8s.io.api.core.v1.Lifecycle",
         fields: &[
-            f(1, "postStart", M(136), O),
-            f(2, "preStop", M(136), O),
+            f(1, "postStart", M(163), O),
+            f(2, "preStop", M(163), O),
             f(3, "stopSignal", S, K),
         ],
     },
-    // 136
+    // 163
     Message {
         name: "k8s.io.api.core.v1.LifecycleHandler",
         fields: &[
-            f(1, "exec", M(115), O),
-            f(2, "httpGet", M(126), O),
-            f(3, "tcpSocket", M(272), O),
-            f(4, "sleep", M(268), O),
+            f(1, "exec", M(142), O),
+            f(2, "httpGet", M(153), O),
+            f(3, "tcpSocket", M(299), O),
+            f(4, "sleep", M(295), O),
         ],
     },
-    // 137
+    // 164
     Message {
         name: "k8s.io.api.core.v1.LimitRange",
-        fields: &[f(1, "metadata", M(332), O), f(2, "spec", M(140), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(167), O)],
     },
-    // 138
+    // 165
     Message {
         name: "k8s.io.api.core.v1.LimitRangeItem",
         fields: &[
@@ -1274,17 +1489,17 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "maxLimitRequestRatio", Quantity, P),
         ],
     },
-    // 139
+    // 166
     Message {
         name: "k8s.io.api.core.v1.LimitRangeList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(137), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(164), R)],
     },
-    // 140
+    // 167
     Message {
         name: "k8s.io.api.core.v1.LimitRangeSpec",
-        fields: &[f(1, "limits", M(138), R)],
+        fields: &[f(1, "limits", M(165), R)],
     },
-    // 141
+    // 168
     Message {
         name: "k8s.io.api.core.v1.LinuxContainerUser",
         fields: &[
@@ -1293,37 +1508,37 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "supplementalGroups", I64, R),
         ],
     },
-    // 142
+    // 169
     Message {
         name: "k8s.io.api.core.v1.List",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", RawExt, R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", RawExt, R)],
     },
-    // 143
+    // 170
     Message {
         name: "k8s.io.api.core.v1.LoadBalancerIngress",
         fields: &[
             f(1, "ip", S, O),
             f(2, "hostname", S, O),
             f(3, "ipMode", S, K),
-            f(4, "ports", M(217), R),
+            f(4, "ports", M(244), R),
         ],
     },
-    // 144
+    // 171
     Message {
         name: "k8s.io.api.core.v1.LoadBalancerStatus",
-        fields: &[f(1, "ingress", M(143), R)],
+        fields: &[f(1, "ingress", M(170), R)],
     },
-    // 145
+    // 172
     Message {
         name: "k8s.io.api.core.v1.LocalObjectReference",
         fields: &[f(1, "name", S, K)],
     },
-    // 146
+    // 173
     Message {
         name: "k8s.io.api.core.v1.LocalVolumeSource",
         fields: &[f(1, "path", S, K), f(2, "fsType", S, K)],
     },
-    // 147
+    // 174
     Message {
         name: "k8s.io.api.core.v1.ModifyVolumeStatus",
         fields: &[
@@ -1331,7 +1546,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "status", S, K),
         ],
     },
-    // 148
+    // 175
     Message {
         name: "k8s.io.api.core.v1.NFSVolumeSource",
         fields: &[
@@ -1340,16 +1555,16 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "readOnly", B, O),
         ],
     },
-    // 149
+    // 176
     Message {
         name: "k8s.io.api.core.v1.Namespace",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(152), O),
-            f(3, "status", M(153), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(179), O),
+            f(3, "status", M(180), O),
         ],
     },
-    // 150
+    // 177
     Message {
         name: "k8s.io.api.core.v1.NamespaceCondition",
         fields: &[
@@ -1360,54 +1575,54 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "message", S, O),
         ],
     },
-    // 151
+    // 178
     Message {
         name: "k8s.io.api.core.v1.NamespaceList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(149), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(176), R)],
     },
-    // 152
+    // 179
     Message {
         name: "k8s.io.api.core.v1.NamespaceSpec",
         fields: &[f(1, "finalizers", S, R)],
     },
-    // 153
+    // 180
     Message {
         name: "k8s.io.api.core.v1.NamespaceStatus",
-        fields: &[f(1, "phase", S, O), f(2, "conditions", M(150), R)],
+        fields: &[f(1, "phase", S, O), f(2, "conditions", M(177), R)],
     },
-    // 154
+    // 181
     Message {
         name: "k8s.io.api.core.v1.Node",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(169), O),
-            f(3, "status", M(170), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(196), O),
+            f(3, "status", M(197), O),
         ],
     },
-    // 155
+    // 182
     Message {
         name: "k8s.io.api.core.v1.NodeAddress",
         fields: &[f(1, "type", S, K), f(2, "address", S, K)],
     },
-    // 156
+    // 183
     Message {
         name: "k8s.io.api.core.v1.NodeAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                M(166),
+                M(193),
                 O,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                M(221),
+                M(248),
                 R,
             ),
         ],
     },
-    // 157
+    // 184
     Message {
         name: "k8s.io.api.core.v1.NodeCondition",
         fields: &[
@@ -1419,47 +1634,47 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "message", S, O),
         ],
     },
-    // 158
+    // 185
     Message {
         name: "k8s.io.api.core.v1.NodeConfigSource",
-        fields: &[f(2, "configMap", M(79), O)],
+        fields: &[f(2, "configMap", M(106), O)],
     },
-    // 159
+    // 186
     Message {
         name: "k8s.io.api.core.v1.NodeConfigStatus",
         fields: &[
-            f(1, "assigned", M(158), O),
-            f(2, "active", M(158), O),
-            f(3, "lastKnownGood", M(158), O),
+            f(1, "assigned", M(185), O),
+            f(2, "active", M(185), O),
+            f(3, "lastKnownGood", M(185), O),
             f(4, "error", S, O),
         ],
     },
-    // 160
+    // 187
     Message {
         name: "k8s.io.api.core.v1.NodeDaemonEndpoints",
-        fields: &[f(1, "kubeletEndpoint", M(95), O)],
+        fields: &[f(1, "kubeletEndpoint", M(122), O)],
     },
-    // 161
+    // 188
     Message {
         name: "k8s.io.api.core.v1.NodeFeatures",
         fields: &[f(1, "supplementalGroupsPolicy", B, K)],
     },
-    // 162
+    // 189
     Message {
         name: "k8s.io.api.core.v1.NodeList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(154), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(181), R)],
     },
-    // 163
+    // 190
     Message {
         name: "k8s.io.api.core.v1.NodeProxyOptions",
         fields: &[f(1, "path", S, O)],
     },
-    // 164
+    // 191
     Message {
         name: "k8s.io.api.core.v1.NodeRuntimeHandler",
-        fields: &[f(1, "name", S, K), f(2, "features", M(165), O)],
+        fields: &[f(1, "name", S, K), f(2, "features", M(192), O)],
     },
-    // 165
+    // 192
     Message {
         name: "k8s.io.api.core.v1.NodeRuntimeHandlerFeatures",
         fields: &[
@@ -1467,12 +1682,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "userNamespaces", B, K),
         ],
     },
-    // 166
+    // 193
     Message {
         name: "k8s.io.api.core.v1.NodeSelector",
-        fields: &[f(1, "nodeSelectorTerms", M(168), R)],
+        fields: &[f(1, "nodeSelectorTerms", M(195), R)],
     },
-    // 167
+    // 194
     Message {
         name: "k8s.io.api.core.v1.NodeSelectorRequirement",
         fields: &[
@@ -1481,15 +1696,15 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "values", S, R),
         ],
     },
-    // 168
+    // 195
     Message {
         name: "k8s.io.api.core.v1.NodeSelectorTerm",
         fields: &[
-            f(1, "matchExpressions", M(167), R),
-            f(2, "matchFields", M(167), R),
+            f(1, "matchExpressions", M(194), R),
+            f(2, "matchFields", M(194), R),
         ],
     },
-    // 169
+    // 196
     Message {
         name: "k8s.io.api.core.v1.NodeSpec",
         fields: &[
@@ -1497,37 +1712,37 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "podCIDRs", S, R),
             f(3, "providerID", S, O),
             f(4, "unschedulable", B, O),
-            f(5, "taints", M(273), R),
-            f(6, "configSource", M(158), O),
+            f(5, "taints", M(300), R),
+            f(6, "configSource", M(185), O),
             f(2, "externalID", S, O),
         ],
     },
-    // 170
+    // 197
     Message {
         name: "k8s.io.api.core.v1.NodeStatus",
         fields: &[
             f(1, "capacity", Quantity, P),
             f(2, "allocatable", Quantity, P),
             f(3, "phase", S, O),
-            f(4, "conditions", M(157), R),
-            f(5, "addresses", M(155), R),
-            f(6, "daemonEndpoints", M(160), O),
-            f(7, "nodeInfo", M(172), O),
-            f(8, "images", M(84), R),
+            f(4, "conditions", M(184), R),
+            f(5, "addresses", M(182), R),
+            f(6, "daemonEndpoints", M(187), O),
+            f(7, "nodeInfo", M(199), O),
+            f(8, "images", M(111), R),
             f(9, "volumesInUse", S, R),
-            f(10, "volumesAttached", M(57), R),
-            f(11, "config", M(159), O),
-            f(12, "runtimeHandlers", M(164), R),
-            f(13, "features", M(161), O),
+            f(10, "volumesAttached", M(84), R),
+            f(11, "config", M(186), O),
+            f(12, "runtimeHandlers", M(191), R),
+            f(13, "features", M(188), O),
             f(14, "declaredFeatures", S, R),
         ],
     },
-    // 171
+    // 198
     Message {
         name: "k8s.io.api.core.v1.NodeSwapStatus",
         fields: &[f(1, "capacity", I64, K)],
     },
-    // 172
+    // 199
     Message {
         name: "k8s.io.api.core.v1.NodeSystemInfo",
         fields: &[
@@ -1541,15 +1756,15 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(8, "kubeProxyVersion", S, K),
             f(9, "operatingSystem", S, K),
             f(10, "architecture", S, K),
-            f(11, "swap", M(171), O),
+            f(11, "swap", M(198), O),
         ],
     },
-    // 173
+    // 200
     Message {
         name: "k8s.io.api.core.v1.ObjectFieldSelector",
         fields: &[f(1, "apiVersion", S, O), f(2, "fieldPath", S, K)],
     },
-    // 174
+    // 201
     Message {
         name: "k8s.io.api.core.v1.ObjectReference",
         fields: &[
@@ -1562,25 +1777,25 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "fieldPath", S, O),
         ],
     },
-    // 175
+    // 202
     Message {
         name: "k8s.io.api.core.v1.PersistentVolume",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(185), O),
-            f(3, "status", M(186), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(212), O),
+            f(3, "status", M(213), O),
         ],
     },
-    // 176
+    // 203
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaim",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(179), O),
-            f(3, "status", M(180), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(206), O),
+            f(3, "status", M(207), O),
         ],
     },
-    // 177
+    // 204
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimCondition",
         fields: &[
@@ -1592,100 +1807,100 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "message", S, O),
         ],
     },
-    // 178
+    // 205
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(176), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(203), R)],
     },
-    // 179
+    // 206
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimSpec",
         fields: &[
             f(1, "accessModes", S, R),
-            f(4, "selector", M(326), O),
-            f(2, "resources", M(286), O),
+            f(4, "selector", M(353), O),
+            f(2, "resources", M(313), O),
             f(3, "volumeName", S, O),
             f(5, "storageClassName", S, K),
             f(6, "volumeMode", S, K),
-            f(7, "dataSource", M(278), O),
-            f(8, "dataSourceRef", M(279), O),
+            f(7, "dataSource", M(305), O),
+            f(8, "dataSourceRef", M(306), O),
             f(9, "volumeAttributesClassName", S, K),
         ],
     },
-    // 180
+    // 207
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimStatus",
         fields: &[
             f(1, "phase", S, O),
             f(2, "accessModes", S, R),
             f(3, "capacity", Quantity, P),
-            f(4, "conditions", M(177), R),
+            f(4, "conditions", M(204), R),
             f(5, "allocatedResources", Quantity, P),
             f(7, "allocatedResourceStatuses", S, P),
             f(8, "currentVolumeAttributesClassName", S, K),
-            f(9, "modifyVolumeStatus", M(147), O),
+            f(9, "modifyVolumeStatus", M(174), O),
         ],
     },
-    // 181
+    // 208
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimTemplate",
-        fields: &[f(1, "metadata", M(332), O), f(2, "spec", M(179), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(206), O)],
     },
-    // 182
+    // 209
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimVolumeSource",
         fields: &[f(1, "claimName", S, K), f(2, "readOnly", B, O)],
     },
-    // 183
+    // 210
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(175), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(202), R)],
     },
-    // 184
+    // 211
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeSource",
         fields: &[
-            f(1, "gcePersistentDisk", M(121), O),
-            f(2, "awsElasticBlockStore", M(54), O),
-            f(3, "hostPath", M(130), O),
-            f(4, "glusterfs", M(124), O),
-            f(5, "nfs", M(148), O),
-            f(6, "rbd", M(226), O),
-            f(7, "iscsi", M(131), O),
-            f(8, "cinder", M(68), O),
-            f(9, "cephfs", M(66), O),
-            f(10, "fc", M(116), O),
-            f(11, "flocker", M(120), O),
-            f(12, "flexVolume", M(118), O),
-            f(13, "azureFile", M(60), O),
-            f(14, "vsphereVolume", M(288), O),
-            f(15, "quobyte", M(225), O),
-            f(16, "azureDisk", M(59), O),
-            f(17, "photonPersistentDisk", M(187), O),
-            f(18, "portworxVolume", M(218), O),
-            f(19, "scaleIO", M(244), O),
-            f(20, "local", M(146), O),
-            f(21, "storageos", M(269), O),
-            f(22, "csi", M(63), O),
+            f(1, "gcePersistentDisk", M(148), O),
+            f(2, "awsElasticBlockStore", M(81), O),
+            f(3, "hostPath", M(157), O),
+            f(4, "glusterfs", M(151), O),
+            f(5, "nfs", M(175), O),
+            f(6, "rbd", M(253), O),
+            f(7, "iscsi", M(158), O),
+            f(8, "cinder", M(95), O),
+            f(9, "cephfs", M(93), O),
+            f(10, "fc", M(143), O),
+            f(11, "flocker", M(147), O),
+            f(12, "flexVolume", M(145), O),
+            f(13, "azureFile", M(87), O),
+            f(14, "vsphereVolume", M(315), O),
+            f(15, "quobyte", M(252), O),
+            f(16, "azureDisk", M(86), O),
+            f(17, "photonPersistentDisk", M(214), O),
+            f(18, "portworxVolume", M(245), O),
+            f(19, "scaleIO", M(271), O),
+            f(20, "local", M(173), O),
+            f(21, "storageos", M(296), O),
+            f(22, "csi", M(90), O),
         ],
     },
-    // 185
+    // 212
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeSpec",
         fields: &[
             f(1, "capacity", Quantity, P),
-            f(2, "", M(184), N),
+            f(2, "", M(211), N),
             f(3, "accessModes", S, R),
-            f(4, "claimRef", M(174), O),
+            f(4, "claimRef", M(201), O),
             f(5, "persistentVolumeReclaimPolicy", S, O),
             f(6, "storageClassName", S, O),
             f(7, "mountOptions", S, R),
             f(8, "volumeMode", S, K),
-            f(9, "nodeAffinity", M(284), O),
+            f(9, "nodeAffinity", M(311), O),
             f(10, "volumeAttributesClassName", S, K),
         ],
     },
-    // 186
+    // 213
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeStatus",
         fields: &[
@@ -1695,69 +1910,69 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "lastPhaseTransitionTime", Time, O),
         ],
     },
-    // 187
+    // 214
     Message {
         name: "k8s.io.api.core.v1.PhotonPersistentDiskVolumeSource",
         fields: &[f(1, "pdID", S, K), f(2, "fsType", S, O)],
     },
-    // 188
+    // 215
     Message {
         name: "k8s.io.api.core.v1.Pod",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(211), O),
-            f(3, "status", M(212), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(238), O),
+            f(3, "status", M(239), O),
         ],
     },
-    // 189
+    // 216
     Message {
         name: "k8s.io.api.core.v1.PodAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                M(190),
+                M(217),
                 R,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                M(289),
+                M(316),
                 R,
             ),
         ],
     },
-    // 190
+    // 217
     Message {
         name: "k8s.io.api.core.v1.PodAffinityTerm",
         fields: &[
-            f(1, "labelSelector", M(326), O),
+            f(1, "labelSelector", M(353), O),
             f(2, "namespaces", S, R),
             f(3, "topologyKey", S, K),
-            f(4, "namespaceSelector", M(326), O),
+            f(4, "namespaceSelector", M(353), O),
             f(5, "matchLabelKeys", S, R),
             f(6, "mismatchLabelKeys", S, R),
         ],
     },
-    // 191
+    // 218
     Message {
         name: "k8s.io.api.core.v1.PodAntiAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                M(190),
+                M(217),
                 R,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                M(289),
+                M(316),
                 R,
             ),
         ],
     },
-    // 192
+    // 219
     Message {
         name: "k8s.io.api.core.v1.PodAttachOptions",
         fields: &[
@@ -1768,7 +1983,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "container", S, O),
         ],
     },
-    // 193
+    // 220
     Message {
         name: "k8s.io.api.core.v1.PodCertificateProjection",
         fields: &[
@@ -1781,7 +1996,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "userAnnotations", S, P),
         ],
     },
-    // 194
+    // 221
     Message {
         name: "k8s.io.api.core.v1.PodCondition",
         fields: &[
@@ -1794,21 +2009,21 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "message", S, O),
         ],
     },
-    // 195
+    // 222
     Message {
         name: "k8s.io.api.core.v1.PodDNSConfig",
         fields: &[
             f(1, "nameservers", S, R),
             f(2, "searches", S, R),
-            f(3, "options", M(196), R),
+            f(3, "options", M(223), R),
         ],
     },
-    // 196
+    // 223
     Message {
         name: "k8s.io.api.core.v1.PodDNSConfigOption",
         fields: &[f(1, "name", S, O), f(2, "value", S, K)],
     },
-    // 197
+    // 224
     Message {
         name: "k8s.io.api.core.v1.PodExecOptions",
         fields: &[
@@ -1820,25 +2035,25 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "command", S, R),
         ],
     },
-    // 198
+    // 225
     Message {
         name: "k8s.io.api.core.v1.PodExtendedResourceClaimStatus",
         fields: &[
-            f(1, "requestMappings", M(83), R),
+            f(1, "requestMappings", M(110), R),
             f(2, "resourceClaimName", S, K),
         ],
     },
-    // 199
+    // 226
     Message {
         name: "k8s.io.api.core.v1.PodIP",
         fields: &[f(1, "ip", S, K)],
     },
-    // 200
+    // 227
     Message {
         name: "k8s.io.api.core.v1.PodList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(188), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(215), R)],
     },
-    // 201
+    // 228
     Message {
         name: "k8s.io.api.core.v1.PodLogOptions",
         fields: &[
@@ -1854,27 +2069,27 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(10, "stream", S, K),
         ],
     },
-    // 202
+    // 229
     Message {
         name: "k8s.io.api.core.v1.PodOS",
         fields: &[f(1, "name", S, K)],
     },
-    // 203
+    // 230
     Message {
         name: "k8s.io.api.core.v1.PodPortForwardOptions",
         fields: &[f(1, "ports", I32, R)],
     },
-    // 204
+    // 231
     Message {
         name: "k8s.io.api.core.v1.PodProxyOptions",
         fields: &[f(1, "path", S, O)],
     },
-    // 205
+    // 232
     Message {
         name: "k8s.io.api.core.v1.PodReadinessGate",
         fields: &[f(1, "conditionType", S, K)],
     },
-    // 206
+    // 233
     Message {
         name: "k8s.io.api.core.v1.PodResourceClaim",
         fields: &[
@@ -1883,48 +2098,48 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "resourceClaimTemplateName", S, K),
         ],
     },
-    // 207
+    // 234
     Message {
         name: "k8s.io.api.core.v1.PodResourceClaimStatus",
         fields: &[f(1, "name", S, K), f(2, "resourceClaimName", S, K)],
     },
-    // 208
+    // 235
     Message {
         name: "k8s.io.api.core.v1.PodSchedulingGate",
         fields: &[f(1, "name", S, K)],
     },
-    // 209
+    // 236
     Message {
         name: "k8s.io.api.core.v1.PodSecurityContext",
         fields: &[
-            f(1, "seLinuxOptions", M(243), O),
-            f(8, "windowsOptions", M(290), O),
+            f(1, "seLinuxOptions", M(270), O),
+            f(8, "windowsOptions", M(317), O),
             f(2, "runAsUser", I64, K),
             f(6, "runAsGroup", I64, K),
             f(3, "runAsNonRoot", B, K),
             f(4, "supplementalGroups", I64, R),
             f(12, "supplementalGroupsPolicy", S, K),
             f(5, "fsGroup", I64, K),
-            f(7, "sysctls", M(271), R),
+            f(7, "sysctls", M(298), R),
             f(9, "fsGroupChangePolicy", S, K),
-            f(10, "seccompProfile", M(248), O),
-            f(11, "appArmorProfile", M(56), O),
+            f(10, "seccompProfile", M(275), O),
+            f(11, "appArmorProfile", M(83), O),
             f(13, "seLinuxChangePolicy", S, K),
         ],
     },
-    // 210
+    // 237
     Message {
         name: "k8s.io.api.core.v1.PodSignature",
-        fields: &[f(1, "podController", M(333), O)],
+        fields: &[f(1, "podController", M(360), O)],
     },
-    // 211
+    // 238
     Message {
         name: "k8s.io.api.core.v1.PodSpec",
         fields: &[
-            f(1, "volumes", M(280), R),
-            f(20, "initContainers", M(82), R),
-            f(2, "containers", M(82), R),
-            f(34, "ephemeralContainers", M(108), R),
+            f(1, "volumes", M(307), R),
+            f(20, "initContainers", M(109), R),
+            f(2, "containers", M(109), R),
+            f(34, "ephemeralContainers", M(135), R),
             f(3, "restartPolicy", S, O),
             f(4, "terminationGracePeriodSeconds", I64, K),
             f(5, "activeDeadlineSeconds", I64, K),
@@ -1938,80 +2153,80 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(12, "hostPID", B, O),
             f(13, "hostIPC", B, O),
             f(27, "shareProcessNamespace", B, K),
-            f(14, "securityContext", M(209), O),
-            f(15, "imagePullSecrets", M(145), R),
+            f(14, "securityContext", M(236), O),
+            f(15, "imagePullSecrets", M(172), R),
             f(16, "hostname", S, O),
             f(17, "subdomain", S, O),
-            f(18, "affinity", M(55), O),
+            f(18, "affinity", M(82), O),
             f(19, "schedulerName", S, O),
-            f(22, "tolerations", M(274), R),
-            f(23, "hostAliases", M(128), R),
+            f(22, "tolerations", M(301), R),
+            f(23, "hostAliases", M(155), R),
             f(24, "priorityClassName", S, O),
             f(25, "priority", I32, K),
-            f(26, "dnsConfig", M(195), O),
-            f(28, "readinessGates", M(205), R),
+            f(26, "dnsConfig", M(222), O),
+            f(28, "readinessGates", M(232), R),
             f(29, "runtimeClassName", S, K),
             f(30, "enableServiceLinks", B, K),
             f(31, "preemptionPolicy", S, K),
             f(32, "overhead", Quantity, P),
-            f(33, "topologySpreadConstraints", M(277), R),
+            f(33, "topologySpreadConstraints", M(304), R),
             f(35, "setHostnameAsFQDN", B, K),
-            f(36, "os", M(202), O),
+            f(36, "os", M(229), O),
             f(37, "hostUsers", B, K),
-            f(38, "schedulingGates", M(208), R),
-            f(39, "resourceClaims", M(206), R),
-            f(40, "resources", M(241), O),
+            f(38, "schedulingGates", M(235), R),
+            f(39, "resourceClaims", M(233), R),
+            f(40, "resources", M(268), O),
             f(41, "hostnameOverride", S, K),
-            f(42, "workloadRef", M(291), O),
+            f(42, "workloadRef", M(318), O),
         ],
     },
-    // 212
+    // 239
     Message {
         name: "k8s.io.api.core.v1.PodStatus",
         fields: &[
             f(17, "observedGeneration", I64, O),
             f(1, "phase", S, O),
-            f(2, "conditions", M(194), R),
+            f(2, "conditions", M(221), R),
             f(3, "message", S, O),
             f(4, "reason", S, O),
             f(11, "nominatedNodeName", S, O),
             f(5, "hostIP", S, O),
-            f(16, "hostIPs", M(129), R),
+            f(16, "hostIPs", M(156), R),
             f(6, "podIP", S, O),
-            f(12, "podIPs", M(199), R),
+            f(12, "podIPs", M(226), R),
             f(7, "startTime", Time, O),
-            f(10, "initContainerStatuses", M(93), R),
-            f(8, "containerStatuses", M(93), R),
+            f(10, "initContainerStatuses", M(120), R),
+            f(8, "containerStatuses", M(120), R),
             f(9, "qosClass", S, O),
-            f(13, "ephemeralContainerStatuses", M(93), R),
+            f(13, "ephemeralContainerStatuses", M(120), R),
             f(14, "resize", S, O),
-            f(15, "resourceClaimStatuses", M(207), R),
-            f(18, "extendedResourceClaimStatus", M(198), O),
+            f(15, "resourceClaimStatuses", M(234), R),
+            f(18, "extendedResourceClaimStatus", M(225), O),
             f(19, "allocatedResources", Quantity, P),
-            f(20, "resources", M(241), O),
+            f(20, "resources", M(268), O),
         ],
     },
-    // 213
+    // 240
     Message {
         name: "k8s.io.api.core.v1.PodStatusResult",
-        fields: &[f(1, "metadata", M(332), O), f(2, "status", M(212), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "status", M(239), O)],
     },
-    // 214
+    // 241
     Message {
         name: "k8s.io.api.core.v1.PodTemplate",
-        fields: &[f(1, "metadata", M(332), O), f(2, "template", M(216), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "template", M(243), O)],
     },
-    // 215
+    // 242
     Message {
         name: "k8s.io.api.core.v1.PodTemplateList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(214), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(241), R)],
     },
-    // 216
+    // 243
     Message {
         name: "k8s.io.api.core.v1.PodTemplateSpec",
-        fields: &[f(1, "metadata", M(332), O), f(2, "spec", M(211), O)],
+        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(238), O)],
     },
-    // 217
+    // 244
     Message {
         name: "k8s.io.api.core.v1.PortStatus",
         fields: &[
@@ -2020,7 +2235,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "error", S, K),
         ],
     },
-    // 218
+    // 245
     Message {
         name: "k8s.io.api.core.v1.PortworxVolumeSource",
         fields: &[
@@ -2029,31 +2244,31 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "readOnly", B, O),
         ],
     },
-    // 219
+    // 246
     Message {
         name: "k8s.io.api.core.v1.Preconditions",
         fields: &[f(1, "uid", S, K)],
     },
-    // 220
+    // 247
     Message {
         name: "k8s.io.api.core.v1.PreferAvoidPodsEntry",
         fields: &[
-            f(1, "podSignature", M(210), O),
+            f(1, "podSignature", M(237), O),
             f(2, "evictionTime", Time, O),
             f(3, "reason", S, O),
             f(4, "message", S, O),
         ],
     },
-    // 221
+    // 248
     Message {
         name: "k8s.io.api.core.v1.PreferredSchedulingTerm",
-        fields: &[f(1, "weight", I32, K), f(2, "preference", M(168), O)],
+        fields: &[f(1, "weight", I32, K), f(2, "preference", M(195), O)],
     },
-    // 222
+    // 249
     Message {
         name: "k8s.io.api.core.v1.Probe",
         fields: &[
-            f(1, "", M(223), N),
+            f(1, "", M(250), N),
             f(2, "initialDelaySeconds", I32, O),
             f(3, "timeoutSeconds", I32, O),
             f(4, "periodSeconds", I32, O),
@@ -2062,22 +2277,22 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "terminationGracePeriodSeconds", I64, K),
         ],
     },
-    // 223
+    // 250
     Message {
         name: "k8s.io.api.core.v1.ProbeHandler",
         fields: &[
-            f(1, "exec", M(115), O),
-            f(2, "httpGet", M(126), O),
-            f(3, "tcpSocket", M(272), O),
-            f(4, "grpc", M(122), O),
+            f(1, "exec", M(142), O),
+            f(2, "httpGet", M(153), O),
+            f(3, "tcpSocket", M(299), O),
+            f(4, "grpc", M(149), O),
         ],
     },
-    // 224
+    // 251
     Message {
         name: "k8s.io.api.core.v1.ProjectedVolumeSource",
-        fields: &[f(1, "sources", M(285), R), f(2, "defaultMode", I32, K)],
+        fields: &[f(1, "sources", M(312), R), f(2, "defaultMode", I32, K)],
     },
-    // 225
+    // 252
     Message {
         name: "k8s.io.api.core.v1.QuobyteVolumeSource",
         fields: &[
@@ -2089,7 +2304,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "tenant", S, O),
         ],
     },
-    // 226
+    // 253
     Message {
         name: "k8s.io.api.core.v1.RBDPersistentVolumeSource",
         fields: &[
@@ -2099,11 +2314,11 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "pool", S, O),
             f(5, "user", S, O),
             f(6, "keyring", S, O),
-            f(7, "secretRef", M(254), O),
+            f(7, "secretRef", M(281), O),
             f(8, "readOnly", B, O),
         ],
     },
-    // 227
+    // 254
     Message {
         name: "k8s.io.api.core.v1.RBDVolumeSource",
         fields: &[
@@ -2113,29 +2328,29 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "pool", S, O),
             f(5, "user", S, O),
             f(6, "keyring", S, O),
-            f(7, "secretRef", M(145), O),
+            f(7, "secretRef", M(172), O),
             f(8, "readOnly", B, O),
         ],
     },
-    // 228
+    // 255
     Message {
         name: "k8s.io.api.core.v1.RangeAllocation",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "range", S, K),
             f(3, "data", Y, O),
         ],
     },
-    // 229
+    // 256
     Message {
         name: "k8s.io.api.core.v1.ReplicationController",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(232), O),
-            f(3, "status", M(233), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(259), O),
+            f(3, "status", M(260), O),
         ],
     },
-    // 230
+    // 257
     Message {
         name: "k8s.io.api.core.v1.ReplicationControllerCondition",
         fields: &[
@@ -2146,22 +2361,22 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "message", S, O),
         ],
     },
-    // 231
+    // 258
     Message {
         name: "k8s.io.api.core.v1.ReplicationControllerList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(229), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(256), R)],
     },
-    // 232
+    // 259
     Message {
         name: "k8s.io.api.core.v1.ReplicationControllerSpec",
         fields: &[
             f(1, "replicas", I32, K),
             f(4, "minReadySeconds", I32, O),
             f(2, "selector", S, P),
-            f(3, "template", M(216), O),
+            f(3, "template", M(243), O),
         ],
     },
-    // 233
+    // 260
     Message {
         name: "k8s.io.api.core.v1.ReplicationControllerStatus",
         fields: &[
@@ -2170,15 +2385,15 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "readyReplicas", I32, O),
             f(5, "availableReplicas", I32, O),
             f(3, "observedGeneration", I64, O),
-            f(6, "conditions", M(230), R),
+            f(6, "conditions", M(257), R),
         ],
     },
-    // 234
+    // 261
     Message {
         name: "k8s.io.api.core.v1.ResourceClaim",
         fields: &[f(1, "name", S, K), f(2, "request", S, O)],
     },
-    // 235
+    // 262
     Message {
         name: "k8s.io.api.core.v1.ResourceFieldSelector",
         fields: &[
@@ -2187,54 +2402,54 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "divisor", Quantity, O),
         ],
     },
-    // 236
+    // 263
     Message {
         name: "k8s.io.api.core.v1.ResourceHealth",
         fields: &[f(1, "resourceID", S, K), f(2, "health", S, O)],
     },
-    // 237
+    // 264
     Message {
         name: "k8s.io.api.core.v1.ResourceQuota",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(239), O),
-            f(3, "status", M(240), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(266), O),
+            f(3, "status", M(267), O),
         ],
     },
-    // 238
+    // 265
     Message {
         name: "k8s.io.api.core.v1.ResourceQuotaList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(237), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(264), R)],
     },
-    // 239
+    // 266
     Message {
         name: "k8s.io.api.core.v1.ResourceQuotaSpec",
         fields: &[
             f(1, "hard", Quantity, P),
             f(2, "scopes", S, R),
-            f(3, "scopeSelector", M(246), O),
+            f(3, "scopeSelector", M(273), O),
         ],
     },
-    // 240
+    // 267
     Message {
         name: "k8s.io.api.core.v1.ResourceQuotaStatus",
         fields: &[f(1, "hard", Quantity, P), f(2, "used", Quantity, P)],
     },
-    // 241
+    // 268
     Message {
         name: "k8s.io.api.core.v1.ResourceRequirements",
         fields: &[
             f(1, "limits", Quantity, P),
             f(2, "requests", Quantity, P),
-            f(3, "claims", M(234), R),
+            f(3, "claims", M(261), R),
         ],
     },
-    // 242
+    // 269
     Message {
         name: "k8s.io.api.core.v1.ResourceStatus",
-        fields: &[f(1, "name", S, K), f(2, "resources", M(236), R)],
+        fields: &[f(1, "name", S, K), f(2, "resources", M(263), R)],
     },
-    // 243
+    // 270
     Message {
         name: "k8s.io.api.core.v1.SELinuxOptions",
         fields: &[
@@ -2244,13 +2459,13 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "level", S, O),
         ],
     },
-    // 244
+    // 271
     Message {
         name: "k8s.io.api.core.v1.ScaleIOPersistentVolumeSource",
         fields: &[
             f(1, "gateway", S, K),
             f(2, "system", S, K),
-            f(3, "secretRef", M(254), O),
+            f(3, "secretRef", M(281), O),
             f(4, "sslEnabled", B, O),
             f(5, "protectionDomain", S, O),
             f(6, "storagePool", S, O),
@@ -2260,13 +2475,13 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(10, "readOnly", B, O),
         ],
     },
-    // 245
+    // 272
     Message {
         name: "k8s.io.api.core.v1.ScaleIOVolumeSource",
         fields: &[
             f(1, "gateway", S, K),
             f(2, "system", S, K),
-            f(3, "secretRef", M(145), O),
+            f(3, "secretRef", M(172), O),
             f(4, "sslEnabled", B, O),
             f(5, "protectionDomain", S, O),
             f(6, "storagePool", S, O),
@@ -2276,12 +2491,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(10, "readOnly", B, O),
         ],
     },
-    // 246
+    // 273
     Message {
         name: "k8s.io.api.core.v1.ScopeSelector",
-        fields: &[f(1, "matchExpressions", M(247), R)],
+        fields: &[f(1, "matchExpressions", M(274), R)],
     },
-    // 247
+    // 274
     Message {
         name: "k8s.io.api.core.v1.ScopedResourceSelectorRequirement",
         fields: &[
@@ -2290,113 +2505,113 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "values", S, R),
         ],
     },
-    // 248
+    // 275
     Message {
         name: "k8s.io.api.core.v1.SeccompProfile",
         fields: &[f(1, "type", S, K), f(2, "localhostProfile", S, K)],
     },
-    // 249
+    // 276
     Message {
         name: "k8s.io.api.core.v1.Secret",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(5, "immutable", B, K),
             f(2, "data", Y, P),
             f(4, "stringData", S, P),
             f(3, "type", S, O),
         ],
     },
-    // 250
+    // 277
     Message {
         name: "k8s.io.api.core.v1.SecretEnvSource",
-        fields: &[f(1, "", M(145), N), f(2, "optional", B, K)],
+        fields: &[f(1, "", M(172), N), f(2, "optional", B, K)],
     },
-    // 251
+    // 278
     Message {
         name: "k8s.io.api.core.v1.SecretKeySelector",
         fields: &[
-            f(1, "", M(145), N),
+            f(1, "", M(172), N),
             f(2, "key", S, K),
             f(3, "optional", B, K),
         ],
     },
-    // 252
+    // 279
     Message {
         name: "k8s.io.api.core.v1.SecretList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(249), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(276), R)],
     },
-    // 253
+    // 280
     Message {
         name: "k8s.io.api.core.v1.SecretProjection",
         fields: &[
-            f(1, "", M(145), N),
-            f(2, "items", M(134), R),
+            f(1, "", M(172), N),
+            f(2, "items", M(161), R),
             f(4, "optional", B, K),
         ],
     },
-    // 254
+    // 281
     Message {
         name: "k8s.io.api.core.v1.SecretReference",
         fields: &[f(1, "name", S, O), f(2, "namespace", S, O)],
     },
-    // 255
+    // 282
     Message {
         name: "k8s.io.api.core.v1.SecretVolumeSource",
         fields: &[
             f(1, "secretName", S, O),
-            f(2, "items", M(134), R),
+            f(2, "items", M(161), R),
             f(3, "defaultMode", I32, K),
             f(4, "optional", B, K),
         ],
     },
-    // 256
+    // 283
     Message {
         name: "k8s.io.api.core.v1.SecurityContext",
         fields: &[
-            f(1, "capabilities", M(65), O),
+            f(1, "capabilities", M(92), O),
             f(2, "privileged", B, K),
-            f(3, "seLinuxOptions", M(243), O),
-            f(10, "windowsOptions", M(290), O),
+            f(3, "seLinuxOptions", M(270), O),
+            f(10, "windowsOptions", M(317), O),
             f(4, "runAsUser", I64, K),
             f(8, "runAsGroup", I64, K),
             f(5, "runAsNonRoot", B, K),
             f(6, "readOnlyRootFilesystem", B, K),
             f(7, "allowPrivilegeEscalation", B, K),
             f(9, "procMount", S, K),
-            f(11, "seccompProfile", M(248), O),
-            f(12, "appArmorProfile", M(56), O),
+            f(11, "seccompProfile", M(275), O),
+            f(12, "appArmorProfile", M(83), O),
         ],
     },
-    // 257
+    // 284
     Message {
         name: "k8s.io.api.core.v1.SerializedReference",
-        fields: &[f(1, "reference", M(174), O)],
+        fields: &[f(1, "reference", M(201), O)],
     },
-    // 258
+    // 285
     Message {
         name: "k8s.io.api.core.v1.Service",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(265), O),
-            f(3, "status", M(266), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(292), O),
+            f(3, "status", M(293), O),
         ],
     },
-    // 259
+    // 286
     Message {
         name: "k8s.io.api.core.v1.ServiceAccount",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "secrets", M(174), R),
-            f(3, "imagePullSecrets", M(145), R),
+            f(1, "metadata", M(359), O),
+            f(2, "secrets", M(201), R),
+            f(3, "imagePullSecrets", M(172), R),
             f(4, "automountServiceAccountToken", B, K),
         ],
     },
-    // 260
+    // 287
     Message {
         name: "k8s.io.api.core.v1.ServiceAccountList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(259), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(286), R)],
     },
-    // 261
+    // 288
     Message {
         name: "k8s.io.api.core.v1.ServiceAccountTokenProjection",
         fields: &[
@@ -2405,12 +2620,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "path", S, K),
         ],
     },
-    // 262
+    // 289
     Message {
         name: "k8s.io.api.core.v1.ServiceList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(258), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(285), R)],
     },
-    // 263
+    // 290
     Message {
         name: "k8s.io.api.core.v1.ServicePort",
         fields: &[
@@ -2422,16 +2637,16 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "nodePort", I32, O),
         ],
     },
-    // 264
+    // 291
     Message {
         name: "k8s.io.api.core.v1.ServiceProxyOptions",
         fields: &[f(1, "path", S, O)],
     },
-    // 265
+    // 292
     Message {
         name: "k8s.io.api.core.v1.ServiceSpec",
         fields: &[
-            f(1, "ports", M(263), R),
+            f(1, "ports", M(290), R),
             f(2, "selector", S, P),
             f(3, "clusterIP", S, O),
             f(18, "clusterIPs", S, R),
@@ -2444,7 +2659,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(11, "externalTrafficPolicy", S, O),
             f(12, "healthCheckNodePort", I32, O),
             f(13, "publishNotReadyAddresses", B, O),
-            f(14, "sessionAffinityConfig", M(267), O),
+            f(14, "sessionAffinityConfig", M(294), O),
             f(19, "ipFamilies", S, R),
             f(17, "ipFamilyPolicy", S, K),
             f(20, "allocateLoadBalancerNodePorts", B, K),
@@ -2453,25 +2668,25 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(23, "trafficDistribution", S, K),
         ],
     },
-    // 266
+    // 293
     Message {
         name: "k8s.io.api.core.v1.ServiceStatus",
         fields: &[
-            f(1, "loadBalancer", M(144), O),
-            f(2, "conditions", M(315), R),
+            f(1, "loadBalancer", M(171), O),
+            f(2, "conditions", M(342), R),
         ],
     },
-    // 267
+    // 294
     Message {
         name: "k8s.io.api.core.v1.SessionAffinityConfig",
-        fields: &[f(1, "clientIP", M(70), O)],
+        fields: &[f(1, "clientIP", M(97), O)],
     },
-    // 268
+    // 295
     Message {
         name: "k8s.io.api.core.v1.SleepAction",
         fields: &[f(1, "seconds", I64, K)],
     },
-    // 269
+    // 296
     Message {
         name: "k8s.io.api.core.v1.StorageOSPersistentVolumeSource",
         fields: &[
@@ -2479,10 +2694,10 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "volumeNamespace", S, O),
             f(3, "fsType", S, O),
             f(4, "readOnly", B, O),
-            f(5, "secretRef", M(174), O),
+            f(5, "secretRef", M(201), O),
         ],
     },
-    // 270
+    // 297
     Message {
         name: "k8s.io.api.core.v1.StorageOSVolumeSource",
         fields: &[
@@ -2490,20 +2705,20 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "volumeNamespace", S, O),
             f(3, "fsType", S, O),
             f(4, "readOnly", B, O),
-            f(5, "secretRef", M(145), O),
+            f(5, "secretRef", M(172), O),
         ],
     },
-    // 271
+    // 298
     Message {
         name: "k8s.io.api.core.v1.Sysctl",
         fields: &[f(1, "name", S, K), f(2, "value", S, K)],
     },
-    // 272
+    // 299
     Message {
         name: "k8s.io.api.core.v1.TCPSocketAction",
         fields: &[f(1, "port", IntOrString, O), f(2, "host", S, O)],
     },
-    // 273
+    // 300
     Message {
         name: "k8s.io.api.core.v1.Taint",
         fields: &[
@@ -2513,7 +2728,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "timeAdded", Time, O),
         ],
     },
-    // 274
+    // 301
     Message {
         name: "k8s.io.api.core.v1.Toleration",
         fields: &[
@@ -2524,31 +2739,31 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(5, "tolerationSeconds", I64, K),
         ],
     },
-    // 275
+    // 302
     Message {
         name: "k8s.io.api.core.v1.TopologySelectorLabelRequirement",
         fields: &[f(1, "key", S, K), f(2, "values", S, R)],
     },
-    // 276
+    // 303
     Message {
         name: "k8s.io.api.core.v1.TopologySelectorTerm",
-        fields: &[f(1, "matchLabelExpressions", M(275), R)],
+        fields: &[f(1, "matchLabelExpressions", M(302), R)],
     },
-    // 277
+    // 304
     Message {
         name: "k8s.io.api.core.v1.TopologySpreadConstraint",
         fields: &[
             f(1, "maxSkew", I32, K),
             f(2, "topologyKey", S, K),
             f(3, "whenUnsatisfiable", S, K),
-            f(4, "labelSelector", M(326), O),
+            f(4, "labelSelector", M(353), O),
             f(5, "minDomains", I32, K),
             f(6, "nodeAffinityPolicy", S, K),
             f(7, "nodeTaintsPolicy", S, K),
             f(8, "matchLabelKeys", S, R),
         ],
     },
-    // 278
+    // 305
     Message {
         name: "k8s.io.api.core.v1.TypedLocalObjectReference",
         fields: &[
@@ -2557,7 +2772,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "name", S, K),
         ],
     },
-    // 279
+    // 306
     Message {
         name: "k8s.io.api.core.v1.TypedObjectReference",
         fields: &[
@@ -2567,17 +2782,17 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "namespace", S, K),
         ],
     },
-    // 280
+    // 307
     Message {
         name: "k8s.io.api.core.v1.Volume",
-        fields: &[f(1, "name", S, K), f(2, "", M(287), N)],
+        fields: &[f(1, "name", S, K), f(2, "", M(314), N)],
     },
-    // 281
+    // 308
     Message {
         name: "k8s.io.api.core.v1.VolumeDevice",
         fields: &[f(1, "name", S, K), f(2, "devicePath", S, K)],
     },
-    // 282
+    // 309
     Message {
         name: "k8s.io.api.core.v1.VolumeMount",
         fields: &[
@@ -2590,7 +2805,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "subPathExpr", S, O),
         ],
     },
-    // 283
+    // 310
     Message {
         name: "k8s.io.api.core.v1.VolumeMountStatus",
         fields: &[
@@ -2600,65 +2815,65 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "recursiveReadOnly", S, K),
         ],
     },
-    // 284
+    // 311
     Message {
         name: "k8s.io.api.core.v1.VolumeNodeAffinity",
-        fields: &[f(1, "required", M(166), O)],
+        fields: &[f(1, "required", M(193), O)],
     },
-    // 285
+    // 312
     Message {
         name: "k8s.io.api.core.v1.VolumeProjection",
         fields: &[
-            f(1, "secret", M(253), O),
-            f(2, "downwardAPI", M(96), O),
-            f(3, "configMap", M(80), O),
-            f(4, "serviceAccountToken", M(261), O),
-            f(5, "clusterTrustBundle", M(71), O),
-            f(6, "podCertificate", M(193), O),
+            f(1, "secret", M(280), O),
+            f(2, "downwardAPI", M(123), O),
+            f(3, "configMap", M(107), O),
+            f(4, "serviceAccountToken", M(288), O),
+            f(5, "clusterTrustBundle", M(98), O),
+            f(6, "podCertificate", M(220), O),
         ],
     },
-    // 286
+    // 313
     Message {
         name: "k8s.io.api.core.v1.VolumeResourceRequirements",
         fields: &[f(1, "limits", Quantity, P), f(2, "requests", Quantity, P)],
     },
-    // 287
+    // 314
     Message {
         name: "k8s.io.api.core.v1.VolumeSource",
         fields: &[
-            f(1, "hostPath", M(130), O),
-            f(2, "emptyDir", M(99), O),
-            f(3, "gcePersistentDisk", M(121), O),
-            f(4, "awsElasticBlockStore", M(54), O),
-            f(5, "gitRepo", M(123), O),
-            f(6, "secret", M(255), O),
-            f(7, "nfs", M(148), O),
-            f(8, "iscsi", M(132), O),
-            f(9, "glusterfs", M(125), O),
-            f(10, "persistentVolumeClaim", M(182), O),
-            f(11, "rbd", M(227), O),
-            f(12, "flexVolume", M(119), O),
-            f(13, "cinder", M(69), O),
-            f(14, "cephfs", M(67), O),
-            f(15, "flocker", M(120), O),
-            f(16, "downwardAPI", M(98), O),
-            f(17, "fc", M(116), O),
-            f(18, "azureFile", M(61), O),
-            f(19, "configMap", M(81), O),
-            f(20, "vsphereVolume", M(288), O),
-            f(21, "quobyte", M(225), O),
-            f(22, "azureDisk", M(59), O),
-            f(23, "photonPersistentDisk", M(187), O),
-            f(26, "projected", M(224), O),
-            f(24, "portworxVolume", M(218), O),
-            f(25, "scaleIO", M(245), O),
-            f(27, "storageos", M(270), O),
-            f(28, "csi", M(64), O),
-            f(29, "ephemeral", M(110), O),
-            f(30, "image", M(133), O),
+            f(1, "hostPath", M(157), O),
+            f(2, "emptyDir", M(126), O),
+            f(3, "gcePersistentDisk", M(148), O),
+            f(4, "awsElasticBlockStore", M(81), O),
+            f(5, "gitRepo", M(150), O),
+            f(6, "secret", M(282), O),
+            f(7, "nfs", M(175), O),
+            f(8, "iscsi", M(159), O),
+            f(9, "glusterfs", M(152), O),
+            f(10, "persistentVolumeClaim", M(209), O),
+            f(11, "rbd", M(254), O),
+            f(12, "flexVolume", M(146), O),
+            f(13, "cinder", M(96), O),
+            f(14, "cephfs", M(94), O),
+            f(15, "flocker", M(147), O),
+            f(16, "downwardAPI", M(125), O),
+            f(17, "fc", M(143), O),
+            f(18, "azureFile", M(88), O),
+            f(19, "configMap", M(108), O),
+            f(20, "vsphereVolume", M(315), O),
+            f(21, "quobyte", M(252), O),
+            f(22, "azureDisk", M(86), O),
+            f(23, "photonPersistentDisk", M(214), O),
+            f(26, "projected", M(251), O),
+            f(24, "portworxVolume", M(245), O),
+            f(25, "scaleIO", M(272), O),
+            f(27, "storageos", M(297), O),
+            f(28, "csi", M(91), O),
+            f(29, "ephemeral", M(137), O),
+            f(30, "image", M(160), O),
         ],
     },
-    // 288
+    // 315
     Message {
         name: "k8s.io.api.core.v1.VsphereVirtualDiskVolumeSource",
         fields: &[
@@ -2668,12 +2883,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "storagePolicyID", S, O),
         ],
     },
-    // 289
+    // 316
     Message {
         name: "k8s.io.api.core.v1.WeightedPodAffinityTerm",
-        fields: &[f(1, "weight", I32, K), f(2, "podAffinityTerm", M(190), O)],
+        fields: &[f(1, "weight", I32, K), f(2, "podAffinityTerm", M(217), O)],
     },
-    // 290
+    // 317
     Message {
         name: "k8s.io.api.core.v1.WindowsSecurityContextOptions",
         fields: &[
@@ -2683,7 +2898,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "hostProcess", B, K),
         ],
     },
-    // 291
+    // 318
     Message {
         name: "k8s.io.api.core.v1.WorkloadReference",
         fields: &[
@@ -2692,21 +2907,21 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "podGroupReplicaKey", S, O),
         ],
     },
-    // 292
+    // 319
     Message {
         name: "k8s.io.api.discovery.v1.Endpoint",
         fields: &[
             f(1, "addresses", S, R),
-            f(2, "conditions", M(293), O),
+            f(2, "conditions", M(320), O),
             f(3, "hostname", S, K),
-            f(4, "targetRef", M(174), O),
+            f(4, "targetRef", M(201), O),
             f(5, "deprecatedTopology", S, P),
             f(6, "nodeName", S, K),
             f(7, "zone", S, K),
-            f(8, "hints", M(294), O),
+            f(8, "hints", M(321), O),
         ],
     },
-    // 293
+    // 320
     Message {
         name: "k8s.io.api.discovery.v1.EndpointConditions",
         fields: &[
@@ -2715,12 +2930,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "terminating", B, K),
         ],
     },
-    // 294
+    // 321
     Message {
         name: "k8s.io.api.discovery.v1.EndpointHints",
-        fields: &[f(1, "forZones", M(299), R), f(2, "forNodes", M(298), R)],
+        fields: &[f(1, "forZones", M(326), R), f(2, "forNodes", M(325), R)],
     },
-    // 295
+    // 322
     Message {
         name: "k8s.io.api.discovery.v1.EndpointPort",
         fields: &[
@@ -2730,58 +2945,58 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "appProtocol", S, K),
         ],
     },
-    // 296
+    // 323
     Message {
         name: "k8s.io.api.discovery.v1.EndpointSlice",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(4, "addressType", S, K),
-            f(2, "endpoints", M(292), R),
-            f(3, "ports", M(295), R),
+            f(2, "endpoints", M(319), R),
+            f(3, "ports", M(322), R),
         ],
     },
-    // 297
+    // 324
     Message {
         name: "k8s.io.api.discovery.v1.EndpointSliceList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(296), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(323), R)],
     },
-    // 298
+    // 325
     Message {
         name: "k8s.io.api.discovery.v1.ForNode",
         fields: &[f(1, "name", S, K)],
     },
-    // 299
+    // 326
     Message {
         name: "k8s.io.api.discovery.v1.ForZone",
         fields: &[f(1, "name", S, K)],
     },
-    // 300
+    // 327
     Message {
         name: "k8s.io.api.events.v1.Event",
         fields: &[
-            f(1, "metadata", M(332), O),
+            f(1, "metadata", M(359), O),
             f(2, "eventTime", MicroTime, O),
-            f(3, "series", M(302), O),
+            f(3, "series", M(329), O),
             f(4, "reportingController", S, O),
             f(5, "reportingInstance", S, O),
             f(6, "action", S, O),
             f(7, "reason", S, O),
-            f(8, "regarding", M(174), O),
-            f(9, "related", M(174), O),
+            f(8, "regarding", M(201), O),
+            f(9, "related", M(201), O),
             f(10, "note", S, O),
             f(11, "type", S, O),
-            f(12, "deprecatedSource", M(114), O),
+            f(12, "deprecatedSource", M(141), O),
             f(13, "deprecatedFirstTimestamp", Time, O),
             f(14, "deprecatedLastTimestamp", Time, O),
             f(15, "deprecatedCount", I32, O),
         ],
     },
-    // 301
+    // 328
     Message {
         name: "k8s.io.api.events.v1.EventList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(300), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(327), R)],
     },
-    // 302
+    // 329
     Message {
         name: "k8s.io.api.events.v1.EventSeries",
         fields: &[
@@ -2789,39 +3004,39 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "lastObservedTime", MicroTime, O),
         ],
     },
-    // 303
+    // 330
     Message {
         name: "k8s.io.api.policy.v1.Eviction",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "deleteOptions", M(317), O),
+            f(1, "metadata", M(359), O),
+            f(2, "deleteOptions", M(344), O),
         ],
     },
-    // 304
+    // 331
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudget",
         fields: &[
-            f(1, "metadata", M(332), O),
-            f(2, "spec", M(306), O),
-            f(3, "status", M(307), O),
+            f(1, "metadata", M(359), O),
+            f(2, "spec", M(333), O),
+            f(3, "status", M(334), O),
         ],
     },
-    // 305
+    // 332
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudgetList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(304), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(331), R)],
     },
-    // 306
+    // 333
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             f(1, "minAvailable", IntOrString, O),
-            f(2, "selector", M(326), O),
+            f(2, "selector", M(353), O),
             f(3, "maxUnavailable", IntOrString, O),
             f(4, "unhealthyPodEvictionPolicy", S, K),
         ],
     },
-    // 307
+    // 334
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudgetStatus",
         fields: &[
@@ -2831,30 +3046,30 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "currentHealthy", I32, K),
             f(5, "desiredHealthy", I32, K),
             f(6, "expectedPods", I32, K),
-            f(7, "conditions", M(315), R),
+            f(7, "conditions", M(342), R),
         ],
     },
-    // 308
+    // 335
     Message {
         name: "k8s.io.apimachinery.pkg.api.resource.QuantityValue",
         fields: &[f(1, "string", S, O)],
     },
-    // 309
+    // 336
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup",
         fields: &[
             f(1, "name", S, K),
-            f(2, "versions", M(323), R),
-            f(3, "preferredVersion", M(323), O),
-            f(4, "serverAddressByClientCIDRs", M(339), R),
+            f(2, "versions", M(350), R),
+            f(3, "preferredVersion", M(350), O),
+            f(4, "serverAddressByClientCIDRs", M(366), R),
         ],
     },
-    // 310
+    // 337
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList",
-        fields: &[f(1, "groups", M(309), R)],
+        fields: &[f(1, "groups", M(336), R)],
     },
-    // 311
+    // 338
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIResource",
         fields: &[
@@ -2864,26 +3079,26 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(8, "group", S, O),
             f(9, "version", S, O),
             f(3, "kind", S, K),
-            f(4, "verbs", M(347), O),
+            f(4, "verbs", M(374), O),
             f(5, "shortNames", S, R),
             f(7, "categories", S, R),
             f(10, "storageVersionHash", S, O),
         ],
     },
-    // 312
+    // 339
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList",
-        fields: &[f(1, "groupVersion", S, K), f(2, "resources", M(311), R)],
+        fields: &[f(1, "groupVersion", S, K), f(2, "resources", M(338), R)],
     },
-    // 313
+    // 340
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions",
         fields: &[
             f(1, "versions", S, R),
-            f(2, "serverAddressByClientCIDRs", M(339), R),
+            f(2, "serverAddressByClientCIDRs", M(366), R),
         ],
     },
-    // 314
+    // 341
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ApplyOptions",
         fields: &[
@@ -2892,7 +3107,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "fieldManager", S, K),
         ],
     },
-    // 315
+    // 342
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Condition",
         fields: &[
@@ -2904,7 +3119,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(6, "message", S, K),
         ],
     },
-    // 316
+    // 343
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions",
         fields: &[
@@ -2913,19 +3128,19 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "fieldValidation", S, O),
         ],
     },
-    // 317
+    // 344
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             f(1, "gracePeriodSeconds", I64, K),
-            f(2, "preconditions", M(337), O),
+            f(2, "preconditions", M(364), O),
             f(3, "orphanDependents", B, K),
             f(4, "propagationPolicy", S, K),
             f(5, "dryRun", S, R),
             f(6, "ignoreStoreReadErrorWithClusterBreakingPotential", B, K),
         ],
     },
-    // 318
+    // 345
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement",
         fields: &[
@@ -2934,32 +3149,32 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "values", S, R),
         ],
     },
-    // 319
+    // 346
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions",
         fields: &[f(1, "resourceVersion", S, O)],
     },
-    // 320
+    // 347
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupKind",
         fields: &[f(1, "group", S, K), f(2, "kind", S, K)],
     },
-    // 321
+    // 348
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource",
         fields: &[f(1, "group", S, K), f(2, "resource", S, K)],
     },
-    // 322
+    // 349
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersion",
         fields: &[f(1, "group", S, K), f(2, "version", S, K)],
     },
-    // 323
+    // 350
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery",
         fields: &[f(1, "groupVersion", S, K), f(2, "version", S, K)],
     },
-    // 324
+    // 351
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind",
         fields: &[
@@ -2968,7 +3183,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "kind", S, K),
         ],
     },
-    // 325
+    // 352
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource",
         fields: &[
@@ -2977,15 +3192,15 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "resource", S, K),
         ],
     },
-    // 326
+    // 353
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             f(1, "matchLabels", S, P),
-            f(2, "matchExpressions", M(327), R),
+            f(2, "matchExpressions", M(354), R),
         ],
     },
-    // 327
+    // 354
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
         fields: &[
@@ -2994,12 +3209,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "values", S, R),
         ],
     },
-    // 328
+    // 355
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.List",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", RawExt, R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", RawExt, R)],
     },
-    // 329
+    // 356
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta",
         fields: &[
@@ -3009,7 +3224,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "remainingItemCount", I64, K),
         ],
     },
-    // 330
+    // 357
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions",
         fields: &[
@@ -3025,7 +3240,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(11, "sendInitialEvents", B, K),
         ],
     },
-    // 331
+    // 358
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
         fields: &[
@@ -3038,7 +3253,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(8, "subresource", S, O),
         ],
     },
-    // 332
+    // 359
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta",
         fields: &[
@@ -3054,12 +3269,12 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(10, "deletionGracePeriodSeconds", I64, K),
             f(11, "labels", S, P),
             f(12, "annotations", S, P),
-            f(13, "ownerReferences", M(333), R),
+            f(13, "ownerReferences", M(360), R),
             f(14, "finalizers", S, R),
-            f(17, "managedFields", M(331), R),
+            f(17, "managedFields", M(358), R),
         ],
     },
-    // 333
+    // 360
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference",
         fields: &[
@@ -3071,17 +3286,17 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(7, "blockOwnerDeletion", B, K),
         ],
     },
-    // 334
+    // 361
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata",
-        fields: &[f(1, "metadata", M(332), O)],
+        fields: &[f(1, "metadata", M(359), O)],
     },
-    // 335
+    // 362
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadataList",
-        fields: &[f(1, "metadata", M(329), O), f(2, "items", M(334), R)],
+        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(361), R)],
     },
-    // 336
+    // 363
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions",
         fields: &[
@@ -3091,34 +3306,34 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(4, "fieldValidation", S, O),
         ],
     },
-    // 337
+    // 364
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions",
         fields: &[f(1, "uid", S, K), f(2, "resourceVersion", S, K)],
     },
-    // 338
+    // 365
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.RootPaths",
         fields: &[f(1, "paths", S, R)],
     },
-    // 339
+    // 366
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR",
         fields: &[f(1, "clientCIDR", S, K), f(2, "serverAddress", S, K)],
     },
-    // 340
+    // 367
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Status",
         fields: &[
-            f(1, "metadata", M(329), O),
+            f(1, "metadata", M(356), O),
             f(2, "status", S, O),
             f(3, "message", S, O),
             f(4, "reason", S, O),
-            f(5, "details", M(342), O),
+            f(5, "details", M(369), O),
             f(6, "code", I32, O),
         ],
     },
-    // 341
+    // 368
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause",
         fields: &[
@@ -3127,7 +3342,7 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "field", S, O),
         ],
     },
-    // 342
+    // 369
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails",
         fields: &[
@@ -3135,26 +3350,26 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(2, "group", S, O),
             f(3, "kind", S, O),
             f(6, "uid", S, O),
-            f(4, "causes", M(341), R),
+            f(4, "causes", M(368), R),
             f(5, "retryAfterSeconds", I32, O),
         ],
     },
-    // 343
+    // 370
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.TableOptions",
         fields: &[f(1, "includeObject", S, O)],
     },
-    // 344
+    // 371
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Timestamp",
         fields: &[f(1, "seconds", I64, K), f(2, "nanos", I32, K)],
     },
-    // 345
+    // 372
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta",
         fields: &[f(1, "kind", S, O), f(2, "apiVersion", S, O)],
     },
-    // 346
+    // 373
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions",
         fields: &[
@@ -3163,26 +3378,26 @@ pub(super) static MESSAGES: [Message; 351] = [
             f(3, "fieldValidation", S, O),
         ],
     },
-    // 347
+    // 374
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Verbs",
         fields: &[f(1, "items", S, R)],
     },
-    // 348
+    // 375
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent",
         fields: &[f(1, "type", S, K), f(2, "object", RawExt, O)],
     },
-    // 349
+    // 376
     Message {
         name: "k8s.io.apimachinery.pkg.runtime.TypeMeta",
         fields: &[f(1, "apiVersion", S, O), f(2, "kind", S, O)],
     },
-    // 350
+    // 377
     Message {
         name: "k8s.io.apimachinery.pkg.runtime.Unknown",
         fields: &[
-            f(1, "typeMeta", M(349), O),
+            f(1, "typeMeta", M(376), O),
             f(2, "raw", Y, O),
             f(3, "contentEncoding", S, O),
             f(4, "contentType", S, O),

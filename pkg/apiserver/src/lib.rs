@@ -18,6 +18,7 @@ mod proxy;
 mod request;
 mod rest;
 mod serve;
+mod serviceaccount;
 mod status;
 mod strategy;
 #[cfg(test)]
@@ -77,6 +78,18 @@ pub struct Config {
     pub kubelet_client: Option<KubeletClientCert>,
     /// Admits agents (`GET /cacerts`, `POST /v1-rkube/node-certs`); without it those are 404.
     pub join: Option<JoinConfig>,
+    /// Signs and checks ServiceAccount tokens; without it serviceaccounts/token answers 503
+    /// and bearer tokens are refused.
+    pub service_accounts: Option<ServiceAccountConfig>,
+}
+
+/// ServiceAccount token issuing: the signing key (P-256 PKCS#8 PEM), the issuer (`iss`) and
+/// the audiences the API server accepts (the first is the default of a TokenRequest).
+#[derive(Clone)]
+pub struct ServiceAccountConfig {
+    pub key_pem: String,
+    pub issuer: String,
+    pub audiences: Vec<String>,
 }
 
 /// A client certificate (PEM, signed by the cluster CA) and its key.
@@ -119,7 +132,12 @@ impl ApiServer {
             })?;
         // After binding: the Service's targetPort is the port taken (`:0` in tests).
         let port = listener.local_addr().map_err(Error::Serve)?.port();
-        let api = rest::Api::new(store, ranges);
+        let mut api = rest::Api::new(store, ranges);
+        if let Some(sa) = &cfg.service_accounts {
+            let tokens = serviceaccount::Tokens::new(&sa.key_pem, &sa.issuer, sa.audiences.clone())
+                .map_err(|e| Error::Config(e.to_string()))?;
+            api.tokens = Some(Arc::new(tokens));
+        }
         bootstrap::ensure(&api, port)
             .await
             .map_err(|e| Error::Bootstrap(e.to_string()))?;
@@ -163,6 +181,11 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
         .flatten();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // A client certificate wins; without one, a bearer token may authenticate.
+    let identity = match identity {
+        Some(id) => Some(id),
+        None => bearer(&state.api, req.headers()).await,
+    };
     // Per-request logging is debug, target `rkube_apiserver::requests`
     // (`RUST_LOG=info,rkube_apiserver::requests=debug`), as kube-apiserver's httplog is at
     // -v=3: at info, formatting a line per request cost ~5% of the server's CPU under load.
@@ -243,6 +266,7 @@ async fn route(
             let body = read_body(body).await?;
             let call = rest::Call {
                 api: &state.api,
+                user: identity.as_ref(),
                 req: r,
                 params,
                 output,
@@ -250,6 +274,24 @@ async fn route(
                 body,
             };
             rest::handle(call).await
+        }
+    }
+}
+
+/// The identity of a ServiceAccount token in `Authorization: Bearer`, if it is good (a bad
+/// one is logged and the request goes on unauthenticated, hence 401).
+async fn bearer(api: &rest::Api, headers: &axum::http::HeaderMap) -> Option<Identity> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return None;
+    }
+    match api.tokens.as_ref()?.authenticate(api, token).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            debug!(error = %e, "Unable to authenticate the request");
+            None
         }
     }
 }

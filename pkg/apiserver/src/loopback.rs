@@ -33,14 +33,10 @@ pub struct Loopback {
 
 impl Loopback {
     pub(crate) fn new(app: Router, user: &str, groups: &[&str], user_agent: &str) -> Self {
-        let mut groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        groups.push("system:authenticated".into());
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         Self {
             app,
-            identity: Identity {
-                user: user.to_string(),
-                groups,
-            },
+            identity: Identity::new(user, groups),
             // The field manager of writes without ?fieldManager is named after it, as upstream.
             user_agent: HeaderValue::from_str(user_agent)
                 .unwrap_or_else(|_| HeaderValue::from_static("rkube")),

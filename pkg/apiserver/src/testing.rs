@@ -42,6 +42,11 @@ pub async fn server_on(
         node_port_range: 30000..=32767,
         kubelet_client: None,
         join: None,
+        service_accounts: Some(crate::ServiceAccountConfig {
+            key_pem: pki.service_account_key_pem().into(),
+            issuer: crate::serviceaccount::DEFAULT_ISSUER.into(),
+            audiences: vec![crate::serviceaccount::DEFAULT_ISSUER.into(), "rkube".into()],
+        }),
     };
     ApiServer::bind(cfg, store).await.unwrap()
 }

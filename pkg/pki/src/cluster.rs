@@ -39,6 +39,7 @@ pub struct ClusterPki {
     admin_key_pem: String,
     kubelet_client_cert_pem: String,
     kubelet_client_key_pem: String,
+    service_account_key_pem: String,
 }
 
 impl fmt::Debug for ClusterPki {
@@ -113,6 +114,8 @@ impl ClusterPki {
             },
         )?;
 
+        let service_account_key_pem = crate::load_or_create_service_key(tls_dir)?;
+
         Ok(ClusterPki {
             dir: tls_dir.to_owned(),
             ca,
@@ -122,6 +125,7 @@ impl ClusterPki {
             admin_key_pem,
             kubelet_client_cert_pem,
             kubelet_client_key_pem,
+            service_account_key_pem,
         })
     }
 
@@ -162,6 +166,11 @@ impl ClusterPki {
 
     pub fn kubelet_client_key_pem(&self) -> &str {
         &self.kubelet_client_key_pem
+    }
+
+    /// The ServiceAccount token signing key (P-256, PKCS#8 PEM).
+    pub fn service_account_key_pem(&self) -> &str {
+        &self.service_account_key_pem
     }
 
     /// A client certificate (EKU clientAuth) for user `cn` in groups
@@ -318,6 +327,7 @@ mod tests {
             SERVING_KEY_FILE,
             ADMIN_KEY_FILE,
             KUBELET_CLIENT_KEY_FILE,
+            crate::SERVICE_ACCOUNT_KEY_FILE,
         ] {
             assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
         }
@@ -330,7 +340,7 @@ mod tests {
             assert_eq!(mode(&dir.join(f)), 0o644, "{f}");
         }
         let before = snapshot(&dir);
-        assert_eq!(before.len(), 8, "no temp files left");
+        assert_eq!(before.len(), 9, "no temp files left");
 
         let again = ClusterPki::load_or_create(&dir, &sans(&[])).unwrap();
         assert_eq!(snapshot(&dir), before);

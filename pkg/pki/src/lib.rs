@@ -16,6 +16,7 @@ pub mod files;
 mod issue;
 pub mod kubeconfig;
 mod sans;
+mod service_account;
 pub mod token;
 
 pub use cluster::{
@@ -24,6 +25,7 @@ pub use cluster::{
     SERVING_KEY_FILE,
 };
 pub use sans::{host_addresses, San, ServingSans, DEFAULT_SERVICE_IP};
+pub use service_account::{load_or_create_service_key, SERVICE_ACCOUNT_KEY_FILE};
 
 /// Errors from creating, loading or issuing key material.
 #[derive(Debug, thiserror::Error)]

@@ -82,6 +82,7 @@ pub async fn run(cfg: ServerConfig, shutdown: impl Future<Output = ()>) -> Resul
                 cluster_dns: cfg.agent.cluster_dns,
                 cluster_domain: cfg.agent.cluster_domain.clone(),
             }),
+            service_accounts: Some(service_accounts(&pki, &cfg.agent.cluster_domain)),
         };
         let server = ApiServer::bind(api_cfg, store.clone()).await?;
         let local = server.local_addr().map_err(rkube_apiserver::Error::Serve)?;
@@ -240,4 +241,18 @@ fn first_service_ip(cidr: &str) -> std::net::IpAddr {
         .and_then(|(ip, _)| ip.parse::<std::net::Ipv4Addr>().ok())
         .map(|ip| std::net::Ipv4Addr::from(u32::from(ip) + 1).into())
         .unwrap_or(rkube_pki::DEFAULT_SERVICE_IP)
+}
+
+/// k3s's issuer and audiences (its own name second): tokens name the API server as pods
+/// reach it, `https://kubernetes.default.svc.<cluster domain>`.
+fn service_accounts(
+    pki: &ClusterPki,
+    cluster_domain: &str,
+) -> rkube_apiserver::ServiceAccountConfig {
+    let issuer = format!("https://kubernetes.default.svc.{cluster_domain}");
+    rkube_apiserver::ServiceAccountConfig {
+        key_pem: pki.service_account_key_pem().to_string(),
+        audiences: vec![issuer.clone(), "rkube".into()],
+        issuer,
+    }
 }

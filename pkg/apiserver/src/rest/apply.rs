@@ -85,6 +85,7 @@ pub async fn apply(call: &Call<'_>) -> ApiResult<Response> {
             crate::object::meta_mut(&mut obj).insert("managedFields".into(), entries.encode());
             let create = Call {
                 api: call.api,
+                user: call.user,
                 req: call.req.clone(),
                 params: call.params.clone(),
                 output: call.output,

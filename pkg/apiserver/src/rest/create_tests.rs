@@ -25,6 +25,7 @@ fn api(dir: &std::path::Path) -> Api {
 fn call<'a>(api: &'a Api, resource: &str, body: &Value) -> Call<'a> {
     Call {
         api,
+        user: None,
         req: ResourceRequest {
             def: rkube_api::registry::find("", "v1", resource).unwrap(),
             namespace: Some("bench".into()),

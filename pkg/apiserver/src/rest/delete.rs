@@ -276,6 +276,7 @@ pub async fn delete_collection(call: &Call<'_>) -> ApiResult<Response> {
         req.namespace = ns.or(req.namespace);
         let one = Call {
             api: call.api,
+            user: call.user,
             req,
             params: call.params.clone(),
             output: call.output,

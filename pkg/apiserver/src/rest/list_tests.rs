@@ -82,6 +82,7 @@ async fn api_with_pods(dir: &std::path::Path, n: usize) -> Api {
 fn list_call(api: &Api, params: Params) -> Call<'_> {
     Call {
         api,
+        user: None,
         req: ResourceRequest {
             def: rkube_api::registry::find("", "v1", "pods").unwrap(),
             namespace: Some("ns".into()),

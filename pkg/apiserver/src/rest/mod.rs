@@ -43,6 +43,8 @@ pub struct Api {
     pub ranges: crate::alloc::Ranges,
     /// What creates know of their namespaces (checked again at commit).
     pub open_namespaces: namespace::OpenNamespaces,
+    /// Issues and checks ServiceAccount tokens; without it serviceaccounts/token answers 503.
+    pub tokens: Option<Arc<crate::serviceaccount::Tokens>>,
 }
 
 impl Api {
@@ -64,6 +66,7 @@ impl Api {
             store,
             ranges,
             open_namespaces: Default::default(),
+            tokens: None,
         }
     }
 
@@ -88,6 +91,8 @@ impl Api {
 /// Everything about one call.
 pub struct Call<'a> {
     pub api: &'a Api,
+    /// Who asks (reviews answer about them).
+    pub user: Option<&'a crate::authn::Identity>,
     pub req: ResourceRequest,
     pub params: Params,
     pub output: Output,

@@ -324,6 +324,7 @@ async fn create_on_update(call: &Call<'_>, mut body: Value) -> ApiResult<Respons
     meta_mut(&mut body).insert("name".into(), json!(call.name()));
     let create = Call {
         api: call.api,
+        user: call.user,
         req: crate::request::ResourceRequest {
             verb: crate::request::Verb::Create,
             ..call.req.clone()
@@ -461,6 +462,7 @@ pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Respons
                 &success_status(),
             ))
         }
+        "token" => crate::serviceaccount::token_request::create(call, body).await,
         "eviction" => {
             super::delete::delete_object(call, &json!({})).await?;
             Ok(super::output::json_response(

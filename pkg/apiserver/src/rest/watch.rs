@@ -101,6 +101,7 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
     let (initial_items, after) = if initial {
         let mut listing = Call {
             api: call.api,
+            user: call.user,
             req: call.req.clone(),
             params: call.params.clone(),
             output: call.output,

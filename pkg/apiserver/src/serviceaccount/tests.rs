@@ -1,0 +1,276 @@
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::testing::{send, server};
+
+const NS: &str = "/api/v1/namespaces/default";
+
+/// A request carrying only a bearer token (no client certificate identity).
+async fn as_bearer(server: &crate::ApiServer, token: &str, uri: &str) -> (StatusCode, Value) {
+    let req = Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = server.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn payload(token: &str) -> Value {
+    let mut parts = token.split('.');
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts.next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert!(
+        header["kid"].as_str().is_some_and(|k| k.len() == 43),
+        "{header}"
+    );
+    assert!(header.get("typ").is_none());
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts.next().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn service_account(lb: &crate::Loopback, name: &str) -> String {
+    let (code, sa) = send(
+        lb,
+        Method::POST,
+        &format!("{NS}/serviceaccounts"),
+        Some(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{sa}");
+    sa["metadata"]["uid"].as_str().unwrap().to_string()
+}
+
+async fn token(lb: &crate::Loopback, sa: &str, spec: Value) -> (StatusCode, Value) {
+    send(
+        lb,
+        Method::POST,
+        &format!("{NS}/serviceaccounts/{sa}/token"),
+        Some(
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn issued_tokens_authenticate_until_their_account_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("system:admin", &["system:masters"], "test");
+    let uid = service_account(&lb, "robot").await;
+
+    let (code, tr) = token(&lb, "robot", json!({})).await;
+    assert_eq!(code, StatusCode::CREATED, "{tr}");
+    assert_eq!(tr["kind"], "TokenRequest");
+    assert_eq!(tr["metadata"]["name"], "robot");
+    assert_eq!(tr["metadata"]["namespace"], "default");
+    assert_eq!(tr["spec"]["expirationSeconds"], 3600);
+    assert_eq!(
+        tr["spec"]["audiences"],
+        json!(["https://kubernetes.default.svc.cluster.local", "rkube"])
+    );
+    assert!(tr["status"]["expirationTimestamp"].as_str().is_some());
+    let jwt = tr["status"]["token"].as_str().unwrap().to_string();
+    let claims = payload(&jwt);
+    assert_eq!(claims["sub"], "system:serviceaccount:default:robot");
+    assert_eq!(
+        claims["iss"],
+        "https://kubernetes.default.svc.cluster.local"
+    );
+    assert_eq!(
+        claims["kubernetes.io"]["serviceaccount"],
+        json!({"name": "robot", "uid": uid})
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    let (code, list) = as_bearer(&server, &jwt, &format!("{NS}/configmaps")).await;
+    assert_eq!(code, StatusCode::OK, "{list}");
+    let (code, status) = as_bearer(&server, "not-a-token", &format!("{NS}/configmaps")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(status["reason"], "Unauthorized");
+    // Signed by someone else: refused.
+    let mut forged = jwt.clone();
+    forged.truncate(forged.len() - 4);
+    forged.push_str("AAAA");
+    assert_eq!(
+        as_bearer(&server, &forged, &format!("{NS}/configmaps"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A token not yet used when its account is deleted is refused (the one in use may
+    // still be cached for a few seconds, as upstream's).
+    let (_, tr) = token(&lb, "robot", json!({"expirationSeconds": 600})).await;
+    let unused = tr["status"]["token"].as_str().unwrap().to_string();
+    let (code, _) = send(
+        &lb,
+        Method::DELETE,
+        &format!("{NS}/serviceaccounts/robot"),
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        as_bearer(&server, &unused, &format!("{NS}/configmaps"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // So is one for a recreated account of the same name (another uid).
+    service_account(&lb, "robot").await;
+    assert_eq!(
+        as_bearer(&server, &unused, &format!("{NS}/configmaps"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn token_requests_are_checked_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("system:admin", &["system:masters"], "test");
+
+    let (code, s) = token(&lb, "nobody", json!({})).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(s["message"], "serviceaccounts \"nobody\" not found");
+
+    service_account(&lb, "robot").await;
+    let (code, s) = token(&lb, "robot", json!({"expirationSeconds": 60})).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s["message"],
+        "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+    );
+    let (code, s) = token(&lb, "robot", json!({"expirationSeconds": 5_000_000_000i64})).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(s["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("may not specify a duration larger than 2^32 seconds"));
+
+    let (code, s) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/serviceaccounts/robot/token"),
+        Some(
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "metadata": {"name": "other"}, "spec": {}}),
+        ),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s["message"],
+        "TokenRequest.authentication.k8s.io \"robot\" is invalid: metadata.name: Invalid value: \"other\": must match the service account name if specified"
+    );
+
+    let (code, s) = token(
+        &lb,
+        "robot",
+        json!({"boundObjectRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s["message"],
+        "cannot bind token to object of type apps/v1, Kind=Deployment"
+    );
+}
+
+#[tokio::test]
+async fn pod_bound_tokens_name_the_pod_and_end_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("system:admin", &["system:masters"], "test");
+    service_account(&lb, "robot").await;
+    let (code, pod) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "image": "i"}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{pod}");
+    let pod_uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    let bound = |uid: &str| json!({"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": uid});
+
+    let (code, s) = token(&lb, "robot", json!({"boundObjectRef": bound("wrong")})).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert!(s["message"].as_str().unwrap().starts_with(
+        "Operation cannot be fulfilled on Pod \"p\": the UID in the bound object reference (wrong)"
+    ));
+    service_account(&lb, "other").await;
+    let (code, s) = token(&lb, "other", json!({"boundObjectRef": bound(&pod_uid)})).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(s["message"], "cannot bind token for serviceaccount \"other\" to pod running with different serviceaccount name.");
+
+    // A kubelet's kube-api-access request: valid a year, stale after 3607 s.
+    let (code, tr) = token(
+        &lb,
+        "robot",
+        json!({"expirationSeconds": 3607, "boundObjectRef": bound(&pod_uid)}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{tr}");
+    let jwt = tr["status"]["token"].as_str().unwrap().to_string();
+    let claims = payload(&jwt);
+    let iat = claims["iat"].as_i64().unwrap();
+    assert_eq!(claims["exp"].as_i64().unwrap() - iat, 365 * 24 * 3600);
+    assert_eq!(
+        claims["kubernetes.io"]["warnafter"].as_i64().unwrap() - iat,
+        3607
+    );
+    assert_eq!(
+        claims["kubernetes.io"]["pod"],
+        json!({"name": "p", "uid": pod_uid})
+    );
+    assert_eq!(
+        as_bearer(&server, &jwt, &format!("{NS}/pods")).await.0,
+        StatusCode::OK
+    );
+
+    // Another pod-bound token, unused until its pod is gone.
+    let (_, tr) = token(&lb, "robot", json!({"boundObjectRef": bound(&pod_uid)})).await;
+    let unused = tr["status"]["token"].as_str().unwrap().to_string();
+    let (code, _) = send(
+        &lb,
+        Method::DELETE,
+        &format!("{NS}/pods/p?gracePeriodSeconds=0"),
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        as_bearer(&server, &unused, &format!("{NS}/pods")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
