@@ -20,6 +20,7 @@ pub struct ResourceDef {
     pub subresources: &'static [SubresourceDef],
     /// Storage prefix under `/registry/`, as kube-apiserver lays it out (e.g. "services/specs",
     /// "minions" for nodes). Two resources may share one (core and events.k8s.io events).
+    /// Empty for what is answered and never stored (reviews).
     pub storage: &'static str,
 }
 
@@ -182,7 +183,8 @@ const DEPLOYMENT_SUBRESOURCES: &[SubresourceDef] = &[SCALE, status("apps", "v1",
 const REPLICASET_SUBRESOURCES: &[SubresourceDef] = &[SCALE, status("apps", "v1", "ReplicaSet")];
 
 /// The whole table. Groups come in the order kube-apiserver's `/apis` lists them (by group
-/// priority: core, apps, events.k8s.io, coordination.k8s.io, discovery.k8s.io), resources
+/// priority: core, apps, events.k8s.io, authentication.k8s.io, authorization.k8s.io,
+/// coordination.k8s.io, discovery.k8s.io), resources
 /// within a group in discovery order (alphabetical by plural), so `group_versions()` and
 /// discovery documents built from this match upstream byte for byte in ordering.
 static RESOURCES: &[ResourceDef] = &[
@@ -348,6 +350,85 @@ static RESOURCES: &[ResourceDef] = &[
         subresources: &[],
         storage: "events",
     },
+    // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, answered and not stored.
+    ResourceDef {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        namespaced: false,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
+    ResourceDef {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        singular: "tokenreview",
+        namespaced: false,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
+    ResourceDef {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews",
+        singular: "localsubjectaccessreview",
+        namespaced: true,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
+    ResourceDef {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        namespaced: false,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
+    ResourceDef {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        namespaced: false,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
+    ResourceDef {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews",
+        singular: "subjectaccessreview",
+        namespaced: false,
+        verbs: VERBS_CREATE,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "",
+    },
     // coordination.k8s.io/v1
     ResourceDef {
         group: "coordination.k8s.io",
@@ -450,6 +531,11 @@ impl ResourceDef {
     pub fn has_verb(&self, verb: &str) -> bool {
         self.verbs.contains(&verb)
     }
+
+    /// False for the reviews, which a create answers without storing anything.
+    pub fn stored(&self) -> bool {
+        !self.storage.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -471,7 +557,12 @@ mod tests {
             assert!(resources()[..i]
                 .iter()
                 .all(|o| (o.group, o.plural) != (r.group, r.plural)));
-            assert!(storage_version_hash(r).is_some(), "{}", r.plural);
+            assert_eq!(
+                storage_version_hash(r).is_some(),
+                r.stored(),
+                "{}",
+                r.plural
+            );
             assert_eq!(r.singular, r.kind.to_lowercase());
             let mut sorted = r.verbs.to_vec();
             sorted.sort_unstable();
@@ -481,7 +572,7 @@ mod tests {
                 r.plural
             );
         }
-        assert_eq!(resources().len(), 14);
+        assert_eq!(resources().len(), 20);
         assert!(find("", "v1", "bindings").is_none());
         assert!(find("apps", "v1beta1", "deployments").is_none());
     }
@@ -516,6 +607,8 @@ mod tests {
                 ("", vec!["v1"]),
                 ("apps", vec!["v1"]),
                 ("events.k8s.io", vec!["v1"]),
+                ("authentication.k8s.io", vec!["v1"]),
+                ("authorization.k8s.io", vec!["v1"]),
                 ("coordination.k8s.io", vec!["v1"]),
                 ("discovery.k8s.io", vec!["v1"]),
             ]

@@ -17,6 +17,7 @@ mod params;
 mod proxy;
 mod request;
 mod rest;
+mod reviews;
 mod serve;
 mod serviceaccount;
 mod status;

@@ -939,7 +939,9 @@ pub fn definitions() -> BTreeMap<String, Definition> {
     };
     for r in registry::resources() {
         add(r.group, r.version, r.kind.to_string());
-        add(r.group, r.version, r.list_kind());
+        if r.has_verb("list") {
+            add(r.group, r.version, r.list_kind());
+        }
         for s in r.subresources {
             add(s.group, s.version, s.kind.to_string());
         }

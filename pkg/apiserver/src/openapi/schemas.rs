@@ -34,12 +34,12 @@ const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
 fn add_kind(g: &mut SchemaGenerator, group: &str, version: &str, kind: &str) -> bool {
     use k8s_openapi::api::{
         apps::v1 as apps_v1, authentication::v1 as authentication_v1,
-        autoscaling::v1 as autoscaling_v1, autoscaling::v2 as autoscaling_v2,
-        batch::v1 as batch_v1, certificates::v1 as certificates_v1,
-        coordination::v1 as coordination_v1, core::v1 as core_v1, discovery::v1 as discovery_v1,
-        events::v1 as events_v1, networking::v1 as networking_v1, node::v1 as node_v1,
-        policy::v1 as policy_v1, rbac::v1 as rbac_v1, scheduling::v1 as scheduling_v1,
-        storage::v1 as storage_v1,
+        authorization::v1 as authorization_v1, autoscaling::v1 as autoscaling_v1,
+        autoscaling::v2 as autoscaling_v2, batch::v1 as batch_v1,
+        certificates::v1 as certificates_v1, coordination::v1 as coordination_v1,
+        core::v1 as core_v1, discovery::v1 as discovery_v1, events::v1 as events_v1,
+        networking::v1 as networking_v1, node::v1 as node_v1, policy::v1 as policy_v1,
+        rbac::v1 as rbac_v1, scheduling::v1 as scheduling_v1, storage::v1 as storage_v1,
     };
     macro_rules! kinds {
         ($($group:literal $version:literal $module:ident { $($kind:ident)* })*) => {
@@ -67,7 +67,11 @@ fn add_kind(g: &mut SchemaGenerator, group: &str, version: &str, kind: &str) -> 
             ResourceQuota Secret Service ServiceAccount
         }
         "apps" "v1" apps_v1 { ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet }
-        "authentication.k8s.io" "v1" authentication_v1 { TokenRequest }
+        "authentication.k8s.io" "v1" authentication_v1 { SelfSubjectReview TokenRequest TokenReview }
+        "authorization.k8s.io" "v1" authorization_v1 {
+            LocalSubjectAccessReview SelfSubjectAccessReview SelfSubjectRulesReview
+            SubjectAccessReview
+        }
         "autoscaling" "v1" autoscaling_v1 { HorizontalPodAutoscaler Scale }
         "autoscaling" "v2" autoscaling_v2 { HorizontalPodAutoscaler }
         "batch" "v1" batch_v1 { CronJob Job }
@@ -108,7 +112,7 @@ pub fn all() -> &'static BTreeMap<String, Value> {
     ALL.get_or_init(|| {
         let mut kinds = Vec::new();
         for r in rkube_api::registry::resources() {
-            kinds.push((r.group, r.version, r.kind, true));
+            kinds.push((r.group, r.version, r.kind, r.has_verb("list")));
             for s in r.subresources {
                 kinds.push((s.group, s.version, s.kind, false));
             }
@@ -162,8 +166,9 @@ fn lookup(name: &str) -> Option<&'static Value> {
 fn served_kind(name: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
     for r in rkube_api::registry::resources() {
         let own = super::paths::definition_name(r.group, r.version, r.kind);
-        if name.strip_suffix("List").is_some_and(|n| n == own) || name == own {
-            return Some((r.group, r.version, r.kind, true));
+        let listed = r.has_verb("list");
+        if (listed && name.strip_suffix("List").is_some_and(|n| n == own)) || name == own {
+            return Some((r.group, r.version, r.kind, listed));
         }
         for s in r.subresources {
             if name == super::paths::definition_name(s.group, s.version, s.kind) {

@@ -27,7 +27,7 @@ use rkube_store::{Store, StoreExt};
 use serde_json::Value;
 
 pub use self::body::{decode_body, MAX_BODY};
-pub(crate) use self::output::{partial_object, respond};
+pub(crate) use self::output::{add_warnings, partial_object, respond};
 use crate::{
     object::from_stored,
     params::Params,
@@ -134,6 +134,10 @@ pub async fn handle(call: Call<'_>) -> ApiResult<Response> {
         return Err(ApiError::method_not_supported(def.kind, verb.as_str()));
     }
     write_options::validate(&call.params, verb)?;
+    if !def.stored() {
+        // Reviews: answered, never stored (their only verb is create).
+        return crate::reviews::create(&call).await;
+    }
     // Field validation warnings the handlers record become `Warning` headers (output.rs).
     output::with_recorded_warnings(async {
         match verb {

@@ -54,7 +54,7 @@ impl Tokens {
         if let Some(id) = self.cache.get(&key) {
             return Ok(id);
         }
-        let claims = self.verify(token)?;
+        let (claims, _) = self.verify(token, &self.audiences)?;
         let identity = check_bound(api, &claims).await?;
         let left = claims.exp - time::OffsetDateTime::now_utc().unix_timestamp();
         let until = Instant::now() + CACHE_TTL.min(Duration::from_secs(left.max(0) as u64));
@@ -63,8 +63,22 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// A TokenReview's answer: the identity and the audiences of `audiences` the token is
+    /// good for, uncached (a review asks about now).
+    pub async fn review(
+        &self,
+        api: &Api,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<(Identity, Vec<String>), TokenError> {
+        let (claims, matched) = self.verify(token, audiences)?;
+        Ok((check_bound(api, &claims).await?, matched))
+    }
+}
+
 /// Checks what the claims name against the store and returns the identity they give.
-pub(super) async fn check_bound(api: &Api, claims: &Claims) -> Result<Identity, TokenError> {
+async fn check_bound(api: &Api, claims: &Claims) -> Result<Identity, TokenError> {
     let k = &claims.kubernetes;
     let (ns, _) = split_username(&claims.sub)
         .filter(|&(ns, name)| ns == k.namespace && name == k.serviceaccount.name)

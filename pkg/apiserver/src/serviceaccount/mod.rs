@@ -29,7 +29,7 @@ pub enum KeyError {
 /// Why a token was refused (logged, and TokenReview's `status.error`; clients see 401).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("token is not a valid service account token: {0}")]
+    #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
     Stale(String),
@@ -76,17 +76,49 @@ impl Tokens {
             .expect("ES256 signing of serializable claims cannot fail")
     }
 
-    /// The claims of a token this server signed, for one of its audiences, within its time.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    /// The claims of a token this server signed, within its time, and which of `audiences`
+    /// it was issued for (at least one, else it is refused), with upstream's reasons.
+    pub fn verify(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<(Claims, Vec<String>), TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
         let mut v = Validation::new(Algorithm::ES256);
         v.set_issuer(&[&self.issuer]);
-        v.set_audience(&self.audiences);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.validate_aud = false;
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
         v.validate_nbf = true;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
             .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| {
+                TokenError::Invalid(match e.kind() {
+                    ErrorKind::ExpiredSignature => "service account token has expired".into(),
+                    ErrorKind::ImmatureSignature => "service account token is not valid yet".into(),
+                    ErrorKind::InvalidSignature => "invalid signature".into(),
+                    _ => e.to_string(),
+                })
+            })?;
+        let matched: Vec<String> = audiences
+            .iter()
+            .filter(|a| claims.aud.contains(a))
+            .cloned()
+            .collect();
+        if matched.is_empty() {
+            return Err(TokenError::Invalid(format!(
+                "token audiences {} is invalid for the target audiences {}",
+                go_quoted(&claims.aud),
+                go_quoted(audiences)
+            )));
+        }
+        Ok((claims, matched))
     }
+}
+
+/// A string slice as Go's `%q` prints it: `["a" "b"]`.
+fn go_quoted(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(" "))
 }
 
 /// The base64 body of a single-block PEM.

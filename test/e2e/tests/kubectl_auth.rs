@@ -1,6 +1,7 @@
-//! ServiceAccount tokens with real kubectl: `kubectl create token` issues one, and a kubeconfig
-//! holding only that token (no client certificate) is let in as the ServiceAccount; a bad
-//! token, or a token of a deleted ServiceAccount, is refused as upstream refuses it.
+//! `kubectl create token`, `auth whoami` and `auth can-i` with real kubectl: a token issued
+//! for a ServiceAccount is a working credential on its own (no client certificate), a bad
+//! token or one of a deleted ServiceAccount is refused as upstream refuses it, and the reviews
+//! answer as a 1.33 API server without RBAC (AlwaysAllow) does.
 
 mod common;
 
@@ -95,4 +96,101 @@ fn kubectl_create_token_gives_a_working_credential() {
         (!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Unauthorized"))
             .then_some(())
     });
+}
+
+#[test]
+fn kubectl_auth_whoami_and_can_i() {
+    let c = Cluster::start();
+    let v = "1.33";
+    let me = c.kubectl(v, &["auth", "whoami"]);
+    assert!(
+        me.lines()
+            .any(|l| l.split_whitespace().eq(["Username", "system:admin"])),
+        "{me}"
+    );
+    assert!(me.contains("[system:masters system:authenticated]"), "{me}");
+
+    c.kubectl(v, &["create", "serviceaccount", "robot"]);
+    let token = c
+        .kubectl(v, &["create", "token", "robot"])
+        .trim()
+        .to_string();
+    let kc = token_kubeconfig(&c, "robot", &token);
+    let out = kubectl_as(&kc, v, &["auth", "whoami", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let user = &review["status"]["userInfo"];
+    assert_eq!(user["username"], "system:serviceaccount:default:robot");
+    assert_eq!(
+        user["groups"],
+        serde_json::json!([
+            "system:serviceaccounts",
+            "system:serviceaccounts:default",
+            "system:authenticated"
+        ])
+    );
+    assert_eq!(
+        user["uid"],
+        c.kubectl(v, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"])
+    );
+
+    // kubectl 1.27 asks for v1beta1 / v1alpha1, which a 1.33 server no longer serves.
+    let err = c.kubectl_err("1.27", &["auth", "whoami"]);
+    assert!(
+        err.contains("the selfsubjectreviews API is not enabled in the cluster"),
+        "{err}"
+    );
+
+    for v in ["1.27", "1.33"] {
+        assert_eq!(c.kubectl(v, &["auth", "can-i", "create", "pods"]), "yes\n");
+        assert_eq!(c.kubectl(v, &["auth", "can-i", "get", "/healthz"]), "yes\n");
+        let out = kubectl_as(
+            &kc,
+            v,
+            &[
+                "auth",
+                "can-i",
+                "delete",
+                "deployments.apps",
+                "-n",
+                "kube-system",
+            ],
+        );
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "yes\n");
+        // Resource names are checked against discovery, as upstream.
+        let out = c.kubectl_raw(v, &["auth", "can-i", "get", "gizmos"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("Warning: the server doesn't have a resource type 'gizmos'"),
+            "{out:?}"
+        );
+        let list = c.kubectl(v, &["auth", "can-i", "--list"]);
+        let mut lines = list.lines();
+        assert!(
+            lines.next().unwrap().split_whitespace().eq([
+                "Resources",
+                "Non-Resource",
+                "URLs",
+                "Resource",
+                "Names",
+                "Verbs"
+            ]),
+            "{list}"
+        );
+        assert!(
+            list.lines()
+                .any(|l| l.split_whitespace().eq(["*.*", "[]", "[]", "[*]"])),
+            "{list}"
+        );
+        assert!(
+            list.lines()
+                .any(|l| l.split_whitespace().eq(["[*]", "[]", "[*]"])),
+            "{list}"
+        );
+    }
 }
