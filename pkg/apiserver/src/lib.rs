@@ -3,6 +3,7 @@
 //! for every resource in rkube-api's registry: get, list, watch, create, update, delete,
 //! deletecollection, with Kubernetes' semantics and Status errors.
 
+mod admission;
 mod alloc;
 mod authn;
 mod bootstrap;
@@ -91,6 +92,8 @@ pub struct ServiceAccountConfig {
     pub key_pem: String,
     pub issuer: String,
     pub audiences: Vec<String>,
+    /// Run the ServiceAccount admission plugin on pod creates (kube-api-access volumes).
+    pub admission: bool,
 }
 
 /// A client certificate (PEM, signed by the cluster CA) and its key.
@@ -138,6 +141,7 @@ impl ApiServer {
             let tokens = serviceaccount::Tokens::new(&sa.key_pem, &sa.issuer, sa.audiences.clone())
                 .map_err(|e| Error::Config(e.to_string()))?;
             api.tokens = Some(Arc::new(tokens));
+            api.service_account_admission = sa.admission;
         }
         bootstrap::ensure(&api, port)
             .await

@@ -25,6 +25,22 @@ pub async fn server_on(
     dir: &std::path::Path,
     store: std::sync::Arc<dyn rkube_store::Store>,
 ) -> ApiServer {
+    build(dir, store, false).await
+}
+
+/// A server whose pod creates go through the ServiceAccount admission plugin.
+pub async fn server_admitting(dir: &std::path::Path) -> ApiServer {
+    let store = std::sync::Arc::new(
+        rkube_store::embedded::EmbeddedStore::open(&dir.join("store")).unwrap(),
+    );
+    build(dir, store, true).await
+}
+
+async fn build(
+    dir: &std::path::Path,
+    store: std::sync::Arc<dyn rkube_store::Store>,
+    admission: bool,
+) -> ApiServer {
     let sans = rkube_pki::ServingSans::detect(vec![], "10.43.0.1".parse().unwrap());
     let pki = rkube_pki::ClusterPki::load_or_create(&dir.join("tls"), &sans).unwrap();
     let cfg = Config {
@@ -46,6 +62,8 @@ pub async fn server_on(
             key_pem: pki.service_account_key_pem().into(),
             issuer: crate::serviceaccount::DEFAULT_ISSUER.into(),
             audiences: vec![crate::serviceaccount::DEFAULT_ISSUER.into(), "rkube".into()],
+            // Most tests create pods in namespaces no controller gives a `default` account.
+            admission,
         }),
     };
     ApiServer::bind(cfg, store).await.unwrap()

@@ -254,5 +254,6 @@ fn service_accounts(
         key_pem: pki.service_account_key_pem().to_string(),
         audiences: vec![issuer.clone(), "rkube".into()],
         issuer,
+        admission: true,
     }
 }

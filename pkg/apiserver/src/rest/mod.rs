@@ -45,6 +45,8 @@ pub struct Api {
     pub open_namespaces: namespace::OpenNamespaces,
     /// Issues and checks ServiceAccount tokens; without it serviceaccounts/token answers 503.
     pub tokens: Option<Arc<crate::serviceaccount::Tokens>>,
+    /// Pod creates go through the ServiceAccount admission plugin.
+    pub service_account_admission: bool,
 }
 
 impl Api {
@@ -67,6 +69,7 @@ impl Api {
             ranges,
             open_namespaces: Default::default(),
             tokens: None,
+            service_account_admission: false,
         }
     }
 

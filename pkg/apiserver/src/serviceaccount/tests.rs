@@ -274,3 +274,105 @@ async fn pod_bound_tokens_name_the_pod_and_end_with_it() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn admission_runs_pods_as_an_existing_account_with_its_token_mounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::testing::server_admitting(dir.path()).await;
+    let lb = server.loopback("system:admin", &["system:masters"], "test");
+    let pod = |name: &str, spec: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec});
+    let containers = json!([{"name": "c", "image": "i"}]);
+
+    // No `default` account (no controller here): refused after upstream's retries.
+    let started = std::time::Instant::now();
+    let (code, s) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(pod("p", json!({"containers": containers}))),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(
+        s["message"],
+        "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+
+    service_account(&lb, "default").await;
+    let (code, p) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(pod("p", json!({"containers": containers}))),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{p}");
+    assert_eq!(p["spec"]["serviceAccountName"], "default");
+    assert_eq!(p["spec"]["serviceAccount"], "default");
+    let vol = &p["spec"]["volumes"][0];
+    assert!(vol["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("kube-api-access-"));
+    assert_eq!(
+        vol["projected"]["sources"][0],
+        json!({"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}})
+    );
+    assert_eq!(
+        p["spec"]["containers"][0]["volumeMounts"],
+        json!([{"name": vol["name"], "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+    );
+
+    // Automounting off on the pod, or on its account: no volume.
+    let (_, p) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(pod(
+            "q",
+            json!({"automountServiceAccountToken": false, "containers": containers}),
+        )),
+    )
+    .await;
+    assert!(p["spec"].get("volumes").is_none(), "{p}");
+    let (code, _) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/serviceaccounts"),
+        Some(json!({
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "quiet"},
+        "automountServiceAccountToken": false})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (_, p) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(pod(
+            "r",
+            json!({"serviceAccountName": "quiet", "containers": containers}),
+        )),
+    )
+    .await;
+    assert!(p["spec"].get("volumes").is_none(), "{p}");
+    assert_eq!(p["spec"]["serviceAccountName"], "quiet");
+
+    // Another missing account is refused at once.
+    let (code, s) = send(
+        &lb,
+        Method::POST,
+        &format!("{NS}/pods"),
+        Some(pod(
+            "s",
+            json!({"serviceAccountName": "ghost", "containers": containers}),
+        )),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(s["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("serviceaccount \"ghost\" not found"));
+}

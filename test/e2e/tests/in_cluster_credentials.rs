@@ -1,0 +1,141 @@
+//! What in-cluster clients rely on: a pod gets, through ServiceAccount admission and the
+//! kubelet's projected volume, its account's token, the cluster CA and its namespace under
+//! /var/run/secrets/kubernetes.io/serviceaccount, and that token is accepted by the API
+//! server as the pod's ServiceAccount, bound to the pod.
+
+mod common;
+
+use common::{eventually, pods, registry::Registry, Cluster};
+
+const K: &str = "1.33";
+const DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+#[test]
+fn pods_get_a_working_service_account_token() {
+    let registry = Registry::start();
+    let c = Cluster::start_with_agent(&registry, &[]);
+    c.kubectl(K, &["create", "namespace", "incluster"]);
+    c.kubectl(
+        K,
+        &[
+            "-n",
+            "incluster",
+            "run",
+            "client",
+            "--image",
+            "busybox:1.36",
+            "--restart",
+            "Never",
+            "--",
+            "sleep",
+            "3600",
+        ],
+    );
+    eventually(120, "the pod running", || {
+        (pods::jsonpath(&c, K, "incluster", &["pod", "client"], "{.status.phase}") == "Running")
+            .then_some(())
+    });
+    let spec_volume = pods::jsonpath(
+        &c,
+        K,
+        "incluster",
+        &["pod", "client"],
+        "{.spec.volumes[0].name}",
+    );
+    assert!(spec_volume.starts_with("kube-api-access-"), "{spec_volume}");
+    assert_eq!(
+        pods::jsonpath(
+            &c,
+            K,
+            "incluster",
+            &["pod", "client"],
+            "{.spec.serviceAccountName}"
+        ),
+        "default"
+    );
+
+    let read = |file: &str| {
+        let out = pods::exec(
+            &c,
+            K,
+            "incluster",
+            "client",
+            &["cat", &format!("{DIR}/{file}")],
+        );
+        assert!(
+            out.status.success(),
+            "cat {file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(read("namespace"), "incluster");
+    let ca = c.kubectl(
+        K,
+        &[
+            "-n",
+            "incluster",
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ],
+    );
+    assert!(ca.contains("BEGIN CERTIFICATE"));
+    assert_eq!(read("ca.crt"), ca);
+    let token = read("token");
+    // Read-only for the container, as upstream mounts it.
+    let out = pods::exec(
+        &c,
+        K,
+        "incluster",
+        "client",
+        &["sh", "-c", &format!("echo x > {DIR}/token")],
+    );
+    assert!(!out.status.success(), "the token volume is writable");
+
+    // The token authenticates as the pod's account, bound to this pod.
+    let kc = c.dir.path().join("pod.kubeconfig");
+    let ca_data = c.kubectl(
+        K,
+        &[
+            "config",
+            "view",
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ],
+    );
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority-data: {ca_data}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            c.port,
+            token.trim()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::kubectl_path(K))
+        .env("KUBECONFIG", &kc)
+        .args(["auth", "whoami", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let user = &review["status"]["userInfo"];
+    assert_eq!(user["username"], "system:serviceaccount:incluster:default");
+    assert_eq!(
+        user["extra"]["authentication.kubernetes.io/pod-name"],
+        serde_json::json!(["client"])
+    );
+    let node = c.agent.as_ref().unwrap().node_name.clone();
+    assert_eq!(
+        user["extra"]["authentication.kubernetes.io/node-name"],
+        serde_json::json!([node])
+    );
+}
