@@ -236,6 +236,11 @@ async fn route(
     if identity.is_none() {
         return Err(ApiError::unauthorized());
     }
+    if let Some(tokens) = &state.api.tokens {
+        if let Some(r) = serviceaccount::oidc::serve(tokens, &path, &state.advertise) {
+            return Ok(r);
+        }
+    }
     let openapi = openapi::serve(
         &path,
         req.uri().query(),

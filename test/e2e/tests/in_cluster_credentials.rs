@@ -85,6 +85,17 @@ fn pods_get_a_working_service_account_token() {
     assert!(ca.contains("BEGIN CERTIFICATE"));
     assert_eq!(read("ca.crt"), ca);
     let token = read("token");
+    // The kubelet rewrites projected volumes every 10 s; the token is kept (renewed at 80% of
+    // its life, as upstream's token manager does), not asked for again each time.
+    let watched = std::time::Instant::now();
+    while watched.elapsed() < std::time::Duration::from_secs(12) {
+        assert_eq!(
+            read("token"),
+            token,
+            "the token changed within its lifetime"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
     // Read-only for the container, as upstream mounts it.
     let out = pods::exec(
         &c,
@@ -96,22 +107,18 @@ fn pods_get_a_working_service_account_token() {
     assert!(!out.status.success(), "the token volume is writable");
 
     // The token authenticates as the pod's account, bound to this pod.
+    // As an in-cluster client does: the pod's ca.crt checks the server, its token is the
+    // credential. (The path from a pod to the API server through the `kubernetes` Service is
+    // kubernetes_service.rs's; busybox cannot finish a TLS handshake with rustls.)
     let kc = c.dir.path().join("pod.kubeconfig");
-    let ca_data = c.kubectl(
-        K,
-        &[
-            "config",
-            "view",
-            "--raw",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-        ],
-    );
+    let ca_file = c.dir.path().join("pod-ca.crt");
+    std::fs::write(&ca_file, read("ca.crt")).unwrap();
     std::fs::write(
         &kc,
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority-data: {ca_data}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
             c.port,
+            ca_file.display(),
             token.trim()
         ),
     )

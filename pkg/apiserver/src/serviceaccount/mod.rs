@@ -3,6 +3,7 @@
 
 mod authenticate;
 pub mod claims;
+pub mod oidc;
 #[cfg(test)]
 mod tests;
 pub mod token_request;
@@ -42,6 +43,8 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     kid: String,
+    /// The public key's uncompressed point (0x04 || x || y), for the JWKS.
+    point: Vec<u8>,
     pub issuer: String,
     /// What the API server accepts in `aud`; the default audiences of a TokenRequest.
     pub audiences: Vec<String>,
@@ -60,6 +63,7 @@ impl Tokens {
             // ring (under jsonwebtoken) verifies against the bare point.
             decoding: DecodingKey::from_ec_der(point),
             kid: key_id(point),
+            point: point.to_vec(),
             issuer: issuer.to_string(),
             audiences,
             cache: TokenCache::default(),

@@ -376,3 +376,44 @@ async fn admission_runs_pods_as_an_existing_account_with_its_token_mounted() {
         .unwrap()
         .ends_with("serviceaccount \"ghost\" not found"));
 }
+
+#[tokio::test]
+async fn issuer_discovery_lets_others_verify_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let lb = server.loopback("system:admin", &["system:masters"], "test");
+    let (code, conf) = send(&lb, Method::GET, "/.well-known/openid-configuration", None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        conf["issuer"],
+        "https://kubernetes.default.svc.cluster.local"
+    );
+    assert_eq!(conf["jwks_uri"], "https://127.0.0.1:6443/openid/v1/jwks");
+    assert_eq!(
+        conf["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let (code, jwks) = send(&lb, Method::GET, "/openid/v1/jwks/", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str()),
+        (Some("EC"), Some("P-256"))
+    );
+
+    service_account(&lb, "robot").await;
+    let (_, tr) = token(&lb, "robot", json!({})).await;
+    let jwt = tr["status"]["token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+    // A relying party with only the JWKS verifies the token.
+    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+        key["x"].as_str().unwrap(),
+        key["y"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["rkube"]);
+    let data = jsonwebtoken::decode::<Value>(jwt, &decoding, &v).unwrap();
+    assert_eq!(data.claims["sub"], "system:serviceaccount:default:robot");
+}

@@ -4,6 +4,7 @@
 
 pub mod atomic_writer;
 mod sources;
+mod tokens;
 
 use std::{
     collections::HashMap,

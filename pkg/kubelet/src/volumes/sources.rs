@@ -2,12 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::{
-    authentication::v1::TokenRequest,
-    core::v1::{ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, ServiceAccount, Volume},
+use k8s_openapi::api::core::v1::{
+    ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
 };
 use kube::{api::Api, Client};
-use serde_json::json;
 use tracing::warn;
 
 use super::{atomic_writer::Payload, VolumeError};
@@ -89,7 +87,9 @@ pub async fn payload(
                 .map_err(setup)?;
             }
             if let Some(t) = &src.service_account_token {
-                match token(client, pod, t.audience.as_deref(), t.expiration_seconds).await {
+                match super::tokens::token(client, pod, t.audience.as_deref(), t.expiration_seconds)
+                    .await
+                {
                     Ok(tok) => {
                         out.insert(t.path.clone(), (tok.into_bytes(), mode));
                     }
@@ -268,36 +268,4 @@ fn add_downward(
         out.insert(it.path.clone(), (value.into_bytes(), m));
     }
     Ok(())
-}
-
-/// A bound token from serviceaccounts/<sa>/token, when the API server has that subresource.
-async fn token(
-    client: &Client,
-    pod: &Pod,
-    audience: Option<&str>,
-    expiration: Option<i64>,
-) -> Result<String, String> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let sa = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.service_account_name.clone())
-        .unwrap_or_else(|| "default".into());
-    let req = json!({
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-        "spec": {
-            "audiences": audience.map(|a| vec![a.to_string()]).unwrap_or_default(),
-            "expirationSeconds": expiration.unwrap_or(3607),
-            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-                               "name": pod.metadata.name, "uid": pod.metadata.uid},
-        },
-    });
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
-    let tr: TokenRequest = api
-        .create_subresource("token", &sa, &Default::default(), &req)
-        .await
-        .map_err(|e| e.to_string())?;
-    tr.status
-        .map(|s| s.token)
-        .ok_or_else(|| "no token in the TokenRequest status".into())
 }
