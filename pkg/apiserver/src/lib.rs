@@ -9,6 +9,7 @@ mod authn;
 mod bootstrap;
 mod discovery;
 mod health;
+mod impersonation;
 mod join;
 mod loopback;
 mod managed;
@@ -233,9 +234,10 @@ async fn route(
     if join::handles(&path) {
         return join::serve(state.join.as_ref(), req).await;
     }
-    if identity.is_none() {
+    let Some(caller) = identity else {
         return Err(ApiError::unauthorized());
-    }
+    };
+    let identity = Some(impersonation::apply(caller, req.headers())?);
     if let Some(tokens) = &state.api.tokens {
         if let Some(r) = serviceaccount::oidc::serve(tokens, &path, &state.advertise) {
             return Ok(r);
