@@ -13,6 +13,7 @@ mod impersonation;
 mod join;
 mod loopback;
 mod managed;
+mod metrics;
 mod object;
 mod openapi;
 mod params;
@@ -110,6 +111,7 @@ struct AppState {
     version: VersionInfo,
     kubelet: Option<proxy::kubelet::KubeletClient>,
     join: Option<JoinConfig>,
+    metrics: metrics::Metrics,
 }
 
 /// A bound API server: the port is taken, objects bootstrapped; `serve` runs it.
@@ -153,6 +155,7 @@ impl ApiServer {
             version: cfg.version,
             kubelet,
             join: cfg.join,
+            metrics: Default::default(),
         });
         let app = Router::new().fallback(dispatch).with_state(state);
         Ok(Self { listener, tls, app })
@@ -204,10 +207,14 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
         user = identity.as_ref().map(|i| i.user.as_str()).unwrap_or("system:anonymous"),
     );
     async move {
-        let resp = route(&state, identity, req)
+        let mut labels = None;
+        let resp = route(&state, identity, req, &mut labels)
             .await
             .unwrap_or_else(IntoResponse::into_response);
         let code = resp.status().as_u16();
+        if let Some(labels) = labels {
+            state.metrics.observe(labels, code, started.elapsed());
+        }
         let ms = started.elapsed().as_millis() as u64;
         if code >= 500 {
             warn!(target: REQUESTS, %method, %path, code, ms, "served");
@@ -220,10 +227,12 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
     .await
 }
 
+/// Serves one request; `labels` is set, for /metrics, once it is known to be a resource request.
 async fn route(
     state: &AppState,
     identity: Option<Identity>,
     req: Request,
+    labels: &mut Option<metrics::Labels>,
 ) -> Result<Response, ApiError> {
     let path = req.uri().path().to_string();
     // What upstream lets anyone read (system:public-info-viewer).
@@ -242,6 +251,9 @@ async fn route(
         if let Some(r) = serviceaccount::oidc::serve(tokens, &path, &state.advertise) {
             return Ok(r);
         }
+    }
+    if path == metrics::PATH {
+        return Ok(state.metrics.render(&state.api).await);
     }
     let openapi = openapi::serve(
         &path,
@@ -269,6 +281,11 @@ async fn route(
     match target {
         request::Target::Discovery(d) => discovery::serve(&d, headers, &state.advertise),
         request::Target::Resource(r) => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let apply = content_type.is_some_and(|c| c.starts_with("application/apply-patch"));
+            *labels = Some(metrics::Labels::of(&r, params.dry_run, apply));
             let output =
                 request::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))?;
             let content_type = headers

@@ -139,7 +139,19 @@ fn kubectl_auth_whoami_and_can_i() {
     );
 
     // Impersonation (--as, --as-group) replaces who the request is from.
-    let jane = c.kubectl(v, &["auth", "whoami", "--as", "jane", "--as-group", "dev", "-o", "json"]);
+    let jane = c.kubectl(
+        v,
+        &[
+            "auth",
+            "whoami",
+            "--as",
+            "jane",
+            "--as-group",
+            "dev",
+            "-o",
+            "json",
+        ],
+    );
     let jane: serde_json::Value = serde_json::from_str(&jane).unwrap();
     assert_eq!(jane["status"]["userInfo"]["username"], "jane");
     assert_eq!(
@@ -147,7 +159,10 @@ fn kubectl_auth_whoami_and_can_i() {
         serde_json::json!(["dev", "system:authenticated"])
     );
     let err = c.kubectl_err(v, &["get", "pods", "--as-group", "dev"]);
-    assert!(err.contains("without impersonating a user") || err.contains("--as"), "{err}");
+    assert!(
+        err.contains("without impersonating a user") || err.contains("--as"),
+        "{err}"
+    );
 
     // kubectl 1.27 asks for v1beta1 / v1alpha1, which a 1.33 server no longer serves.
     let err = c.kubectl_err("1.27", &["auth", "whoami"]);

@@ -78,6 +78,12 @@ fn discovery_and_system_namespaces() {
                 "kubectl {v} api-resources lacks {want}: {res}"
             );
         }
+        // Prometheus metrics under upstream's names.
+        let metrics = c.kubectl(v, &["get", "--raw", "/metrics"]);
+        assert!(
+            metrics.contains(r#"apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="namespaces",scope="cluster",subresource="",verb="LIST",version="v1"}"#),
+            "{metrics}"
+        );
         let version = c.kubectl(v, &["version", "-o", "json"]);
         let version: serde_json::Value = serde_json::from_str(&version).unwrap();
         assert_eq!(version["serverVersion"]["gitVersion"], "v1.33.0+rkube");
