@@ -50,6 +50,7 @@ PACKAGES = [
     ("api/discovery/v1", "discovery.k8s.io/v1"),
     ("api/events/v1", "events.k8s.io/v1"),
     ("api/policy/v1", "policy/v1"),
+    ("api/rbac/v1", "rbac.authorization.k8s.io/v1"),
     ("apimachinery/pkg/apis/meta/v1", "meta.k8s.io/v1"),
     ("apimachinery/pkg/runtime", None),
     ("apimachinery/pkg/util/intstr", None),
@@ -183,6 +184,7 @@ authentication.v1.TokenRequestSpec expirationSeconds
 authentication.v1.TokenRequestStatus token!
 authorization.v1.SubjectAccessReviewStatus allowed!
 authorization.v1.SubjectRulesReviewStatus incomplete!
+rbac.v1.RoleRef apiGroup!
 policy.v1.PodDisruptionBudgetStatus disruptionsAllowed! currentHealthy! desiredHealthy! expectedPods!
 meta.v1.GroupVersionResource group! version! resource!
 meta.v1.GroupKind group! kind!
@@ -205,14 +207,11 @@ batch.v1.SuccessPolicyRule succeededIndexes succeededCount
 batch.v1.JobSpec parallelism completions activeDeadlineSeconds backoffLimit backoffLimitPerIndex maxFailedIndexes manualSelector ttlSecondsAfterFinished completionMode suspend podReplacementPolicy managedBy
 batch.v1.JobStatus terminating failedIndexes ready
 batch.v1.CronJobSpec timeZone startingDeadlineSeconds suspend successfulJobsHistoryLimit failedJobsHistoryLimit
-rbac.v1.RoleRef apiGroup!
 networking.v1.NetworkPolicyPort protocol endPort
 networking.v1.IngressSpec ingressClassName
 networking.v1.IngressPortStatus error
 networking.v1.IngressClassParametersReference aPIGroup scope namespace
 scheduling.v1.PriorityClass value! preemptionPolicy
-authentication.v1.TokenRequestSpec expirationSeconds
-authentication.v1.TokenRequestStatus token!
 storage.v1.StorageClass reclaimPolicy allowVolumeExpansion volumeBindingMode
 storage.v1.VolumeAttachmentSource persistentVolumeName
 storage.v1.VolumeError errorCode

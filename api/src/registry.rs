@@ -184,7 +184,7 @@ const REPLICASET_SUBRESOURCES: &[SubresourceDef] = &[SCALE, status("apps", "v1",
 
 /// The whole table. Groups come in the order kube-apiserver's `/apis` lists them (by group
 /// priority: core, apps, events.k8s.io, authentication.k8s.io, authorization.k8s.io,
-/// coordination.k8s.io, discovery.k8s.io), resources
+/// rbac.authorization.k8s.io, coordination.k8s.io, discovery.k8s.io), resources
 /// within a group in discovery order (alphabetical by plural), so `group_versions()` and
 /// discovery documents built from this match upstream byte for byte in ordering.
 static RESOURCES: &[ResourceDef] = &[
@@ -429,6 +429,59 @@ static RESOURCES: &[ResourceDef] = &[
         subresources: &[],
         storage: "",
     },
+    // rbac.authorization.k8s.io/v1: stored and served; not enforced yet (no authorizer).
+    ResourceDef {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        singular: "clusterrolebinding",
+        namespaced: false,
+        verbs: VERBS_ALL,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "clusterrolebindings",
+    },
+    ResourceDef {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRole",
+        plural: "clusterroles",
+        singular: "clusterrole",
+        namespaced: false,
+        verbs: VERBS_ALL,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "clusterroles",
+    },
+    ResourceDef {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        singular: "rolebinding",
+        namespaced: true,
+        verbs: VERBS_ALL,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "rolebindings",
+    },
+    ResourceDef {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "Role",
+        plural: "roles",
+        singular: "role",
+        namespaced: true,
+        verbs: VERBS_ALL,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        storage: "roles",
+    },
     // coordination.k8s.io/v1
     ResourceDef {
         group: "coordination.k8s.io",
@@ -509,6 +562,10 @@ pub fn storage_version_hash(def: &ResourceDef) -> Option<&'static str> {
         ("apps", "deployments") => "8aSe+NMegvE=",
         ("apps", "replicasets") => "P1RzHs8/mWQ=",
         ("coordination.k8s.io", "leases") => "gqkMMb/YqFM=",
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => "48tpQ8gZHFc=",
+        ("rbac.authorization.k8s.io", "clusterroles") => "bYE5ZWDrJ44=",
+        ("rbac.authorization.k8s.io", "rolebindings") => "eGsCzGH6b1g=",
+        ("rbac.authorization.k8s.io", "roles") => "7FuwZcIIItM=",
         ("discovery.k8s.io", "endpointslices") => "Nx3SIv6I0mE=",
         _ => return None,
     })
@@ -572,7 +629,7 @@ mod tests {
                 r.plural
             );
         }
-        assert_eq!(resources().len(), 20);
+        assert_eq!(resources().len(), 24);
         assert!(find("", "v1", "bindings").is_none());
         assert!(find("apps", "v1beta1", "deployments").is_none());
     }
@@ -609,6 +666,7 @@ mod tests {
                 ("events.k8s.io", vec!["v1"]),
                 ("authentication.k8s.io", vec!["v1"]),
                 ("authorization.k8s.io", vec!["v1"]),
+                ("rbac.authorization.k8s.io", vec!["v1"]),
                 ("coordination.k8s.io", vec!["v1"]),
                 ("discovery.k8s.io", vec!["v1"]),
             ]

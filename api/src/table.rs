@@ -177,8 +177,27 @@ const ENDPOINT_SLICE: &[Column] = &[
     AGE,
 ];
 
+const ROLE_BINDING: &[Column] = &[
+    NAME,
+    col("Role", "string", "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.", 0),
+    AGE,
+    col("Users", "string", "Users in the roleBinding", 1),
+    col("Groups", "string", "Groups in the roleBinding", 1),
+    col("ServiceAccounts", "string", "ServiceAccounts in the roleBinding", 1),
+];
+
+const CLUSTER_ROLE_BINDING: &[Column] = &[
+    NAME,
+    col("Role", "string", "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.", 0),
+    AGE,
+    col("Users", "string", "Users in the clusterRoleBinding", 1),
+    col("Groups", "string", "Groups in the clusterRoleBinding", 1),
+    col("ServiceAccounts", "string", "ServiceAccounts in the clusterRoleBinding", 1),
+];
+
 /// The apiserver's default table (k8s.io/apiserver registry/rest/table.go) for kinds
-/// without a printer.
+/// without a printer, and for Roles and ClusterRoles (their storage uses
+/// `rest.NewDefaultTableConvertor`).
 const DEFAULT: &[Column] = &[
     NAME,
     Column {
@@ -207,6 +226,8 @@ enum Printer {
     ConfigMap,
     Lease,
     EndpointSlice,
+    RoleBinding,
+    ClusterRoleBinding,
     Default,
 }
 
@@ -225,6 +246,10 @@ fn printer(def: &ResourceDef) -> Printer {
         ("", "ConfigMap") => Printer::ConfigMap,
         ("coordination.k8s.io", "Lease") => Printer::Lease,
         ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
+        ("rbac.authorization.k8s.io", "RoleBinding") => Printer::RoleBinding,
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Printer::ClusterRoleBinding,
+        // Upstream has no printer for roles: NAME and CREATED AT.
+        ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => Printer::Default,
         _ => Printer::Default,
     }
 }
@@ -245,6 +270,8 @@ pub fn columns(def: &ResourceDef) -> &'static [Column] {
         Printer::ConfigMap => CONFIG_MAP,
         Printer::Lease => LEASE,
         Printer::EndpointSlice => ENDPOINT_SLICE,
+        Printer::RoleBinding => ROLE_BINDING,
+        Printer::ClusterRoleBinding => CLUSTER_ROLE_BINDING,
         Printer::Default => DEFAULT,
     }
 }
@@ -267,6 +294,7 @@ pub fn cells(def: &ResourceDef, obj: &Value, now: &str) -> Vec<Value> {
         Printer::ConfigMap => printers::config_map(obj, now),
         Printer::Lease => printers::lease(obj, now),
         Printer::EndpointSlice => printers::endpoint_slice(obj, now),
+        Printer::RoleBinding | Printer::ClusterRoleBinding => printers::role_binding(obj, now),
         Printer::Default => printers::default(obj),
     };
     debug_assert_eq!(cells.len(), columns(def).len());

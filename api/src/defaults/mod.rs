@@ -12,6 +12,7 @@ use crate::ResourceDef;
 
 mod core;
 mod pod;
+mod rbac;
 mod workloads;
 
 pub use pod::image_tag;
@@ -33,6 +34,7 @@ pub fn apply(def: &ResourceDef, obj: &mut Value) {
         ("apps", "ReplicaSet") => workloads::replica_set(m),
         ("apps", "DaemonSet") => workloads::daemon_set(m),
         ("apps", "StatefulSet") => workloads::stateful_set(m),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => rbac::binding(m),
         _ => {}
     }
 }

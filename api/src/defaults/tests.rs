@@ -225,6 +225,16 @@ fn defaulted_objects_validate() {
             def("", "Namespace", false),
             json!({"metadata": {"name": "dev"}}),
         ),
+        (
+            def("rbac.authorization.k8s.io", "RoleBinding", true),
+            json!({"metadata": {"name": "rb", "namespace": "default"}, "roleRef": {"kind": "Role", "name": "r"},
+            "subjects": [{"kind": "User", "name": "jane"}, {"kind": "ServiceAccount", "name": "robot"}]}),
+        ),
+        (
+            def("rbac.authorization.k8s.io", "ClusterRoleBinding", false),
+            json!({"metadata": {"name": "crb"}, "roleRef": {"kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "name": "dev"}, {"kind": "ServiceAccount", "name": "robot", "namespace": "default"}]}),
+        ),
     ];
     for (d, obj) in cases {
         let obj = defaulted(&d, obj);
@@ -276,4 +286,52 @@ fn initial_statuses() {
         initial_status(&def("", "ConfigMap", true), &json!({})),
         None
     );
+}
+
+#[test]
+fn rbac_binding_defaults() {
+    for (kind, namespaced) in [("RoleBinding", true), ("ClusterRoleBinding", false)] {
+        let d = def("rbac.authorization.k8s.io", kind, namespaced);
+        let b = defaulted(
+            &d,
+            json!({"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "view"},
+            "subjects": [
+                {"kind": "User", "name": "jane"},
+                {"kind": "Group", "name": "dev", "apiGroup": ""},
+                {"kind": "ServiceAccount", "name": "robot", "namespace": "ns"},
+                {"kind": "ServiceAccount", "name": "bot", "apiGroup": null},
+                {"kind": "User", "name": "x", "apiGroup": "example.com"},
+                {"kind": "Robot", "name": "r"}
+            ]}),
+        );
+        assert_eq!(
+            b["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"})
+        );
+        assert_eq!(
+            b["subjects"],
+            json!([
+                {"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"},
+                {"kind": "Group", "name": "dev", "apiGroup": "rbac.authorization.k8s.io"},
+                {"kind": "ServiceAccount", "name": "robot", "namespace": "ns"},
+                {"kind": "ServiceAccount", "name": "bot"},
+                {"kind": "User", "name": "x", "apiGroup": "example.com"},
+                {"kind": "Robot", "name": "r"}
+            ])
+        );
+        // A set apiGroup is kept; an absent roleRef is still defaulted (a value field).
+        let b = defaulted(
+            &d,
+            json!({"roleRef": {"apiGroup": "example.com", "kind": "Role", "name": "r"}}),
+        );
+        assert_eq!(b["roleRef"]["apiGroup"], "example.com");
+        assert_eq!(
+            defaulted(&d, json!({}))["roleRef"],
+            json!({"apiGroup": "rbac.authorization.k8s.io"})
+        );
+    }
+    // Roles have nothing to default.
+    let d = def("rbac.authorization.k8s.io", "Role", true);
+    let role = json!({"metadata": {"name": "r"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+    assert_eq!(defaulted(&d, role.clone()), role);
 }

@@ -18,19 +18,20 @@ pub(super) static API_VERSIONS: &[(&str, &str)] = &[
     ("discovery.k8s.io/v1", "k8s.io.api.discovery.v1"),
     ("events.k8s.io/v1", "k8s.io.api.events.v1"),
     ("policy/v1", "k8s.io.api.policy.v1"),
+    ("rbac.authorization.k8s.io/v1", "k8s.io.api.rbac.v1"),
     ("meta.k8s.io/v1", "k8s.io.apimachinery.pkg.apis.meta.v1"),
 ];
 
 /// Messages wrapping a Go named slice: JSON is the bare `items` array.
-pub(super) static ARRAY_WRAPPERS: &[u16] = &[374];
+pub(super) static ARRAY_WRAPPERS: &[u16] = &[386];
 
 /// Every message, sorted by full name; `M(i)` refers to `MESSAGES[i]`.
-pub(super) static MESSAGES: [Message; 378] = [
+pub(super) static MESSAGES: [Message; 390] = [
     // 0
     Message {
         name: "k8s.io.api.apps.v1.ControllerRevision",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "data", RawExt, O),
             f(3, "revision", I64, K),
         ],
@@ -38,13 +39,13 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 1
     Message {
         name: "k8s.io.api.apps.v1.ControllerRevisionList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(0), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(0), R)],
     },
     // 2
     Message {
         name: "k8s.io.api.apps.v1.DaemonSet",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(5), O),
             f(3, "status", M(6), O),
         ],
@@ -63,13 +64,13 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 4
     Message {
         name: "k8s.io.api.apps.v1.DaemonSetList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(2), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(2), R)],
     },
     // 5
     Message {
         name: "k8s.io.api.apps.v1.DaemonSetSpec",
         fields: &[
-            f(1, "selector", M(353), O),
+            f(1, "selector", M(365), O),
             f(2, "template", M(243), O),
             f(3, "updateStrategy", M(7), O),
             f(4, "minReadySeconds", I32, O),
@@ -101,7 +102,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.apps.v1.Deployment",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(11), O),
             f(3, "status", M(12), O),
         ],
@@ -121,14 +122,14 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 10
     Message {
         name: "k8s.io.api.apps.v1.DeploymentList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(8), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(8), R)],
     },
     // 11
     Message {
         name: "k8s.io.api.apps.v1.DeploymentSpec",
         fields: &[
             f(1, "replicas", I32, K),
-            f(2, "selector", M(353), O),
+            f(2, "selector", M(365), O),
             f(3, "template", M(243), O),
             f(4, "strategy", M(13), O),
             f(5, "minReadySeconds", I32, O),
@@ -161,7 +162,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.apps.v1.ReplicaSet",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(17), O),
             f(3, "status", M(18), O),
         ],
@@ -180,7 +181,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 16
     Message {
         name: "k8s.io.api.apps.v1.ReplicaSetList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(14), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(14), R)],
     },
     // 17
     Message {
@@ -188,7 +189,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         fields: &[
             f(1, "replicas", I32, K),
             f(4, "minReadySeconds", I32, O),
-            f(2, "selector", M(353), O),
+            f(2, "selector", M(365), O),
             f(3, "template", M(243), O),
         ],
     },
@@ -233,7 +234,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.apps.v1.StatefulSet",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(27), O),
             f(3, "status", M(28), O),
         ],
@@ -252,7 +253,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 24
     Message {
         name: "k8s.io.api.apps.v1.StatefulSetList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(22), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(22), R)],
     },
     // 25
     Message {
@@ -269,7 +270,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         name: "k8s.io.api.apps.v1.StatefulSetSpec",
         fields: &[
             f(1, "replicas", I32, K),
-            f(2, "selector", M(353), O),
+            f(2, "selector", M(365), O),
             f(3, "template", M(243), O),
             f(4, "volumeClaimTemplates", M(203), R),
             f(5, "serviceName", S, K),
@@ -320,7 +321,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 32
     Message {
         name: "k8s.io.api.authentication.v1.SelfSubjectReview",
-        fields: &[f(1, "metadata", M(359), O), f(2, "status", M(33), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "status", M(33), O)],
     },
     // 33
     Message {
@@ -331,7 +332,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.authentication.v1.TokenRequest",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(35), O),
             f(3, "status", M(36), O),
         ],
@@ -354,7 +355,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.authentication.v1.TokenReview",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(38), O),
             f(3, "status", M(39), O),
         ],
@@ -392,18 +393,18 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 42
     Message {
         name: "k8s.io.api.authorization.v1.FieldSelectorAttributes",
-        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(345), R)],
+        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(357), R)],
     },
     // 43
     Message {
         name: "k8s.io.api.authorization.v1.LabelSelectorAttributes",
-        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(354), R)],
+        fields: &[f(1, "rawSelector", S, O), f(2, "requirements", M(366), R)],
     },
     // 44
     Message {
         name: "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(54), O),
             f(3, "status", M(55), O),
         ],
@@ -447,7 +448,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(50), O),
             f(3, "status", M(55), O),
         ],
@@ -464,7 +465,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(52), O),
             f(3, "status", M(56), O),
         ],
@@ -478,7 +479,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.authorization.v1.SubjectAccessReview",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(54), O),
             f(3, "status", M(55), O),
         ],
@@ -549,7 +550,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         name: "k8s.io.api.autoscaling.v1.ExternalMetricSource",
         fields: &[
             f(1, "metricName", S, K),
-            f(2, "metricSelector", M(353), O),
+            f(2, "metricSelector", M(365), O),
             f(3, "targetValue", Quantity, O),
             f(4, "targetAverageValue", Quantity, O),
         ],
@@ -559,7 +560,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         name: "k8s.io.api.autoscaling.v1.ExternalMetricStatus",
         fields: &[
             f(1, "metricName", S, K),
-            f(2, "metricSelector", M(353), O),
+            f(2, "metricSelector", M(365), O),
             f(3, "currentValue", Quantity, O),
             f(4, "currentAverageValue", Quantity, O),
         ],
@@ -568,7 +569,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(65), O),
             f(3, "status", M(66), O),
         ],
@@ -587,7 +588,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 64
     Message {
         name: "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(62), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(62), R)],
     },
     // 65
     Message {
@@ -641,7 +642,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(1, "target", M(59), O),
             f(2, "metricName", S, K),
             f(3, "targetValue", Quantity, O),
-            f(4, "selector", M(353), O),
+            f(4, "selector", M(365), O),
             f(5, "averageValue", Quantity, O),
         ],
     },
@@ -652,7 +653,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(1, "target", M(59), O),
             f(2, "metricName", S, K),
             f(3, "currentValue", Quantity, O),
-            f(4, "selector", M(353), O),
+            f(4, "selector", M(365), O),
             f(5, "averageValue", Quantity, O),
         ],
     },
@@ -662,7 +663,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         fields: &[
             f(1, "metricName", S, K),
             f(2, "targetAverageValue", Quantity, O),
-            f(3, "selector", M(353), O),
+            f(3, "selector", M(365), O),
         ],
     },
     // 72
@@ -671,7 +672,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         fields: &[
             f(1, "metricName", S, K),
             f(2, "currentAverageValue", Quantity, O),
-            f(3, "selector", M(353), O),
+            f(3, "selector", M(365), O),
         ],
     },
     // 73
@@ -696,7 +697,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.autoscaling.v1.Scale",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(76), O),
             f(3, "status", M(77), O),
         ],
@@ -714,12 +715,12 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 78
     Message {
         name: "k8s.io.api.coordination.v1.Lease",
-        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(80), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "spec", M(80), O)],
     },
     // 79
     Message {
         name: "k8s.io.api.coordination.v1.LeaseList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(78), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(78), R)],
     },
     // 80
     Message {
@@ -802,7 +803,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 89
     Message {
         name: "k8s.io.api.core.v1.Binding",
-        fields: &[f(1, "metadata", M(359), O), f(2, "target", M(201), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "target", M(201), O)],
     },
     // 90
     Message {
@@ -891,7 +892,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         fields: &[
             f(1, "name", S, K),
             f(2, "signerName", S, K),
-            f(3, "labelSelector", M(353), O),
+            f(3, "labelSelector", M(365), O),
             f(5, "optional", B, K),
             f(4, "path", S, K),
         ],
@@ -909,18 +910,18 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 100
     Message {
         name: "k8s.io.api.core.v1.ComponentStatus",
-        fields: &[f(1, "metadata", M(359), O), f(2, "conditions", M(99), R)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "conditions", M(99), R)],
     },
     // 101
     Message {
         name: "k8s.io.api.core.v1.ComponentStatusList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(100), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(100), R)],
     },
     // 102
     Message {
         name: "k8s.io.api.core.v1.ConfigMap",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(4, "immutable", B, K),
             f(2, "data", S, P),
             f(3, "binaryData", Y, P),
@@ -943,7 +944,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 105
     Message {
         name: "k8s.io.api.core.v1.ConfigMapList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(102), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(102), R)],
     },
     // 106
     Message {
@@ -1166,12 +1167,12 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 130
     Message {
         name: "k8s.io.api.core.v1.Endpoints",
-        fields: &[f(1, "metadata", M(359), O), f(2, "subsets", M(129), R)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "subsets", M(129), R)],
     },
     // 131
     Message {
         name: "k8s.io.api.core.v1.EndpointsList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(130), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(130), R)],
     },
     // 132
     Message {
@@ -1247,7 +1248,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Event",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "involvedObject", M(201), O),
             f(3, "reason", S, O),
             f(4, "message", S, O),
@@ -1267,7 +1268,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 139
     Message {
         name: "k8s.io.api.core.v1.EventList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(138), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(138), R)],
     },
     // 140
     Message {
@@ -1475,7 +1476,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 164
     Message {
         name: "k8s.io.api.core.v1.LimitRange",
-        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(167), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "spec", M(167), O)],
     },
     // 165
     Message {
@@ -1492,7 +1493,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 166
     Message {
         name: "k8s.io.api.core.v1.LimitRangeList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(164), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(164), R)],
     },
     // 167
     Message {
@@ -1511,7 +1512,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 169
     Message {
         name: "k8s.io.api.core.v1.List",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", RawExt, R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", RawExt, R)],
     },
     // 170
     Message {
@@ -1559,7 +1560,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Namespace",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(179), O),
             f(3, "status", M(180), O),
         ],
@@ -1578,7 +1579,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 178
     Message {
         name: "k8s.io.api.core.v1.NamespaceList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(176), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(176), R)],
     },
     // 179
     Message {
@@ -1594,7 +1595,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Node",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(196), O),
             f(3, "status", M(197), O),
         ],
@@ -1662,7 +1663,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 189
     Message {
         name: "k8s.io.api.core.v1.NodeList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(181), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(181), R)],
     },
     // 190
     Message {
@@ -1781,7 +1782,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.PersistentVolume",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(212), O),
             f(3, "status", M(213), O),
         ],
@@ -1790,7 +1791,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaim",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(206), O),
             f(3, "status", M(207), O),
         ],
@@ -1810,14 +1811,14 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 205
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(203), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(203), R)],
     },
     // 206
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimSpec",
         fields: &[
             f(1, "accessModes", S, R),
-            f(4, "selector", M(353), O),
+            f(4, "selector", M(365), O),
             f(2, "resources", M(313), O),
             f(3, "volumeName", S, O),
             f(5, "storageClassName", S, K),
@@ -1844,7 +1845,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 208
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeClaimTemplate",
-        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(206), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "spec", M(206), O)],
     },
     // 209
     Message {
@@ -1854,7 +1855,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 210
     Message {
         name: "k8s.io.api.core.v1.PersistentVolumeList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(202), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(202), R)],
     },
     // 211
     Message {
@@ -1919,7 +1920,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Pod",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(238), O),
             f(3, "status", M(239), O),
         ],
@@ -1946,10 +1947,10 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.PodAffinityTerm",
         fields: &[
-            f(1, "labelSelector", M(353), O),
+            f(1, "labelSelector", M(365), O),
             f(2, "namespaces", S, R),
             f(3, "topologyKey", S, K),
-            f(4, "namespaceSelector", M(353), O),
+            f(4, "namespaceSelector", M(365), O),
             f(5, "matchLabelKeys", S, R),
             f(6, "mismatchLabelKeys", S, R),
         ],
@@ -2051,7 +2052,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 227
     Message {
         name: "k8s.io.api.core.v1.PodList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(215), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(215), R)],
     },
     // 228
     Message {
@@ -2130,7 +2131,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 237
     Message {
         name: "k8s.io.api.core.v1.PodSignature",
-        fields: &[f(1, "podController", M(360), O)],
+        fields: &[f(1, "podController", M(372), O)],
     },
     // 238
     Message {
@@ -2209,22 +2210,22 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 240
     Message {
         name: "k8s.io.api.core.v1.PodStatusResult",
-        fields: &[f(1, "metadata", M(359), O), f(2, "status", M(239), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "status", M(239), O)],
     },
     // 241
     Message {
         name: "k8s.io.api.core.v1.PodTemplate",
-        fields: &[f(1, "metadata", M(359), O), f(2, "template", M(243), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "template", M(243), O)],
     },
     // 242
     Message {
         name: "k8s.io.api.core.v1.PodTemplateList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(241), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(241), R)],
     },
     // 243
     Message {
         name: "k8s.io.api.core.v1.PodTemplateSpec",
-        fields: &[f(1, "metadata", M(359), O), f(2, "spec", M(238), O)],
+        fields: &[f(1, "metadata", M(371), O), f(2, "spec", M(238), O)],
     },
     // 244
     Message {
@@ -2336,7 +2337,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.RangeAllocation",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "range", S, K),
             f(3, "data", Y, O),
         ],
@@ -2345,7 +2346,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.ReplicationController",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(259), O),
             f(3, "status", M(260), O),
         ],
@@ -2364,7 +2365,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 258
     Message {
         name: "k8s.io.api.core.v1.ReplicationControllerList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(256), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(256), R)],
     },
     // 259
     Message {
@@ -2411,7 +2412,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.ResourceQuota",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(266), O),
             f(3, "status", M(267), O),
         ],
@@ -2419,7 +2420,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 265
     Message {
         name: "k8s.io.api.core.v1.ResourceQuotaList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(264), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(264), R)],
     },
     // 266
     Message {
@@ -2514,7 +2515,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Secret",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(5, "immutable", B, K),
             f(2, "data", Y, P),
             f(4, "stringData", S, P),
@@ -2538,7 +2539,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 279
     Message {
         name: "k8s.io.api.core.v1.SecretList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(276), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(276), R)],
     },
     // 280
     Message {
@@ -2591,7 +2592,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.Service",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(292), O),
             f(3, "status", M(293), O),
         ],
@@ -2600,7 +2601,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.core.v1.ServiceAccount",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "secrets", M(201), R),
             f(3, "imagePullSecrets", M(172), R),
             f(4, "automountServiceAccountToken", B, K),
@@ -2609,7 +2610,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 287
     Message {
         name: "k8s.io.api.core.v1.ServiceAccountList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(286), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(286), R)],
     },
     // 288
     Message {
@@ -2623,7 +2624,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 289
     Message {
         name: "k8s.io.api.core.v1.ServiceList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(285), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(285), R)],
     },
     // 290
     Message {
@@ -2673,7 +2674,7 @@ pub(super) static MESSAGES: [Message; 378] = [
         name: "k8s.io.api.core.v1.ServiceStatus",
         fields: &[
             f(1, "loadBalancer", M(171), O),
-            f(2, "conditions", M(342), R),
+            f(2, "conditions", M(354), R),
         ],
     },
     // 294
@@ -2756,7 +2757,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(1, "maxSkew", I32, K),
             f(2, "topologyKey", S, K),
             f(3, "whenUnsatisfiable", S, K),
-            f(4, "labelSelector", M(353), O),
+            f(4, "labelSelector", M(365), O),
             f(5, "minDomains", I32, K),
             f(6, "nodeAffinityPolicy", S, K),
             f(7, "nodeTaintsPolicy", S, K),
@@ -2949,7 +2950,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.discovery.v1.EndpointSlice",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(4, "addressType", S, K),
             f(2, "endpoints", M(319), R),
             f(3, "ports", M(322), R),
@@ -2958,7 +2959,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 324
     Message {
         name: "k8s.io.api.discovery.v1.EndpointSliceList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(323), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(323), R)],
     },
     // 325
     Message {
@@ -2974,7 +2975,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.events.v1.Event",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "eventTime", MicroTime, O),
             f(3, "series", M(329), O),
             f(4, "reportingController", S, O),
@@ -2994,7 +2995,7 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 328
     Message {
         name: "k8s.io.api.events.v1.EventList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(327), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(327), R)],
     },
     // 329
     Message {
@@ -3008,15 +3009,15 @@ pub(super) static MESSAGES: [Message; 378] = [
     Message {
         name: "k8s.io.api.policy.v1.Eviction",
         fields: &[
-            f(1, "metadata", M(359), O),
-            f(2, "deleteOptions", M(344), O),
+            f(1, "metadata", M(371), O),
+            f(2, "deleteOptions", M(356), O),
         ],
     },
     // 331
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudget",
         fields: &[
-            f(1, "metadata", M(359), O),
+            f(1, "metadata", M(371), O),
             f(2, "spec", M(333), O),
             f(3, "status", M(334), O),
         ],
@@ -3024,14 +3025,14 @@ pub(super) static MESSAGES: [Message; 378] = [
     // 332
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudgetList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(331), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(331), R)],
     },
     // 333
     Message {
         name: "k8s.io.api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             f(1, "minAvailable", IntOrString, O),
-            f(2, "selector", M(353), O),
+            f(2, "selector", M(365), O),
             f(3, "maxUnavailable", IntOrString, O),
             f(4, "unhealthyPodEvictionPolicy", S, K),
         ],
@@ -3046,30 +3047,117 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(4, "currentHealthy", I32, K),
             f(5, "desiredHealthy", I32, K),
             f(6, "expectedPods", I32, K),
-            f(7, "conditions", M(342), R),
+            f(7, "conditions", M(354), R),
         ],
     },
     // 335
     Message {
-        name: "k8s.io.apimachinery.pkg.api.resource.QuantityValue",
-        fields: &[f(1, "string", S, O)],
+        name: "k8s.io.api.rbac.v1.AggregationRule",
+        fields: &[f(1, "clusterRoleSelectors", M(365), R)],
     },
     // 336
     Message {
-        name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup",
+        name: "k8s.io.api.rbac.v1.ClusterRole",
         fields: &[
-            f(1, "name", S, K),
-            f(2, "versions", M(350), R),
-            f(3, "preferredVersion", M(350), O),
-            f(4, "serverAddressByClientCIDRs", M(366), R),
+            f(1, "metadata", M(371), O),
+            f(2, "rules", M(340), R),
+            f(3, "aggregationRule", M(335), O),
         ],
     },
     // 337
     Message {
-        name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList",
-        fields: &[f(1, "groups", M(336), R)],
+        name: "k8s.io.api.rbac.v1.ClusterRoleBinding",
+        fields: &[
+            f(1, "metadata", M(371), O),
+            f(2, "subjects", M(346), R),
+            f(3, "roleRef", M(345), O),
+        ],
     },
     // 338
+    Message {
+        name: "k8s.io.api.rbac.v1.ClusterRoleBindingList",
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(337), R)],
+    },
+    // 339
+    Message {
+        name: "k8s.io.api.rbac.v1.ClusterRoleList",
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(336), R)],
+    },
+    // 340
+    Message {
+        name: "k8s.io.api.rbac.v1.PolicyRule",
+        fields: &[
+            f(1, "verbs", S, R),
+            f(2, "apiGroups", S, R),
+            f(3, "resources", S, R),
+            f(4, "resourceNames", S, R),
+            f(5, "nonResourceURLs", S, R),
+        ],
+    },
+    // 341
+    Message {
+        name: "k8s.io.api.rbac.v1.Role",
+        fields: &[f(1, "metadata", M(371), O), f(2, "rules", M(340), R)],
+    },
+    // 342
+    Message {
+        name: "k8s.io.api.rbac.v1.RoleBinding",
+        fields: &[
+            f(1, "metadata", M(371), O),
+            f(2, "subjects", M(346), R),
+            f(3, "roleRef", M(345), O),
+        ],
+    },
+    // 343
+    Message {
+        name: "k8s.io.api.rbac.v1.RoleBindingList",
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(342), R)],
+    },
+    // 344
+    Message {
+        name: "k8s.io.api.rbac.v1.RoleList",
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(341), R)],
+    },
+    // 345
+    Message {
+        name: "k8s.io.api.rbac.v1.RoleRef",
+        fields: &[
+            f(1, "apiGroup", S, K),
+            f(2, "kind", S, K),
+            f(3, "name", S, K),
+        ],
+    },
+    // 346
+    Message {
+        name: "k8s.io.api.rbac.v1.Subject",
+        fields: &[
+            f(1, "kind", S, K),
+            f(2, "apiGroup", S, O),
+            f(3, "name", S, K),
+            f(4, "namespace", S, O),
+        ],
+    },
+    // 347
+    Message {
+        name: "k8s.io.apimachinery.pkg.api.resource.QuantityValue",
+        fields: &[f(1, "string", S, O)],
+    },
+    // 348
+    Message {
+        name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroup",
+        fields: &[
+            f(1, "name", S, K),
+            f(2, "versions", M(362), R),
+            f(3, "preferredVersion", M(362), O),
+            f(4, "serverAddressByClientCIDRs", M(378), R),
+        ],
+    },
+    // 349
+    Message {
+        name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIGroupList",
+        fields: &[f(1, "groups", M(348), R)],
+    },
+    // 350
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIResource",
         fields: &[
@@ -3079,26 +3167,26 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(8, "group", S, O),
             f(9, "version", S, O),
             f(3, "kind", S, K),
-            f(4, "verbs", M(374), O),
+            f(4, "verbs", M(386), O),
             f(5, "shortNames", S, R),
             f(7, "categories", S, R),
             f(10, "storageVersionHash", S, O),
         ],
     },
-    // 339
+    // 351
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIResourceList",
-        fields: &[f(1, "groupVersion", S, K), f(2, "resources", M(338), R)],
+        fields: &[f(1, "groupVersion", S, K), f(2, "resources", M(350), R)],
     },
-    // 340
+    // 352
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.APIVersions",
         fields: &[
             f(1, "versions", S, R),
-            f(2, "serverAddressByClientCIDRs", M(366), R),
+            f(2, "serverAddressByClientCIDRs", M(378), R),
         ],
     },
-    // 341
+    // 353
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ApplyOptions",
         fields: &[
@@ -3107,7 +3195,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "fieldManager", S, K),
         ],
     },
-    // 342
+    // 354
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Condition",
         fields: &[
@@ -3119,7 +3207,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(6, "message", S, K),
         ],
     },
-    // 343
+    // 355
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.CreateOptions",
         fields: &[
@@ -3128,19 +3216,19 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(4, "fieldValidation", S, O),
         ],
     },
-    // 344
+    // 356
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             f(1, "gracePeriodSeconds", I64, K),
-            f(2, "preconditions", M(364), O),
+            f(2, "preconditions", M(376), O),
             f(3, "orphanDependents", B, K),
             f(4, "propagationPolicy", S, K),
             f(5, "dryRun", S, R),
             f(6, "ignoreStoreReadErrorWithClusterBreakingPotential", B, K),
         ],
     },
-    // 345
+    // 357
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement",
         fields: &[
@@ -3149,32 +3237,32 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "values", S, R),
         ],
     },
-    // 346
+    // 358
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GetOptions",
         fields: &[f(1, "resourceVersion", S, O)],
     },
-    // 347
+    // 359
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupKind",
         fields: &[f(1, "group", S, K), f(2, "kind", S, K)],
     },
-    // 348
+    // 360
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupResource",
         fields: &[f(1, "group", S, K), f(2, "resource", S, K)],
     },
-    // 349
+    // 361
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersion",
         fields: &[f(1, "group", S, K), f(2, "version", S, K)],
     },
-    // 350
+    // 362
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery",
         fields: &[f(1, "groupVersion", S, K), f(2, "version", S, K)],
     },
-    // 351
+    // 363
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionKind",
         fields: &[
@@ -3183,7 +3271,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "kind", S, K),
         ],
     },
-    // 352
+    // 364
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.GroupVersionResource",
         fields: &[
@@ -3192,15 +3280,15 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "resource", S, K),
         ],
     },
-    // 353
+    // 365
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             f(1, "matchLabels", S, P),
-            f(2, "matchExpressions", M(354), R),
+            f(2, "matchExpressions", M(366), R),
         ],
     },
-    // 354
+    // 366
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
         fields: &[
@@ -3209,12 +3297,12 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "values", S, R),
         ],
     },
-    // 355
+    // 367
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.List",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", RawExt, R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", RawExt, R)],
     },
-    // 356
+    // 368
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta",
         fields: &[
@@ -3224,7 +3312,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(4, "remainingItemCount", I64, K),
         ],
     },
-    // 357
+    // 369
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ListOptions",
         fields: &[
@@ -3240,7 +3328,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(11, "sendInitialEvents", B, K),
         ],
     },
-    // 358
+    // 370
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
         fields: &[
@@ -3253,7 +3341,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(8, "subresource", S, O),
         ],
     },
-    // 359
+    // 371
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta",
         fields: &[
@@ -3269,12 +3357,12 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(10, "deletionGracePeriodSeconds", I64, K),
             f(11, "labels", S, P),
             f(12, "annotations", S, P),
-            f(13, "ownerReferences", M(360), R),
+            f(13, "ownerReferences", M(372), R),
             f(14, "finalizers", S, R),
-            f(17, "managedFields", M(358), R),
+            f(17, "managedFields", M(370), R),
         ],
     },
-    // 360
+    // 372
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference",
         fields: &[
@@ -3286,17 +3374,17 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(7, "blockOwnerDeletion", B, K),
         ],
     },
-    // 361
+    // 373
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata",
-        fields: &[f(1, "metadata", M(359), O)],
+        fields: &[f(1, "metadata", M(371), O)],
     },
-    // 362
+    // 374
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PartialObjectMetadataList",
-        fields: &[f(1, "metadata", M(356), O), f(2, "items", M(361), R)],
+        fields: &[f(1, "metadata", M(368), O), f(2, "items", M(373), R)],
     },
-    // 363
+    // 375
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.PatchOptions",
         fields: &[
@@ -3306,34 +3394,34 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(4, "fieldValidation", S, O),
         ],
     },
-    // 364
+    // 376
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Preconditions",
         fields: &[f(1, "uid", S, K), f(2, "resourceVersion", S, K)],
     },
-    // 365
+    // 377
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.RootPaths",
         fields: &[f(1, "paths", S, R)],
     },
-    // 366
+    // 378
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.ServerAddressByClientCIDR",
         fields: &[f(1, "clientCIDR", S, K), f(2, "serverAddress", S, K)],
     },
-    // 367
+    // 379
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Status",
         fields: &[
-            f(1, "metadata", M(356), O),
+            f(1, "metadata", M(368), O),
             f(2, "status", S, O),
             f(3, "message", S, O),
             f(4, "reason", S, O),
-            f(5, "details", M(369), O),
+            f(5, "details", M(381), O),
             f(6, "code", I32, O),
         ],
     },
-    // 368
+    // 380
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.StatusCause",
         fields: &[
@@ -3342,7 +3430,7 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "field", S, O),
         ],
     },
-    // 369
+    // 381
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.StatusDetails",
         fields: &[
@@ -3350,26 +3438,26 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(2, "group", S, O),
             f(3, "kind", S, O),
             f(6, "uid", S, O),
-            f(4, "causes", M(368), R),
+            f(4, "causes", M(380), R),
             f(5, "retryAfterSeconds", I32, O),
         ],
     },
-    // 370
+    // 382
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.TableOptions",
         fields: &[f(1, "includeObject", S, O)],
     },
-    // 371
+    // 383
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Timestamp",
         fields: &[f(1, "seconds", I64, K), f(2, "nanos", I32, K)],
     },
-    // 372
+    // 384
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.TypeMeta",
         fields: &[f(1, "kind", S, O), f(2, "apiVersion", S, O)],
     },
-    // 373
+    // 385
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.UpdateOptions",
         fields: &[
@@ -3378,26 +3466,26 @@ pub(super) static MESSAGES: [Message; 378] = [
             f(3, "fieldValidation", S, O),
         ],
     },
-    // 374
+    // 386
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.Verbs",
         fields: &[f(1, "items", S, R)],
     },
-    // 375
+    // 387
     Message {
         name: "k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent",
         fields: &[f(1, "type", S, K), f(2, "object", RawExt, O)],
     },
-    // 376
+    // 388
     Message {
         name: "k8s.io.apimachinery.pkg.runtime.TypeMeta",
         fields: &[f(1, "apiVersion", S, O), f(2, "kind", S, O)],
     },
-    // 377
+    // 389
     Message {
         name: "k8s.io.apimachinery.pkg.runtime.Unknown",
         fields: &[
-            f(1, "typeMeta", M(376), O),
+            f(1, "typeMeta", M(388), O),
             f(2, "raw", Y, O),
             f(3, "contentEncoding", S, O),
             f(4, "contentType", S, O),

@@ -625,3 +625,32 @@ pub(super) fn lease(obj: &Value, now: Now) -> Vec<Value> {
         age(obj, now),
     ]
 }
+
+/// upstream `printRoleBinding` / `printClusterRoleBinding`: ROLE is "kind/name"; the wide
+/// columns list the subjects by kind (`rbac.SubjectsStrings`: service accounts as
+/// "namespace/name", other kinds not shown), joined with ", ".
+pub(super) fn role_binding(obj: &Value, now: Now) -> Vec<Value> {
+    let role_ref = format!(
+        "{}/{}",
+        str_at(obj, &["roleRef", "kind"]),
+        str_at(obj, &["roleRef", "name"])
+    );
+    let (mut users, mut groups, mut sas) = (Vec::new(), Vec::new(), Vec::new());
+    for s in arr_at(obj, &["subjects"]) {
+        let name = str_at(s, &["name"]);
+        match str_at(s, &["kind"]) {
+            "ServiceAccount" => sas.push(format!("{}/{name}", str_at(s, &["namespace"]))),
+            "User" => users.push(name.to_string()),
+            "Group" => groups.push(name.to_string()),
+            _ => {}
+        }
+    }
+    vec![
+        name(obj),
+        json!(role_ref),
+        age(obj, now),
+        json!(users.join(", ")),
+        json!(groups.join(", ")),
+        json!(sas.join(", ")),
+    ]
+}

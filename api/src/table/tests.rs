@@ -28,7 +28,16 @@ fn meta(name: &str, created: &str) -> Value {
 fn every_kind_has_upstream_columns() {
     for d in resources() {
         let cols = columns(d);
-        assert_ne!(printer(d), Printer::Default, "{} has a printer", d.plural);
+        // Roles use upstream's default table; create-only kinds (reviews) are never listed.
+        let default_table = d.group == "rbac.authorization.k8s.io"
+            && matches!(d.kind, "Role" | "ClusterRole")
+            || d.storage.is_empty();
+        assert_eq!(
+            printer(d) == Printer::Default,
+            default_table,
+            "{} has a printer",
+            d.plural
+        );
         let name = cols
             .iter()
             .find(|c| c.name == "Name")
@@ -98,6 +107,33 @@ fn every_kind_has_upstream_columns() {
         ["Last Seen", "Type", "Reason", "Object", "Message"]
     );
     assert_eq!(names("", "serviceaccounts"), ["Name", "Secrets", "Age"]);
+    let rbac = "rbac.authorization.k8s.io";
+    for plural in ["rolebindings", "clusterrolebindings"] {
+        assert_eq!(
+            names(rbac, plural),
+            ["Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"]
+        );
+        assert_eq!(
+            columns(def(rbac, plural))
+                .iter()
+                .map(|c| c.priority)
+                .collect::<Vec<_>>(),
+            [0, 0, 0, 1, 1, 1]
+        );
+    }
+    assert_eq!(
+        columns(def(rbac, "clusterrolebindings"))[3].description,
+        "Users in the clusterRoleBinding"
+    );
+    for plural in ["roles", "clusterroles"] {
+        assert_eq!(
+            columns(def(rbac, plural))
+                .iter()
+                .map(|c| (c.name, c.type_))
+                .collect::<Vec<_>>(),
+            [("Name", "string"), ("Created At", "date")]
+        );
+    }
     assert_eq!(columns(def("apps", "replicasets"))[1].type_, "integer");
     assert_eq!(columns(def("", "pods"))[3].type_, "string");
 }
@@ -801,5 +837,68 @@ fn simple_kind_rows() {
     assert_eq!(
         cells(def("", "namespaces"), &ns, "yesterday")[2],
         json!("<unknown>")
+    );
+}
+
+#[test]
+fn rbac_rows() {
+    let rbac = "rbac.authorization.k8s.io";
+    let rb = json!({"metadata": meta("read-pods", "2024-05-01T11:00:00Z"),
+    "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "pod-reader"},
+    "subjects": [
+        {"kind": "User", "apiGroup": rbac, "name": "jane"},
+        {"kind": "ServiceAccount", "name": "robot", "namespace": "default"},
+        {"kind": "Group", "apiGroup": rbac, "name": "dev"},
+        {"kind": "User", "apiGroup": rbac, "name": "joe"},
+        {"kind": "ServiceAccount", "name": "builder"},
+        {"kind": "Robot", "name": "r2"}
+    ]});
+    assert_eq!(
+        row(rbac, "rolebindings", &rb),
+        [
+            "read-pods",
+            "Role/pod-reader",
+            "60m",
+            "jane, joe",
+            "dev",
+            "default/robot, /builder"
+        ]
+    );
+    let crb = json!({"metadata": {"name": "cluster-admin", "creationTimestamp": "2024-04-01T12:00:00Z"},
+        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "Group", "apiGroup": rbac, "name": "system:masters"}]});
+    assert_eq!(
+        row(rbac, "clusterrolebindings", &crb),
+        [
+            "cluster-admin",
+            "ClusterRole/cluster-admin",
+            "30d",
+            "",
+            "system:masters",
+            ""
+        ]
+    );
+    // No subjects, no roleRef: still a full row.
+    assert_eq!(
+        row(
+            rbac,
+            "clusterrolebindings",
+            &json!({"metadata": {"name": "x"}})
+        )[1..],
+        ["/", "<unknown>", "", "", ""]
+    );
+    // Roles print the default table: name and RFC 3339 creation time.
+    let role = json!({"metadata": meta("pod-reader", "2024-01-02T03:04:05Z"), "rules": []});
+    assert_eq!(
+        row(rbac, "roles", &role),
+        ["pod-reader", "2024-01-02T03:04:05Z"]
+    );
+    assert_eq!(
+        row(
+            rbac,
+            "clusterroles",
+            &json!({"metadata": {"name": "view", "creationTimestamp": "2024-01-02T03:04:05Z"}})
+        ),
+        ["view", "2024-01-02T03:04:05Z"]
     );
 }

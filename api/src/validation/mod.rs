@@ -18,6 +18,7 @@ pub mod names;
 mod other;
 mod pod;
 pub mod quantity;
+mod rbac;
 mod service;
 pub(crate) mod util;
 
@@ -49,6 +50,12 @@ pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Fiel
         ("apps", "StatefulSet") => apps::validate_stateful_set(obj, old),
         ("coordination.k8s.io", "Lease") => other::validate_lease(obj, old),
         ("discovery.k8s.io", "EndpointSlice") => other::validate_endpoint_slice(obj, old),
+        ("rbac.authorization.k8s.io", "Role") => rbac::validate_role(obj, old),
+        ("rbac.authorization.k8s.io", "ClusterRole") => rbac::validate_cluster_role(obj, old),
+        ("rbac.authorization.k8s.io", "RoleBinding") => rbac::validate_binding(obj, old, true),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            rbac::validate_binding(obj, old, false)
+        }
         _ => return core_misc::validate_generic(obj, old, def.namespaced),
     };
     if !errs.is_empty() || old.is_some() {

@@ -102,6 +102,16 @@ pub(crate) fn validate_label_name(name: &str, path: &Path) -> Vec<FieldError> {
 
 /// Upstream's `ValidateLabelSelector` (strict label values).
 pub(crate) fn validate_label_selector(sel: Option<&Value>, path: &Path) -> Vec<FieldError> {
+    validate_label_selector_opts(sel, path, false)
+}
+
+/// Upstream's `ValidateLabelSelector` with `LabelSelectorValidationOptions`: with
+/// `allow_invalid_label_values`, `matchExpressions` values are not checked.
+pub(crate) fn validate_label_selector_opts(
+    sel: Option<&Value>,
+    path: &Path,
+    allow_invalid_label_values: bool,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let Some(sel) = sel.filter(|v| !v.is_null()) else {
         return errs;
@@ -141,6 +151,9 @@ pub(crate) fn validate_label_selector(sel: Option<&Value>, path: &Path) -> Vec<F
             str_of(Some(expr), "key"),
             &p.child("key"),
         ));
+        if allow_invalid_label_values {
+            continue;
+        }
         for (j, v) in values.iter().enumerate() {
             let v = v.as_str().unwrap_or("");
             for msg in names::is_valid_label_value(v) {
