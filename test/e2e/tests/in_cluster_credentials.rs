@@ -110,24 +110,10 @@ fn pods_get_a_working_service_account_token() {
     // As an in-cluster client does: the pod's ca.crt checks the server, its token is the
     // credential. (The path from a pod to the API server through the `kubernetes` Service is
     // kubernetes_service.rs's; busybox cannot finish a TLS handshake with rustls.)
-    let kc = c.dir.path().join("pod.kubeconfig");
     let ca_file = c.dir.path().join("pod-ca.crt");
     std::fs::write(&ca_file, read("ca.crt")).unwrap();
-    std::fs::write(
-        &kc,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
-            c.port,
-            ca_file.display(),
-            token.trim()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(common::kubectl_path(K))
-        .env("KUBECONFIG", &kc)
-        .args(["auth", "whoami", "-o", "json"])
-        .output()
-        .unwrap();
+    let kc = common::token::kubeconfig(&c, "pod", &token, Some(&ca_file));
+    let out = common::token::kubectl(&kc, K, &["auth", "whoami", "-o", "json"]);
     assert!(
         out.status.success(),
         "{}",

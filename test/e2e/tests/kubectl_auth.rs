@@ -5,39 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::Cluster;
-
-/// A kubeconfig for the cluster that authenticates with `token` alone.
-fn token_kubeconfig(c: &Cluster, name: &str, token: &str) -> PathBuf {
-    let ca = c.kubectl(
-        "1.33",
-        &[
-            "config",
-            "view",
-            "--raw",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-        ],
-    );
-    let path = c.dir.path().join(format!("{name}.kubeconfig"));
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u, namespace: default}}\ncurrent-context: x\n",
-        port = c.port
-    );
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-fn kubectl_as(kubeconfig: &Path, version: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(common::kubectl_path(version))
-        .env("KUBECONFIG", kubeconfig)
-        .args(["--request-timeout", "30s"])
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{
+    token::{kubeconfig, kubectl as kubectl_as},
+    Cluster,
+};
 
 #[test]
 fn kubectl_create_token_gives_a_working_credential() {
@@ -49,7 +20,7 @@ fn kubectl_create_token_gives_a_working_credential() {
             .trim()
             .to_string();
         assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
-        let kc = token_kubeconfig(&c, &format!("robot-{v}"), &token);
+        let kc = kubeconfig(&c, &format!("robot-{v}"), &token, None);
         let out = kubectl_as(&kc, v, &["get", "configmaps", "-o", "name"]);
         assert!(
             out.status.success(),
@@ -71,7 +42,7 @@ fn kubectl_create_token_gives_a_working_credential() {
     }
 
     // A made-up token: 401, which kubectl reports as upstream's.
-    let bad = token_kubeconfig(&c, "bad", "not-a-token");
+    let bad = kubeconfig(&c, "bad", "not-a-token", None);
     let out = kubectl_as(&bad, "1.33", &["get", "configmaps"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -86,7 +57,7 @@ fn kubectl_create_token_gives_a_working_credential() {
         .kubectl("1.33", &["create", "token", "robot", "--duration", "20m"])
         .trim()
         .to_string();
-    let kc = token_kubeconfig(&c, "deleted", &token);
+    let kc = kubeconfig(&c, "deleted", &token, None);
     assert!(kubectl_as(&kc, "1.33", &["get", "configmaps"])
         .status
         .success());
@@ -115,7 +86,7 @@ fn kubectl_auth_whoami_and_can_i() {
         .kubectl(v, &["create", "token", "robot"])
         .trim()
         .to_string();
-    let kc = token_kubeconfig(&c, "robot", &token);
+    let kc = kubeconfig(&c, "robot", &token, None);
     let out = kubectl_as(&kc, v, &["auth", "whoami", "-o", "json"]);
     assert!(
         out.status.success(),

@@ -5,6 +5,7 @@ pub mod dnsq;
 pub mod node_ip;
 pub mod pods;
 pub mod registry;
+pub mod token;
 
 use std::{
     path::{Path, PathBuf},
