@@ -33,7 +33,35 @@ pub async fn ensure(api: &Api, port: u16) -> ApiResult<()> {
         },
     });
     create_if_absent(api, services, Some("default"), svc).await?;
-    Ok(())
+    cluster_admin(api).await
+}
+
+/// Upstream's bootstrap `cluster-admin` ClusterRole and its binding to `system:masters` (the
+/// admin kubeconfig's group), which tools and docs refer to. RBAC is not enforced yet.
+async fn cluster_admin(api: &Api) -> ApiResult<()> {
+    let find = |plural| {
+        rkube_api::registry::find("rbac.authorization.k8s.io", "v1", plural)
+            .expect("rbac is served")
+    };
+    let meta = json!({
+        "name": "cluster-admin",
+        "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+    });
+    let role = json!({
+        "metadata": meta,
+        "rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+            {"nonResourceURLs": ["*"], "verbs": ["*"]},
+        ],
+    });
+    create_if_absent(api, find("clusterroles"), None, role).await?;
+    let binding = json!({
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
+    });
+    create_if_absent(api, find("clusterrolebindings"), None, binding).await
 }
 
 async fn create_if_absent(

@@ -186,6 +186,17 @@ fn rbac_objects_are_served_as_upstream() {
         "{err}"
     );
 
+    // Upstream's bootstrap cluster-admin role, bound to the admin's group.
+    let admin = c.kubectl(
+        v,
+        &["get", "clusterrolebinding", "cluster-admin", "-o", "wide"],
+    );
+    assert!(
+        admin.contains("ClusterRole/cluster-admin") && admin.contains("system:masters"),
+        "{admin}"
+    );
+    c.kubectl(v, &["get", "clusterrole", "cluster-admin"]);
+
     // Not enforced: the bound account may do more than its Role says.
     let can = c.kubectl(
         v,
