@@ -42,7 +42,7 @@ pub async fn create(call: &Call<'_>, mut req: Value) -> ApiResult<Response> {
             ApiError::service_unavailable("service account tokens are not issued")
         })?;
     let (ns, name) = (call.ns().unwrap_or_default(), call.name());
-    for (field, want, what) in [("name", name, "name"), ("namespace", ns, "namespace")] {
+    for (field, want) in [("name", name), ("namespace", ns)] {
         match req
             .pointer(&format!("/metadata/{field}"))
             .and_then(Value::as_str)
@@ -51,7 +51,7 @@ pub async fn create(call: &Call<'_>, mut req: Value) -> ApiResult<Response> {
                 let err = FieldError {
                     kind: FieldErrorKind::Invalid(json!(given)),
                     field: format!("metadata.{field}"),
-                    detail: format!("must match the service account {what} if specified"),
+                    detail: format!("must match the service account {field} if specified"),
                 };
                 return Err(ApiError::invalid(&TOKEN_REQUEST, name, &[err]));
             }
