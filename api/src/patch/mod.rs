@@ -11,6 +11,17 @@
 
 mod go_fmt;
 mod go_json;
+
+/// A body decoded as Go's `encoding/json` decodes it, or Go's error for it (create and
+/// update bodies use it too, for upstream's wording of malformed JSON).
+pub fn decode_go_json(body: &[u8]) -> Result<Value, String> {
+    go_json::decode(body)
+}
+
+/// `json: cannot unmarshal <kind of value> into Go value of type <go_type>`.
+pub fn go_type_error(value: &Value, go_type: &str) -> String {
+    go_json::type_error(value, go_type)
+}
 mod json_patch;
 mod merge_patch;
 mod order;

@@ -32,24 +32,32 @@ pub fn body_format(content_type: Option<&str>) -> ApiResult<BodyFormat> {
 }
 
 /// Decodes a body into a JSON object; anything else is a 400 as upstream words it.
+/// How upstream's JSON serializer prefixes what it could not decode.
+const VERSION_KIND: &str = "couldn't get version/kind; json parse error: ";
+/// The Go type it decodes apiVersion and kind into first.
+const TYPE_META_STRUCT: &str = r#"struct { APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }"#;
+
 pub fn decode_body(content_type: Option<&str>, body: &Bytes) -> ApiResult<Value> {
     if body.len() > MAX_BODY {
         return Err(ApiError::too_large());
     }
     let v: Value = match body_format(content_type)? {
-        BodyFormat::Json => serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))?,
+        BodyFormat::Json => rkube_api::patch::decode_go_json(body)
+            .map_err(|e| ApiError::bad_request(format!("{VERSION_KIND}{e}")))?,
         BodyFormat::Yaml => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?,
         BodyFormat::Protobuf => rkube_api::proto::decode_object(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}")))?,
     };
-    if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in the request body: not an object",
-        ));
+    // Upstream first reads apiVersion and kind into a Go struct: its error for anything else.
+    match &v {
+        Value::Object(_) => Ok(v),
+        Value::Null => Err(ApiError::bad_request("Object 'Kind' is missing in 'null'")),
+        other => Err(ApiError::bad_request(format!(
+            "{VERSION_KIND}{}",
+            rkube_api::patch::go_type_error(other, TYPE_META_STRUCT)
+        ))),
     }
-    Ok(v)
 }
 
 #[cfg(test)]
@@ -73,6 +81,30 @@ mod tests {
             v,
             serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
         );
+    }
+
+    #[test]
+    fn malformed_json_is_worded_as_upstream() {
+        let message = |body: &'static [u8]| {
+            decode_body(None, &Bytes::from_static(body)).unwrap_err().message
+        };
+        assert_eq!(
+            message(b"imastring!"),
+            "couldn't get version/kind; json parse error: invalid character 'i' looking for beginning of value"
+        );
+        assert_eq!(
+            message(b"{\"kind\": \"ConfigMap\""),
+            "couldn't get version/kind; json parse error: unexpected end of JSON input"
+        );
+        assert_eq!(
+            message(b"{]"),
+            "couldn't get version/kind; json parse error: invalid character ']' looking for beginning of object key string"
+        );
+        assert_eq!(
+            message(b"[1]"),
+            r#"couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type struct { APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }"#
+        );
+        assert_eq!(message(b"null"), "Object 'Kind' is missing in 'null'");
     }
 
     #[test]
