@@ -86,7 +86,9 @@ mod tests {
     #[test]
     fn malformed_json_is_worded_as_upstream() {
         let message = |body: &'static [u8]| {
-            decode_body(None, &Bytes::from_static(body)).unwrap_err().message
+            decode_body(None, &Bytes::from_static(body))
+                .unwrap_err()
+                .message
         };
         assert_eq!(
             message(b"imastring!"),
