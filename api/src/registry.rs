@@ -53,6 +53,30 @@ impl GroupVersion {
 }
 
 impl ResourceDef {
+    /// A kind only named (in errors about it, as Scale or TokenRequest), never served as a
+    /// resource of its own nor stored.
+    pub const fn named(
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        singular: &'static str,
+    ) -> Self {
+        ResourceDef {
+            group,
+            version,
+            kind,
+            plural,
+            singular,
+            namespaced: true,
+            verbs: &[],
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            storage: "",
+        }
+    }
+
     pub fn group_version(&self) -> GroupVersion {
         GroupVersion {
             group: self.group,

@@ -113,14 +113,7 @@ fn pods_get_a_working_service_account_token() {
     let ca_file = c.dir.path().join("pod-ca.crt");
     std::fs::write(&ca_file, read("ca.crt")).unwrap();
     let kc = common::token::kubeconfig(&c, "pod", &token, Some(&ca_file));
-    let out = common::token::kubectl(&kc, K, &["auth", "whoami", "-o", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let user = &review["status"]["userInfo"];
+    let user = &common::token::whoami(&kc, K);
     assert_eq!(user["username"], "system:serviceaccount:incluster:default");
     assert_eq!(
         user["extra"]["authentication.kubernetes.io/pod-name"],

@@ -87,14 +87,7 @@ fn kubectl_auth_whoami_and_can_i() {
         .trim()
         .to_string();
     let kc = kubeconfig(&c, "robot", &token, None);
-    let out = kubectl_as(&kc, v, &["auth", "whoami", "-o", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let user = &review["status"]["userInfo"];
+    let user = &common::token::whoami(&kc, v);
     assert_eq!(user["username"], "system:serviceaccount:default:robot");
     assert_eq!(
         user["groups"],

@@ -24,17 +24,7 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     if let Some(sub) = &call.req.subresource {
         return super::update::create_subresource(call, sub).await;
     }
-    let mut obj = super::decode_body(call.content_type.as_deref(), &call.body)?;
-    check_type_meta(def, &obj)?;
-    // Field validation (fieldValidation=Strict|Warn|Ignore): unknown and duplicate fields
-    // fail the request or become warnings; unknown ones are pruned (openapi/fields.rs).
-    super::output::add_warnings(crate::openapi::fields::check(
-        &call.params,
-        def,
-        None,
-        &call.body,
-        &mut obj,
-    )?);
+    let mut obj = decode_checked(call)?;
     set_type_meta(def, &mut obj);
     let ns = call.ns().map(str::to_string);
     {
@@ -265,6 +255,23 @@ async fn dry_run_service(call: &Call<'_>, obj: &mut Value) -> ApiResult<()> {
 }
 
 /// A body's apiVersion and kind, when given, must be the endpoint's.
+/// The body of a create of the call's kind: decoded, its apiVersion and kind checked, and
+/// through field validation (fieldValidation=Strict|Warn|Ignore: unknown and duplicate fields
+/// fail the request or become warnings; unknown ones are pruned, openapi/fields.rs).
+pub(crate) fn decode_checked(call: &Call<'_>) -> ApiResult<Value> {
+    let def = call.def();
+    let mut obj = super::decode_body(call.content_type.as_deref(), &call.body)?;
+    check_type_meta(def, &obj)?;
+    super::output::add_warnings(crate::openapi::fields::check(
+        &call.params,
+        def,
+        None,
+        &call.body,
+        &mut obj,
+    )?);
+    Ok(obj)
+}
+
 pub fn check_type_meta(def: &ResourceDef, obj: &Value) -> ApiResult<()> {
     let want = def.api_version();
     if let Some(v) = obj

@@ -27,7 +27,7 @@ use rkube_store::{Store, StoreExt};
 use serde_json::Value;
 
 pub use self::body::{decode_body, MAX_BODY};
-pub(crate) use self::output::{add_warnings, partial_object, respond};
+pub(crate) use self::output::{partial_object, respond};
 use crate::{
     object::from_stored,
     params::Params,

@@ -416,19 +416,8 @@ pub(super) fn check_scale(name: &str, replicas: i64) -> ApiResult<()> {
 }
 
 /// The autoscaling/v1 Scale kind: for patches of /scale and errors about Scale objects.
-pub(super) static SCALE: ResourceDef = ResourceDef {
-    group: "autoscaling",
-    version: "v1",
-    kind: "Scale",
-    plural: "scale",
-    singular: "scale",
-    namespaced: true,
-    verbs: &[],
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage: "",
-};
+pub(super) static SCALE: ResourceDef =
+    ResourceDef::named("autoscaling", "v1", "Scale", "scale", "scale");
 
 /// POST on a subresource: pods/binding assigns a node, pods/eviction deletes the pod.
 pub async fn create_subresource(call: &Call<'_>, sub: &str) -> ApiResult<Response> {

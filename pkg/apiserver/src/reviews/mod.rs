@@ -20,15 +20,7 @@ use crate::{
 
 pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     let def = call.def();
-    let mut obj = crate::rest::decode_body(call.content_type.as_deref(), &call.body)?;
-    crate::rest::create::check_type_meta(def, &obj)?;
-    crate::rest::add_warnings(crate::openapi::fields::check(
-        &call.params,
-        def,
-        None,
-        &call.body,
-        &mut obj,
-    )?);
+    let mut obj = crate::rest::create::decode_checked(call)?;
     obj["apiVersion"] = json!(def.api_version());
     obj["kind"] = json!(def.kind);
     if !obj.get("metadata").is_some_and(Value::is_object) {

@@ -22,19 +22,13 @@ pub const WARN_ONLY_SECONDS: i64 = 3607;
 const EXTENDED_SECONDS: i64 = 365 * 24 * 60 * 60;
 
 /// The kind invalid TokenRequests are reported as.
-static TOKEN_REQUEST: ResourceDef = ResourceDef {
-    group: "authentication.k8s.io",
-    version: "v1",
-    kind: "TokenRequest",
-    plural: "tokenrequests",
-    singular: "tokenrequest",
-    namespaced: true,
-    verbs: &[],
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage: "",
-};
+static TOKEN_REQUEST: ResourceDef = ResourceDef::named(
+    "authentication.k8s.io",
+    "v1",
+    "TokenRequest",
+    "tokenrequests",
+    "tokenrequest",
+);
 
 pub async fn create(call: &Call<'_>, mut req: Value) -> ApiResult<Response> {
     let tokens =

@@ -46,3 +46,15 @@ pub fn kubectl(kubeconfig: &Path, version: &str, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// `kubectl auth whoami -o json` with `kubeconfig`: the userInfo the server sees.
+pub fn whoami(kubeconfig: &Path, version: &str) -> serde_json::Value {
+    let out = kubectl(kubeconfig, version, &["auth", "whoami", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    review["status"]["userInfo"].clone()
+}
