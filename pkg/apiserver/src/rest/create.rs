@@ -80,14 +80,16 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
         None
     };
     rkube_api::defaults::apply(def, &mut obj);
-    if def.kind == "Pod" && def.group.is_empty() && call.api.service_account_admission {
-        let ns = ns.as_deref().unwrap_or_default();
-        crate::admission::serviceaccount::admit(call.api, ns, &mut obj).await?;
-    }
     strategy::prepare_for_create(def, &mut obj);
     // A create owns what it sets (server-side apply's create records its own entry).
     if call.req.verb == crate::request::Verb::Create {
         crate::managed::record_create(call, &mut obj);
+    }
+    // Mutating admission comes after managedFields, as upstream's create handler: what
+    // admission adds (the kube-api-access volume) belongs to no manager.
+    if def.kind == "Pod" && def.group.is_empty() && call.api.service_account_admission {
+        let ns = ns.as_deref().unwrap_or_default();
+        crate::admission::serviceaccount::admit(call.api, ns, &mut obj).await?;
     }
     let name = crate::object::name(&obj).to_string();
     let errs = if def.kind == "Service" {

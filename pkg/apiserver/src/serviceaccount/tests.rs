@@ -323,6 +323,12 @@ async fn admission_runs_pods_as_an_existing_account_with_its_token_mounted() {
         p["spec"]["containers"][0]["volumeMounts"],
         json!([{"name": vol["name"], "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
     );
+    // As upstream, managedFields are recorded before admission: what it added is nobody's.
+    let owned = p["metadata"]["managedFields"][0]["fieldsV1"].to_string();
+    assert!(owned.contains("f:containers"), "{owned}");
+    for added in ["f:volumes", "f:volumeMounts", "f:serviceAccountName"] {
+        assert!(!owned.contains(added), "{added} in {owned}");
+    }
 
     // Automounting off on the pod, or on its account: no volume.
     let (_, p) = send(
