@@ -1,18 +1,24 @@
 //! User impersonation (`kubectl --as`, `--as-group`, `--as-uid`): the `Impersonate-*` headers
-//! replace the caller's identity, as upstream's WithImpersonation filter does. With no
-//! authorizer yet, every authenticated user may impersonate anyone.
+//! replace the caller's identity, as upstream's WithImpersonation filter does, once the caller
+//! may `impersonate` each user, group, uid and extra value asked for.
 
 use axum::http::HeaderMap;
 
-use crate::{authn::Identity, status::ApiError};
+use crate::{authn::Identity, authz::Attributes, status::ApiError};
 
 const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";
 const UID: &str = "impersonate-uid";
 const EXTRA: &str = "impersonate-extra-";
 
-/// The identity the request acts as: `caller`, or whom its headers impersonate.
-pub fn apply(caller: Identity, headers: &HeaderMap) -> Result<Identity, ApiError> {
+/// The identity the request acts as: `caller`, or whom its headers impersonate; `may` says
+/// whether the caller may do what it is given (upstream's attributes: verb `impersonate` on
+/// users, groups or serviceaccounts, authentication.k8s.io uids and userextras).
+pub fn apply(
+    caller: Identity,
+    headers: &HeaderMap,
+    may: impl Fn(&Identity, &Attributes) -> Result<(), ApiError>,
+) -> Result<Identity, ApiError> {
     let values = |name: &str| -> Vec<String> {
         headers
             .get_all(name)
@@ -47,10 +53,32 @@ pub fn apply(caller: Identity, headers: &HeaderMap) -> Result<Identity, ApiError
         }
         return Ok(caller);
     };
+    // In upstream's order: the user (or account), groups, extras, the uid.
+    let imp = |group: &str, resource: &str, ns: &str, name: &str| {
+        Attributes::resource("impersonate", group, resource, ns, name)
+    };
+    let account = crate::serviceaccount::claims::split_username(&user);
+    match account {
+        Some((ns, name)) => may(&caller, &imp("", "serviceaccounts", ns, name))?,
+        None => may(&caller, &imp("", "users", "", &user))?,
+    }
+    for g in &groups {
+        may(&caller, &imp("", "groups", "", g))?;
+    }
+    for (key, values) in &extra {
+        for v in values {
+            let mut a = imp("authentication.k8s.io", "userextras", "", v);
+            a.subresource = key.clone();
+            may(&caller, &a)?;
+        }
+    }
+    if let Some(uid) = &uid {
+        may(&caller, &imp("authentication.k8s.io", "uids", "", uid))?;
+    }
     let mut groups = groups;
     // A ServiceAccount impersonated without groups gets its account's groups.
     if groups.is_empty() {
-        if let Some((ns, _)) = crate::serviceaccount::claims::split_username(&user) {
+        if let Some((ns, _)) = account {
             groups = vec![
                 "system:serviceaccounts".into(),
                 format!("system:serviceaccounts:{ns}"),
@@ -107,13 +135,17 @@ mod tests {
         h
     }
 
+    fn anyone(_: &Identity, _: &Attributes) -> Result<(), ApiError> {
+        Ok(())
+    }
+
     fn admin() -> Identity {
         Identity::new("system:admin", vec!["system:masters".into()])
     }
 
     #[test]
     fn impersonates_users_groups_and_extra() {
-        assert_eq!(apply(admin(), &headers(&[])).unwrap(), admin());
+        assert_eq!(apply(admin(), &headers(&[]), anyone).unwrap(), admin());
         let id = apply(
             admin(),
             &headers(&[
@@ -123,6 +155,7 @@ mod tests {
                 ("Impersonate-Uid", "42"),
                 ("Impersonate-Extra-Scopes%2Fx", "view"),
             ]),
+            anyone,
         )
         .unwrap();
         assert_eq!(id.user, "jane");
@@ -132,6 +165,7 @@ mod tests {
         let sa = apply(
             admin(),
             &headers(&[("Impersonate-User", "system:serviceaccount:ns:bot")]),
+            anyone,
         )
         .unwrap();
         assert_eq!(
@@ -142,10 +176,59 @@ mod tests {
                 "system:authenticated"
             ]
         );
-        let err = apply(admin(), &headers(&[("Impersonate-Group", "dev")])).unwrap_err();
+        let err = apply(admin(), &headers(&[("Impersonate-Group", "dev")]), anyone).unwrap_err();
         assert_eq!(
             (err.code, err.message.as_str()),
             (400, "requested [group=dev] without impersonating a user")
+        );
+    }
+
+    #[test]
+    fn each_impersonated_value_is_authorized_in_upstreams_order() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |_: &Identity, a: &Attributes| {
+            asked.lock().unwrap().push(format!(
+                "{}/{}/{}/{}/{}",
+                a.api_group, a.resource, a.subresource, a.namespace, a.name
+            ));
+            Ok(())
+        };
+        apply(
+            admin(),
+            &headers(&[
+                ("Impersonate-User", "system:serviceaccount:ns:bot"),
+                ("Impersonate-Group", "dev"),
+                ("Impersonate-Uid", "42"),
+                ("Impersonate-Extra-Scopes", "view"),
+            ]),
+            record,
+        )
+        .unwrap();
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [
+                "/serviceaccounts//ns/bot",
+                "/groups///dev",
+                "authentication.k8s.io/userextras/scopes//view",
+                "authentication.k8s.io/uids///42",
+            ]
+        );
+        let refuse = |who: &Identity, a: &Attributes| {
+            if a.resource == "groups" {
+                Err(crate::authz::forbidden(who, a, ""))
+            } else {
+                Ok(())
+            }
+        };
+        let err = apply(
+            admin(),
+            &headers(&[("Impersonate-User", "jane"), ("Impersonate-Group", "ops")]),
+            refuse,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "groups \"ops\" is forbidden: User \"system:admin\" cannot impersonate resource \"groups\" in API group \"\" at the cluster scope"
         );
     }
 }

@@ -6,6 +6,7 @@
 mod admission;
 mod alloc;
 mod authn;
+mod authz;
 mod bootstrap;
 mod discovery;
 mod health;
@@ -149,6 +150,11 @@ impl ApiServer {
         bootstrap::ensure(&api, port)
             .await
             .map_err(|e| Error::Bootstrap(e.to_string()))?;
+        // Loaded before the first request, so no one is refused for want of the policy.
+        let policy = authz::Policy::start(api.store.clone(), api.watch_cache.clone())
+            .await
+            .map_err(|e| Error::Bootstrap(format!("loading RBAC objects: {e}")))?;
+        api.authorizer = Some(authz::Authorizer::new(policy));
         let state = Arc::new(AppState {
             api,
             advertise: cfg.advertise,
@@ -166,9 +172,15 @@ impl ApiServer {
     }
 
     /// An in-process transport to this server for `kube::Client::new`, authenticated as
-    /// `user` in `groups`, sending `user_agent` (see [`Loopback`]).
+    /// `user` in `groups`, sending `user_agent` (see [`Loopback`]); trusted, as the server's
+    /// own components are: no authorization.
     pub fn loopback(&self, user: &str, groups: &[&str], user_agent: &str) -> Loopback {
-        Loopback::new(self.app.clone(), user, groups, user_agent)
+        Loopback::new(self.app.clone(), user, groups, user_agent, true)
+    }
+
+    /// As [`loopback`](Self::loopback), but authorized as a remote client is.
+    pub fn loopback_authorized(&self, user: &str, groups: &[&str], user_agent: &str) -> Loopback {
+        Loopback::new(self.app.clone(), user, groups, user_agent, false)
     }
 
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
@@ -190,6 +202,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
         .flatten();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let trusted = req.extensions().get::<loopback::Trusted>().is_some();
     // A client certificate wins; without one, a bearer token may authenticate.
     let identity = match identity {
         Some(id) => Some(id),
@@ -208,7 +221,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
     );
     async move {
         let mut labels = None;
-        let resp = route(&state, identity, req, &mut labels)
+        let resp = route(&state, identity, trusted, req, &mut labels)
             .await
             .unwrap_or_else(IntoResponse::into_response);
         let code = resp.status().as_u16();
@@ -231,6 +244,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
 async fn route(
     state: &AppState,
     identity: Option<Identity>,
+    trusted: bool,
     req: Request,
     labels: &mut Option<metrics::Labels>,
 ) -> Result<Response, ApiError> {
@@ -246,7 +260,17 @@ async fn route(
     let Some(caller) = identity else {
         return Err(ApiError::unauthorized());
     };
-    let identity = Some(impersonation::apply(caller, req.headers())?);
+    let authorizer = state.api.authorizer.as_ref().filter(|_| !trusted);
+    let may = |who: &Identity, a: &authz::Attributes| match authorizer {
+        Some(authz) => authz.check(who, a),
+        None => Ok(()),
+    };
+    let identity = impersonation::apply(caller, req.headers(), may)?;
+    may(
+        &identity,
+        &authz::Attributes::of_request(req.method(), &path, req.uri().query()).streaming(),
+    )?;
+    let identity = Some(identity);
     if let Some(tokens) = &state.api.tokens {
         if let Some(r) = serviceaccount::oidc::serve(tokens, &path, &state.advertise) {
             return Ok(r);

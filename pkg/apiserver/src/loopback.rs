@@ -29,13 +29,26 @@ pub struct Loopback {
     app: Router,
     identity: Identity,
     user_agent: HeaderValue,
+    trusted: bool,
 }
 
+/// Marks a request from an in-process component, which authorization lets through (see
+/// authz/mod.rs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trusted;
+
 impl Loopback {
-    pub(crate) fn new(app: Router, user: &str, groups: &[&str], user_agent: &str) -> Self {
+    pub(crate) fn new(
+        app: Router,
+        user: &str,
+        groups: &[&str],
+        user_agent: &str,
+        trusted: bool,
+    ) -> Self {
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         Self {
             app,
+            trusted,
             identity: Identity::new(user, groups),
             // The field manager of writes without ?fieldManager is named after it, as upstream.
             user_agent: HeaderValue::from_str(user_agent)
@@ -60,6 +73,9 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(Some(self.identity.clone()));
+        if self.trusted {
+            req.extensions_mut().insert(Trusted);
+        }
         req.headers_mut()
             .entry(header::USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());

@@ -307,8 +307,10 @@ async fn lists_from_the_watch_cache_are_the_stores_lists() {
 async fn a_list_at_a_revision_not_reached_is_a_timeout_as_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let mut api = api_with_pods(dir.path(), 1).await;
-    api.watch_cache = crate::watchcache::WatchCache::new(api.store.clone(), false)
-        .with_fresh_wait(std::time::Duration::from_millis(200));
+    api.watch_cache = std::sync::Arc::new(
+        crate::watchcache::WatchCache::new(api.store.clone(), false)
+            .with_fresh_wait(std::time::Duration::from_millis(200)),
+    );
     let current = api.store.revisions().await.unwrap().current;
     let params = Params {
         resource_version: Some((current + 5).to_string()),
@@ -324,8 +326,10 @@ async fn a_list_at_a_revision_not_reached_is_a_timeout_as_upstream() {
                 "message": "Too large resource version"}], "retryAfterSeconds": 1}})
     );
     // Reached within the wait, it is served.
-    api.watch_cache = crate::watchcache::WatchCache::new(api.store.clone(), false)
-        .with_fresh_wait(std::time::Duration::from_secs(30));
+    api.watch_cache = std::sync::Arc::new(
+        crate::watchcache::WatchCache::new(api.store.clone(), false)
+            .with_fresh_wait(std::time::Duration::from_secs(30)),
+    );
     let params = Params {
         resource_version: Some((current + 1).to_string()),
         ..Params::default()

@@ -39,7 +39,7 @@ use crate::{
 /// Shared state of the REST layer.
 pub struct Api {
     pub store: Arc<dyn Store>,
-    pub watch_cache: WatchCache,
+    pub watch_cache: Arc<WatchCache>,
     pub ranges: crate::alloc::Ranges,
     /// What creates know of their namespaces (checked again at commit).
     pub open_namespaces: namespace::OpenNamespaces,
@@ -47,6 +47,8 @@ pub struct Api {
     pub tokens: Option<Arc<crate::serviceaccount::Tokens>>,
     /// Pod creates go through the ServiceAccount admission plugin.
     pub service_account_admission: bool,
+    /// Decides what each caller may do; `None` allows everything (as AlwaysAllow).
+    pub authorizer: Option<crate::authz::Authorizer>,
 }
 
 impl Api {
@@ -64,12 +66,13 @@ impl Api {
         list_cache: bool,
     ) -> Self {
         Self {
-            watch_cache: WatchCache::new(store.clone(), list_cache),
+            watch_cache: Arc::new(WatchCache::new(store.clone(), list_cache)),
             store,
             ranges,
             open_namespaces: Default::default(),
             tokens: None,
             service_account_admission: false,
+            authorizer: None,
         }
     }
 

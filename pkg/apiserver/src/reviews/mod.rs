@@ -1,8 +1,7 @@
 //! The reviews (authentication.k8s.io and authorization.k8s.io): a create answers a question
 //! about a user, a token or a permission, and nothing is stored.
 //!
-//! rkube has no authorizer yet: every authenticated user may do everything, so access reviews
-//! answer as upstream's AlwaysAllow authorizer does (allowed, no reason; rules of `*`).
+//! Access reviews ask the server's authorizer (authz/), as upstream's do.
 
 mod access;
 mod identity;
@@ -33,7 +32,7 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     let status = match def.kind {
         "SelfSubjectReview" => identity::self_subject(call, &mut obj)?,
         "TokenReview" => identity::token(call, &mut obj).await?,
-        "SelfSubjectRulesReview" => access::rules(&obj)?,
+        "SelfSubjectRulesReview" => access::rules(call, &obj)?,
         _ => access::access(call, &obj)?,
     };
     obj["status"] = status;

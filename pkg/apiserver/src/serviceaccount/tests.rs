@@ -26,6 +26,48 @@ async fn as_bearer(server: &crate::ApiServer, token: &str, uri: &str) -> (Status
     )
 }
 
+/// Lets the `robot` account list pods and ConfigMaps in `default`, and waits until the
+/// authorizer has seen it.
+async fn grant_robot_reads(server: &crate::ApiServer, lb: &crate::Loopback) {
+    let rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default";
+    let (code, v) = send(
+        lb,
+        Method::POST,
+        &format!("{rbac}/roles"),
+        Some(json!({"metadata": {"name": "reads"}, "rules": [
+            {"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["list"]}]})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    let (code, v) = send(
+        lb,
+        Method::POST,
+        &format!("{rbac}/rolebindings"),
+        Some(json!({"metadata": {"name": "robot-reads"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reads"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot"}]})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    let robot = server.loopback_authorized(
+        "system:serviceaccount:default:robot",
+        &["system:serviceaccounts"],
+        "test",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while send(&robot, Method::GET, &format!("{NS}/pods"), None)
+        .await
+        .0
+        != StatusCode::OK
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant never took effect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn payload(token: &str) -> Value {
     let mut parts = token.split('.');
     let header: Value = serde_json::from_slice(
@@ -78,6 +120,7 @@ async fn issued_tokens_authenticate_until_their_account_goes() {
     let server = server(dir.path()).await;
     let lb = server.loopback("system:admin", &["system:masters"], "test");
     let uid = service_account(&lb, "robot").await;
+    grant_robot_reads(&server, &lb).await;
 
     let (code, tr) = token(&lb, "robot", json!({})).await;
     assert_eq!(code, StatusCode::CREATED, "{tr}");
@@ -209,6 +252,7 @@ async fn pod_bound_tokens_name_the_pod_and_end_with_it() {
     let server = server(dir.path()).await;
     let lb = server.loopback("system:admin", &["system:masters"], "test");
     service_account(&lb, "robot").await;
+    grant_robot_reads(&server, &lb).await;
     let (code, pod) = send(
         &lb,
         Method::POST,

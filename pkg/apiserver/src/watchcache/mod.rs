@@ -70,6 +70,11 @@ impl Event {
             .as_ref()
     }
 
+    /// The stored JSON of the new state (for a delete, of the last state).
+    pub fn stored(&self) -> &[u8] {
+        &self.stored
+    }
+
     /// Whether the object existed before this change.
     pub fn prev_existed(&self) -> bool {
         self.prev_stored.is_some()
