@@ -1,6 +1,14 @@
-//! Objects every cluster has from its first start: the four system namespaces and the
+//! Objects every cluster has from its first start: the four system namespaces, the
 //! `kubernetes` Service on the first address of the service range, to the secure `port`
-//! (rkube-server keeps it, its Endpoints and EndpointSlice right from then on).
+//! (rkube-server keeps it, its Endpoints and EndpointSlice right from then on), and the RBAC
+//! bootstrap policy (rbac.rs), reconciled at every start.
+
+mod covers;
+mod policy;
+mod rbac;
+#[cfg(test)]
+mod rbac_tests;
+mod reconcile;
 
 use rkube_store::StoreExt;
 use serde_json::{json, Value};
@@ -33,47 +41,21 @@ pub async fn ensure(api: &Api, port: u16) -> ApiResult<()> {
         },
     });
     create_if_absent(api, services, Some("default"), svc).await?;
-    cluster_admin(api).await
+    rbac::ensure(api).await
 }
 
-/// Upstream's bootstrap `cluster-admin` ClusterRole and its binding to `system:masters` (the
-/// admin kubeconfig's group), which tools and docs refer to. RBAC is not enforced yet.
-async fn cluster_admin(api: &Api) -> ApiResult<()> {
-    let find = |plural| {
-        rkube_api::registry::find("rbac.authorization.k8s.io", "v1", plural)
-            .expect("rbac is served")
-    };
-    let meta = json!({
-        "name": "cluster-admin",
-        "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
-        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
-    });
-    let role = json!({
-        "metadata": meta,
-        "rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-            {"nonResourceURLs": ["*"], "verbs": ["*"]},
-        ],
-    });
-    create_if_absent(api, find("clusterroles"), None, role).await?;
-    let binding = json!({
-        "metadata": meta,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
-    });
-    create_if_absent(api, find("clusterrolebindings"), None, binding).await
-}
-
+/// Creates `obj` unless its key exists, as the registry stores a create (type meta, uid,
+/// creationTimestamp, defaults): whether it was created.
 async fn create_if_absent(
     api: &Api,
     def: &'static rkube_api::ResourceDef,
     ns: Option<&str>,
     mut obj: Value,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     let name = crate::object::name(&obj).to_string();
     let key = def.key(ns, &name);
     if api.store.get(key.as_bytes()).await?.is_some() {
-        return Ok(());
+        return Ok(false);
     }
     set_type_meta(def, &mut obj);
     {
@@ -87,13 +69,13 @@ async fn create_if_absent(
     rkube_api::defaults::apply(def, &mut obj);
     strategy::prepare_for_create(def, &mut obj);
     let owner = format!("{}/{name}", ns.unwrap_or_default());
-    if api
+    let created = api
         .store
         .txn(alloc::create_holding(&key, &obj, &owner))
         .await?
-        .succeeded
-    {
+        .succeeded;
+    if created {
         info!(resource = def.plural, name = %name, "bootstrapped");
     }
-    Ok(())
+    Ok(created)
 }
