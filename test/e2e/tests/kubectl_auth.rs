@@ -1,7 +1,7 @@
 //! `kubectl create token`, `auth whoami` and `auth can-i` with real kubectl: a token issued
 //! for a ServiceAccount is a working credential on its own (no client certificate), a bad
 //! token or one of a deleted ServiceAccount is refused as upstream refuses it, and the reviews
-//! answer as a 1.33 API server without RBAC (AlwaysAllow) does.
+//! answer as a 1.33 API server with RBAC does.
 
 mod common;
 
@@ -14,6 +14,11 @@ use common::{
 fn kubectl_create_token_gives_a_working_credential() {
     let c = Cluster::start();
     c.kubectl("1.33", &["create", "serviceaccount", "robot"]);
+    // What it may read: upstream's `view` (its rules aggregated by the controller).
+    c.kubectl(
+        "1.33",
+        &["create", "rolebinding", "robot-view", "--clusterrole=view", "--serviceaccount=default:robot"],
+    );
     for v in ["1.27", "1.33"] {
         let token = c
             .kubectl(v, &["create", "token", "robot"])
@@ -21,12 +26,10 @@ fn kubectl_create_token_gives_a_working_credential() {
             .to_string();
         assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
         let kc = kubeconfig(&c, &format!("robot-{v}"), &token, None);
-        let out = kubectl_as(&kc, v, &["get", "configmaps", "-o", "name"]);
-        assert!(
-            out.status.success(),
-            "kubectl {v} with the token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::eventually(30, "the token reads ConfigMaps", || {
+            let out = kubectl_as(&kc, v, &["get", "configmaps", "-o", "name"]);
+            out.status.success().then_some(out)
+        });
         assert!(String::from_utf8_lossy(&out.stdout).contains("configmap/kube-root-ca.crt"));
 
         let err = c.kubectl_err(v, &["create", "token", "robot", "--duration", "1m"]);
@@ -58,9 +61,8 @@ fn kubectl_create_token_gives_a_working_credential() {
         .trim()
         .to_string();
     let kc = kubeconfig(&c, "deleted", &token, None);
-    assert!(kubectl_as(&kc, "1.33", &["get", "configmaps"])
-        .status
-        .success());
+    let out = kubectl_as(&kc, "1.33", &["get", "configmaps"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     c.kubectl("1.33", &["delete", "serviceaccount", "robot"]);
     common::eventually(30, "the deleted account's token refused", || {
         let out = kubectl_as(&kc, "1.33", &["get", "configmaps"]);
@@ -150,8 +152,9 @@ fn kubectl_auth_whoami_and_can_i() {
                 "kube-system",
             ],
         );
-        assert!(out.status.success());
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "yes\n");
+        // RBAC: the account may not (kubectl says no and exits 1).
+        assert!(!out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "no\n");
         // Resource names are checked against discovery, as upstream.
         let out = c.kubectl_raw(v, &["auth", "can-i", "get", "gizmos"]);
         assert!(

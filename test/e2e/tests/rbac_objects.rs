@@ -1,8 +1,7 @@
 //! RBAC objects (Roles, ClusterRoles and their bindings) with real kubectl: created by
 //! `kubectl create role|rolebinding|clusterrole|clusterrolebinding` and by applying the kind
 //! of manifest charts ship (a ServiceAccount, a Role, a RoleBinding), listed with upstream's
-//! columns, validated and defaulted as upstream. rkube stores them; it does not enforce them
-//! yet (every authenticated user may do everything, and `auth can-i` says so).
+//! columns, validated and defaulted as upstream, and enforced (rbac_enforcement.rs has more).
 
 mod common;
 
@@ -197,17 +196,16 @@ fn rbac_objects_are_served_as_upstream() {
     );
     c.kubectl(v, &["get", "clusterrole", "cluster-admin"]);
 
-    // Not enforced: the bound account may do more than its Role says.
-    let can = c.kubectl(
-        v,
-        &[
-            "auth",
-            "can-i",
-            "delete",
-            "nodes",
-            "--as",
-            "system:serviceaccount:rbac-app:operator",
-        ],
-    );
-    assert_eq!(can, "yes\n");
+    // Enforced: the bound account may do what its Role says, and no more.
+    let operator = "system:serviceaccount:rbac-app:operator";
+    common::eventually(30, "the operator's Role in effect", || {
+        let out = c.kubectl_raw(
+            v,
+            &["auth", "can-i", "update", "configmaps", "-n", "rbac-app", "--as", operator],
+        );
+        (String::from_utf8_lossy(&out.stdout) == "yes\n").then_some(())
+    });
+    let out = c.kubectl_raw(v, &["auth", "can-i", "delete", "nodes", "--as", operator]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "no\n");
+    assert!(!out.status.success());
 }

@@ -78,6 +78,11 @@ async fn rbac_decides_what_each_user_may_do() {
         s["message"],
         "forbidden: User \"jane\" cannot get path \"/metrics\""
     );
+    // Discovery is everyone's (the bootstrap policy's system:discovery).
+    for path in ["/api", "/apis", "/api/v1", "/openapi/v2"] {
+        let (code, _) = send(&jane, Method::GET, path, None).await;
+        assert_eq!(code, StatusCode::OK, "{path}");
+    }
     // The server's own components are not asked.
     let trusted = server.loopback("jane", &[], "test");
     let (code, _) = send(&trusted, Method::GET, "/api/v1/namespaces/team/pods", None).await;
@@ -128,13 +133,13 @@ async fn rbac_decides_what_each_user_may_do() {
             "spec": {"resourceAttributes": {"namespace": "team", "verb": verb, "resource": resource}}})
     };
     let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
-    // May she ask at all? Not without system:basic-user's binding: the trusted view answers.
-    let (_, r) = send(&trusted, Method::POST, ssar, Some(review("list", "pods"))).await;
+    // Everyone may ask about themselves (the bootstrap policy's system:basic-user).
+    let (_, r) = send(&jane, Method::POST, ssar, Some(review("list", "pods"))).await;
     assert_eq!(
         r["status"],
         json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"jane-reads/team\" of Role \"reader\" to User \"jane\""})
     );
-    let (_, r) = send(&trusted, Method::POST, ssar, Some(review("create", "pods"))).await;
+    let (_, r) = send(&jane, Method::POST, ssar, Some(review("create", "pods"))).await;
     assert_eq!(r["status"], json!({"allowed": false}));
     let sar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
         "spec": {"user": "jane", "resourceAttributes": {"namespace": "team", "verb": "get", "resource": "pods", "subresource": "log"}}});

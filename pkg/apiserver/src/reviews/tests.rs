@@ -168,10 +168,13 @@ async fn access_reviews_allow_and_validate() {
     )
     .await;
     assert_eq!(code, StatusCode::CREATED);
+    // The admin's: cluster-admin's, then what system:basic-user gives everyone.
+    let rules = r["status"]["resourceRules"].as_array().unwrap();
     assert_eq!(
-        r["status"]["resourceRules"],
-        json!([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}])
+        rules[0],
+        json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
     );
+    assert!(rules.contains(&json!({"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]})), "{r}");
     assert_eq!(r["status"]["incomplete"], false);
 }
 
