@@ -1,6 +1,7 @@
 //! rkube-controllers: kube-controller-manager's controllers, built on kube-runtime, seeing the
 //! cluster only through `kube::Client` (so they work against any conformant API server).
 
+mod clusterrole_aggregation;
 mod context;
 mod deployment;
 mod endpoints;
@@ -42,6 +43,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()>) {
         tokio::spawn(endpoints::run(ctx.clone())),
         tokio::spawn(endpointslice::run(ctx.clone())),
         tokio::spawn(nodelifecycle::run(ctx.clone())),
+        tokio::spawn(clusterrole_aggregation::run(ctx.clone())),
     ];
     shutdown.await;
     for t in tasks {

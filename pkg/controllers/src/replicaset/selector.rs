@@ -13,6 +13,14 @@ pub(crate) fn parse(selector: Option<&LabelSelector>) -> Option<Selector> {
     Selector::try_from(selector?.clone()).ok()
 }
 
+/// The selector of a non-nil `LabelSelector`, or why it is invalid (upstream's
+/// `LabelSelectorAsSelector` returning an error).
+pub(crate) fn parse_valid(
+    selector: &LabelSelector,
+) -> Result<Selector, kube::core::labels::ParseExpressionError> {
+    Selector::try_from(selector.clone())
+}
+
 pub(crate) fn matches(selector: &Selector, labels: Option<&BTreeMap<String, String>>) -> bool {
     selector.matches(labels.unwrap_or(&NO_LABELS))
 }
