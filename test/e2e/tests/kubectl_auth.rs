@@ -17,7 +17,13 @@ fn kubectl_create_token_gives_a_working_credential() {
     // What it may read: upstream's `view` (its rules aggregated by the controller).
     c.kubectl(
         "1.33",
-        &["create", "rolebinding", "robot-view", "--clusterrole=view", "--serviceaccount=default:robot"],
+        &[
+            "create",
+            "rolebinding",
+            "robot-view",
+            "--clusterrole=view",
+            "--serviceaccount=default:robot",
+        ],
     );
     for v in ["1.27", "1.33"] {
         let token = c
@@ -62,7 +68,11 @@ fn kubectl_create_token_gives_a_working_credential() {
         .to_string();
     let kc = kubeconfig(&c, "deleted", &token, None);
     let out = kubectl_as(&kc, "1.33", &["get", "configmaps"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     c.kubectl("1.33", &["delete", "serviceaccount", "robot"]);
     common::eventually(30, "the deleted account's token refused", || {
         let out = kubectl_as(&kc, "1.33", &["get", "configmaps"]);

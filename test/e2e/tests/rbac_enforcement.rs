@@ -24,18 +24,49 @@ fn service_account_tokens_get_what_their_bindings_give() {
     let c = Cluster::start();
     c.kubectl("1.33", &["create", "namespace", "team"]);
     c.kubectl("1.33", &["-n", "team", "create", "serviceaccount", "robot"]);
-    c.kubectl("1.33", &["-n", "team", "create", "configmap", "cfg", "--from-literal=k=v"]);
+    c.kubectl(
+        "1.33",
+        &[
+            "-n",
+            "team",
+            "create",
+            "configmap",
+            "cfg",
+            "--from-literal=k=v",
+        ],
+    );
     let token = c.kubectl("1.33", &["-n", "team", "create", "token", "robot"]);
     let kc = kubeconfig(&c, "robot", &token, None);
     let robot = "system:serviceaccount:team:robot";
 
     // The bootstrap policy: upstream's roles are there, `view` aggregated from its parts.
     let roles = c.kubectl("1.33", &["get", "clusterroles", "-o", "name"]);
-    for r in ["admin", "edit", "view", "cluster-admin", "system:basic-user", "system:discovery"] {
-        assert!(roles.lines().any(|l| l == format!("clusterrole.rbac.authorization.k8s.io/{r}")), "{r}: {roles}");
+    for r in [
+        "admin",
+        "edit",
+        "view",
+        "cluster-admin",
+        "system:basic-user",
+        "system:discovery",
+    ] {
+        assert!(
+            roles
+                .lines()
+                .any(|l| l == format!("clusterrole.rbac.authorization.k8s.io/{r}")),
+            "{r}: {roles}"
+        );
     }
     common::eventually(30, "view's rules aggregated", || {
-        let rules = c.kubectl("1.33", &["get", "clusterrole", "view", "-o", "jsonpath={.rules[*].resources}"]);
+        let rules = c.kubectl(
+            "1.33",
+            &[
+                "get",
+                "clusterrole",
+                "view",
+                "-o",
+                "jsonpath={.rules[*].resources}",
+            ],
+        );
         rules.contains("configmaps").then_some(())
     });
 
@@ -50,11 +81,27 @@ fn service_account_tokens_get_what_their_bindings_give() {
             "{v}: {err}"
         );
         // Discovery and access reviews come with every authenticated user.
-        let (ok, stdout, err) = out(&kubectl_as(&kc, v, &["-n", "team", "auth", "can-i", "list", "configmaps"]));
+        let (ok, stdout, err) = out(&kubectl_as(
+            &kc,
+            v,
+            &["-n", "team", "auth", "can-i", "list", "configmaps"],
+        ));
         assert!(!ok && stdout == "no\n", "{v}: {stdout} {err}");
         let (ok, _, err) = out(&kubectl_as(&kc, v, &["api-resources", "-o", "name"]));
         assert!(ok, "{v}: {err}");
-        let (_, stdout, _) = out(&c.kubectl_raw(v, &["-n", "team", "auth", "can-i", "get", "configmaps", "--as", robot]));
+        let (_, stdout, _) = out(&c.kubectl_raw(
+            v,
+            &[
+                "-n",
+                "team",
+                "auth",
+                "can-i",
+                "get",
+                "configmaps",
+                "--as",
+                robot,
+            ],
+        ));
         assert_eq!(stdout, "no\n");
     }
     assert_eq!(common::token::whoami(&kc, "1.33")["username"], robot);
@@ -62,15 +109,31 @@ fn service_account_tokens_get_what_their_bindings_give() {
     // Bound to `view` in its namespace: reads there, nothing more.
     c.kubectl(
         "1.33",
-        &["-n", "team", "create", "rolebinding", "robot-view", "--clusterrole=view", "--serviceaccount=team:robot"],
+        &[
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            "robot-view",
+            "--clusterrole=view",
+            "--serviceaccount=team:robot",
+        ],
     );
     for v in ["1.27", "1.33"] {
         let names = common::eventually(30, "view in effect", || {
-            let (ok, stdout, _) = out(&kubectl_as(&kc, v, &["-n", "team", "get", "configmaps", "-o", "name"]));
+            let (ok, stdout, _) = out(&kubectl_as(
+                &kc,
+                v,
+                &["-n", "team", "get", "configmaps", "-o", "name"],
+            ));
             ok.then_some(stdout)
         });
         assert!(names.contains("configmap/cfg"), "{names}");
-        let (ok, _, err) = out(&kubectl_as(&kc, v, &["-n", "team", "delete", "configmap", "cfg"]));
+        let (ok, _, err) = out(&kubectl_as(
+            &kc,
+            v,
+            &["-n", "team", "delete", "configmap", "cfg"],
+        ));
         assert!(!ok);
         assert!(
             err.contains(&format!(
@@ -83,12 +146,24 @@ fn service_account_tokens_get_what_their_bindings_give() {
         assert!(!ok);
         let (ok, _, _) = out(&kubectl_as(&kc, v, &["-n", "default", "get", "configmaps"]));
         assert!(!ok);
-        let (_, stdout, _) = out(&c.kubectl_raw(v, &["-n", "team", "auth", "can-i", "watch", "pods", "--as", robot]));
+        let (_, stdout, _) = out(&c.kubectl_raw(
+            v,
+            &[
+                "-n", "team", "auth", "can-i", "watch", "pods", "--as", robot,
+            ],
+        ));
         assert_eq!(stdout, "yes\n");
         let list = c.kubectl_raw(v, &["-n", "team", "auth", "can-i", "--list", "--as", robot]);
         let (_, list, _) = out(&list);
         assert!(
-            list.lines().any(|l| l.split_whitespace().eq(["configmaps", "[]", "[]", "[get", "list", "watch]"])),
+            list.lines().any(|l| l.split_whitespace().eq([
+                "configmaps",
+                "[]",
+                "[]",
+                "[get",
+                "list",
+                "watch]"
+            ])),
             "{v}: {list}"
         );
     }
@@ -96,20 +171,51 @@ fn service_account_tokens_get_what_their_bindings_give() {
     // `edit` lets it write.
     c.kubectl(
         "1.33",
-        &["-n", "team", "create", "rolebinding", "robot-edit", "--clusterrole=edit", "--serviceaccount=team:robot"],
+        &[
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            "robot-edit",
+            "--clusterrole=edit",
+            "--serviceaccount=team:robot",
+        ],
     );
     common::eventually(30, "edit in effect", || {
-        let (ok, _, _) = out(&kubectl_as(&kc, "1.33", &["-n", "team", "create", "configmap", "written", "--from-literal=a=b"]));
+        let (ok, _, _) = out(&kubectl_as(
+            &kc,
+            "1.33",
+            &[
+                "-n",
+                "team",
+                "create",
+                "configmap",
+                "written",
+                "--from-literal=a=b",
+            ],
+        ));
         ok.then_some(())
     });
-    let (ok, _, err) = out(&kubectl_as(&kc, "1.33", &["-n", "team", "delete", "configmap", "cfg"]));
+    let (ok, _, err) = out(&kubectl_as(
+        &kc,
+        "1.33",
+        &["-n", "team", "delete", "configmap", "cfg"],
+    ));
     assert!(ok, "{err}");
     // Still no RBAC objects of its own: edit does not include them, as upstream's.
-    let (ok, _, _) = out(&kubectl_as(&kc, "1.33", &["-n", "team", "get", "rolebindings"]));
+    let (ok, _, _) = out(&kubectl_as(
+        &kc,
+        "1.33",
+        &["-n", "team", "get", "rolebindings"],
+    ));
     assert!(!ok);
 
     // Impersonation needs its own permission.
-    let (ok, _, err) = out(&kubectl_as(&kc, "1.33", &["-n", "team", "get", "configmaps", "--as", "jane"]));
+    let (ok, _, err) = out(&kubectl_as(
+        &kc,
+        "1.33",
+        &["-n", "team", "get", "configmaps", "--as", "jane"],
+    ));
     assert!(!ok);
     assert!(
         err.contains(&format!(

@@ -201,7 +201,16 @@ fn rbac_objects_are_served_as_upstream() {
     common::eventually(30, "the operator's Role in effect", || {
         let out = c.kubectl_raw(
             v,
-            &["auth", "can-i", "update", "configmaps", "-n", "rbac-app", "--as", operator],
+            &[
+                "auth",
+                "can-i",
+                "update",
+                "configmaps",
+                "-n",
+                "rbac-app",
+                "--as",
+                operator,
+            ],
         );
         (String::from_utf8_lossy(&out.stdout) == "yes\n").then_some(())
     });

@@ -79,12 +79,10 @@ impl Attributes {
                 _ => String::new(),
             },
         };
-        if rest[0] == "namespaces" {
-            if rest.len() > 1 {
-                a.namespace = rest[1].into();
-                if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
-                    rest = &rest[2..];
-                }
+        if rest[0] == "namespaces" && rest.len() > 1 {
+            a.namespace = rest[1].into();
+            if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
+                rest = &rest[2..];
             }
         }
         // resource/name/subresource/anything else (a proxy's path is not a subresource)
