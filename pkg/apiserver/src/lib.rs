@@ -321,6 +321,7 @@ async fn route(
             let call = rest::Call {
                 api: &state.api,
                 user: identity.as_ref(),
+                trusted,
                 req: r,
                 params,
                 output,

@@ -210,6 +210,58 @@ fn service_account_tokens_get_what_their_bindings_give() {
     ));
     assert!(!ok);
 
+    // `admin` lets it manage RBAC in its namespace, but grant only what it holds.
+    c.kubectl(
+        "1.33",
+        &[
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            "robot-admin",
+            "--clusterrole=admin",
+            "--serviceaccount=team:robot",
+        ],
+    );
+    common::eventually(30, "admin in effect", || {
+        let (ok, _, _) = out(&kubectl_as(
+            &kc,
+            "1.33",
+            &[
+                "-n",
+                "team",
+                "create",
+                "role",
+                "pod-reader",
+                "--verb=get,list",
+                "--resource=pods",
+            ],
+        ));
+        ok.then_some(())
+    });
+    for v in ["1.27", "1.33"] {
+        let (ok, _, err) = out(&kubectl_as(
+            &kc,
+            v,
+            &[
+                "-n",
+                "team",
+                "create",
+                "rolebinding",
+                &format!("root-{v}"),
+                "--clusterrole=cluster-admin",
+                "--serviceaccount=team:robot",
+            ],
+        ));
+        assert!(!ok);
+        assert!(
+            err.contains(&format!(
+                "is forbidden: user \"{robot}\" (groups=[\"system:serviceaccounts\" \"system:serviceaccounts:team\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:"
+            )),
+            "{v}: {err}"
+        );
+    }
+
     // Impersonation needs its own permission.
     let (ok, _, err) = out(&kubectl_as(
         &kc,

@@ -10,6 +10,8 @@
 //!   had before RBAC was enforced.
 
 mod attributes;
+pub mod covers;
+mod escalation;
 pub mod policy;
 pub mod rbac;
 mod rules;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 pub use attributes::Attributes;
+pub use escalation::check as check_escalation;
 pub use policy::Policy;
 
 use crate::{authn::Identity, status::ApiError};
@@ -71,6 +74,24 @@ impl Authorizer {
         } else {
             Err(forbidden(user, a, &d.reason))
         }
+    }
+
+    /// The rules of the Role (in `namespace`) or ClusterRole a binding names; `None` when
+    /// there is no such role.
+    pub fn role_rules(&self, kind: &str, namespace: &str, name: &str) -> Option<Vec<Value>> {
+        let index = self.policy.read();
+        let role = match kind {
+            "Role" => index.roles.get(&(namespace.to_string(), name.to_string())),
+            "ClusterRole" => index.cluster_roles.get(&(String::new(), name.to_string())),
+            _ => None,
+        }?;
+        Some(
+            role.rules
+                .iter()
+                .flatten()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect(),
+        )
     }
 
     /// The rules bound to `user` in `namespace`: (resource rules, non-resource rules, errors).

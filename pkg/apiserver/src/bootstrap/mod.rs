@@ -3,7 +3,6 @@
 //! (rkube-server keeps it, its Endpoints and EndpointSlice right from then on), and the RBAC
 //! bootstrap policy (rbac.rs), reconciled at every start.
 
-mod covers;
 mod policy;
 mod rbac;
 #[cfg(test)]

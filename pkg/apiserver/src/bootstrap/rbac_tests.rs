@@ -7,7 +7,8 @@ use axum::http::{Method, StatusCode};
 use rkube_store::{Store, StoreExt};
 use serde_json::{json, Value};
 
-use super::{covers, policy};
+use super::policy;
+use crate::authz::covers;
 use crate::testing::{send, server_on};
 
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::covers;
+use crate::authz::covers;
 use crate::object::{meta_mut, meta_str};
 
 /// Set to "false" on a stored object, it opts out of reconciliation.

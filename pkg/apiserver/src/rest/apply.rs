@@ -86,6 +86,7 @@ pub async fn apply(call: &Call<'_>) -> ApiResult<Response> {
             let create = Call {
                 api: call.api,
                 user: call.user,
+                trusted: call.trusted,
                 req: call.req.clone(),
                 params: call.params.clone(),
                 output: call.output,

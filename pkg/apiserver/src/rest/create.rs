@@ -105,6 +105,7 @@ pub async fn create(call: &Call<'_>) -> ApiResult<Response> {
     if !errs.is_empty() {
         return Err(ApiError::invalid(def, &name, &errs));
     }
+    crate::authz::check_escalation(call, &obj, None)?;
     let key = def.key(ns.as_deref(), &name);
     if call.params.dry_run {
         if call.api.store.get(key.as_bytes()).await?.is_some() {

@@ -26,6 +26,7 @@ fn call<'a>(api: &'a Api, resource: &str, body: &Value) -> Call<'a> {
     Call {
         api,
         user: None,
+        trusted: false,
         req: ResourceRequest {
             def: rkube_api::registry::find("", "v1", resource).unwrap(),
             namespace: Some("bench".into()),

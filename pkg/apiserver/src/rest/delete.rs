@@ -277,6 +277,7 @@ pub async fn delete_collection(call: &Call<'_>) -> ApiResult<Response> {
         let one = Call {
             api: call.api,
             user: call.user,
+            trusted: call.trusted,
             req,
             params: call.params.clone(),
             output: call.output,

@@ -83,6 +83,7 @@ fn list_call(api: &Api, params: Params) -> Call<'_> {
     Call {
         api,
         user: None,
+        trusted: false,
         req: ResourceRequest {
             def: rkube_api::registry::find("", "v1", "pods").unwrap(),
             namespace: Some("ns".into()),

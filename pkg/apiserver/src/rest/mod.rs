@@ -99,6 +99,8 @@ pub struct Call<'a> {
     pub api: &'a Api,
     /// Who asks (reviews answer about them).
     pub user: Option<&'a crate::authn::Identity>,
+    /// From an in-process component, which nothing authorizes (see authz/).
+    pub trusted: bool,
     pub req: ResourceRequest,
     pub params: Params,
     pub output: Output,

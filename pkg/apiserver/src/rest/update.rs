@@ -176,6 +176,7 @@ pub async fn guaranteed_update(
         if !errs.is_empty() {
             return Err(ApiError::invalid(def, name, &errs));
         }
+        crate::authz::check_escalation(call, &new, Some(&old))?;
         set_resource_version(&mut new, rev);
         if should_delete_during_update(def, &old, &new) {
             if call.params.dry_run {
@@ -325,6 +326,7 @@ async fn create_on_update(call: &Call<'_>, mut body: Value) -> ApiResult<Respons
     let create = Call {
         api: call.api,
         user: call.user,
+        trusted: call.trusted,
         req: crate::request::ResourceRequest {
             verb: crate::request::Verb::Create,
             ..call.req.clone()

@@ -102,6 +102,7 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
         let mut listing = Call {
             api: call.api,
             user: call.user,
+            trusted: call.trusted,
             req: call.req.clone(),
             params: call.params.clone(),
             output: call.output,

@@ -1,6 +1,6 @@
 //! Whether one set of RBAC rules grants everything another does: upstream's
-//! `validation.Covers` (pkg/registry/rbac/validation/policy_comparator.go), which the
-//! bootstrap reconcile uses to find the permissions a stored role lacks.
+//! `validation.Covers` (pkg/registry/rbac/validation/policy_comparator.go): what the
+//! bootstrap reconcile adds to a stored role, and what escalation checks refuse.
 
 use serde_json::{json, Map, Value};
 
