@@ -19,6 +19,29 @@ fn out(o: &std::process::Output) -> (bool, String, String) {
     )
 }
 
+/// Binds `team/robot` to `clusterrole` in `team`, then waits until `probe` (run with the
+/// robot's kubeconfig `kc`) succeeds; its output.
+fn grant(c: &Cluster, kc: &std::path::Path, clusterrole: &str, probe: &[&str]) -> String {
+    let binding = format!("robot-{clusterrole}");
+    let role = format!("--clusterrole={clusterrole}");
+    c.kubectl(
+        "1.33",
+        &[
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            &binding,
+            &role,
+            "--serviceaccount=team:robot",
+        ],
+    );
+    common::eventually(30, &format!("{clusterrole} in effect"), || {
+        let (ok, stdout, _) = out(&kubectl_as(kc, "1.33", probe));
+        ok.then_some(stdout)
+    })
+}
+
 #[test]
 fn service_account_tokens_get_what_their_bindings_give() {
     let c = Cluster::start();
@@ -107,27 +130,11 @@ fn service_account_tokens_get_what_their_bindings_give() {
     assert_eq!(common::token::whoami(&kc, "1.33")["username"], robot);
 
     // Bound to `view` in its namespace: reads there, nothing more.
-    c.kubectl(
-        "1.33",
-        &[
-            "-n",
-            "team",
-            "create",
-            "rolebinding",
-            "robot-view",
-            "--clusterrole=view",
-            "--serviceaccount=team:robot",
-        ],
-    );
+    let reads = ["-n", "team", "get", "configmaps", "-o", "name"];
+    grant(&c, &kc, "view", &reads);
     for v in ["1.27", "1.33"] {
-        let names = common::eventually(30, "view in effect", || {
-            let (ok, stdout, _) = out(&kubectl_as(
-                &kc,
-                v,
-                &["-n", "team", "get", "configmaps", "-o", "name"],
-            ));
-            ok.then_some(stdout)
-        });
+        let (ok, names, err) = out(&kubectl_as(&kc, v, &reads));
+        assert!(ok, "{v}: {err}");
         assert!(names.contains("configmap/cfg"), "{names}");
         let (ok, _, err) = out(&kubectl_as(
             &kc,
@@ -169,33 +176,19 @@ fn service_account_tokens_get_what_their_bindings_give() {
     }
 
     // `edit` lets it write.
-    c.kubectl(
-        "1.33",
+    grant(
+        &c,
+        &kc,
+        "edit",
         &[
             "-n",
             "team",
             "create",
-            "rolebinding",
-            "robot-edit",
-            "--clusterrole=edit",
-            "--serviceaccount=team:robot",
+            "configmap",
+            "written",
+            "--from-literal=a=b",
         ],
     );
-    common::eventually(30, "edit in effect", || {
-        let (ok, _, _) = out(&kubectl_as(
-            &kc,
-            "1.33",
-            &[
-                "-n",
-                "team",
-                "create",
-                "configmap",
-                "written",
-                "--from-literal=a=b",
-            ],
-        ));
-        ok.then_some(())
-    });
     let (ok, _, err) = out(&kubectl_as(
         &kc,
         "1.33",
@@ -211,34 +204,20 @@ fn service_account_tokens_get_what_their_bindings_give() {
     assert!(!ok);
 
     // `admin` lets it manage RBAC in its namespace, but grant only what it holds.
-    c.kubectl(
-        "1.33",
+    grant(
+        &c,
+        &kc,
+        "admin",
         &[
             "-n",
             "team",
             "create",
-            "rolebinding",
-            "robot-admin",
-            "--clusterrole=admin",
-            "--serviceaccount=team:robot",
+            "role",
+            "pod-reader",
+            "--verb=get,list",
+            "--resource=pods",
         ],
     );
-    common::eventually(30, "admin in effect", || {
-        let (ok, _, _) = out(&kubectl_as(
-            &kc,
-            "1.33",
-            &[
-                "-n",
-                "team",
-                "create",
-                "role",
-                "pod-reader",
-                "--verb=get,list",
-                "--resource=pods",
-            ],
-        ));
-        ok.then_some(())
-    });
     for v in ["1.27", "1.33"] {
         let (ok, _, err) = out(&kubectl_as(
             &kc,

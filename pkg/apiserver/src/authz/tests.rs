@@ -23,21 +23,42 @@ async fn create(admin: &Loopback, uri: &str, body: Value) {
     assert_eq!(code, StatusCode::CREATED, "{uri}: {v}");
 }
 
-/// Polls `uri` as `lb` until it answers `want` (the policy follows writes a little behind).
-async fn until(lb: &Loopback, uri: &str, want: StatusCode) -> Value {
+/// Sends the request as `lb` until its answer is `done` (the policy follows writes a little
+/// behind); that answer.
+async fn until_sent(
+    lb: &Loopback,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    done: impl Fn(StatusCode, &Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (code, v) = send(lb, Method::GET, uri, None).await;
-        if code == want {
+        let (code, v) = send(lb, method.clone(), uri, body.clone()).await;
+        if done(code, &v) {
             return v;
         }
-        assert!(Instant::now() < deadline, "{uri}: {code} {v}, want {want}");
+        assert!(Instant::now() < deadline, "{method} {uri}: {code} {v}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-#[tokio::test]
-async fn rbac_decides_what_each_user_may_do() {
+/// Polls `uri` as `lb` until it answers `want`.
+async fn until(lb: &Loopback, uri: &str, want: StatusCode) -> Value {
+    until_sent(lb, Method::GET, uri, None, |code, _| code == want).await
+}
+
+/// Posts `body` as `lb` until it is created.
+async fn until_created(lb: &Loopback, uri: &str, body: Value) {
+    until_sent(lb, Method::POST, uri, Some(body), |code, _| {
+        code == StatusCode::CREATED
+    })
+    .await;
+}
+
+/// A server with namespace `team`, its administrator (system:masters) and `jane` (no
+/// bindings), both authorized as remote clients.
+async fn team() -> (tempfile::TempDir, crate::ApiServer, Loopback, Loopback) {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
     let admin = server.loopback_authorized("system:admin", &["system:masters"], "test");
@@ -48,6 +69,12 @@ async fn rbac_decides_what_each_user_may_do() {
         json!({"metadata": {"name": "team"}}),
     )
     .await;
+    (dir, server, admin, jane)
+}
+
+#[tokio::test]
+async fn rbac_decides_what_each_user_may_do() {
+    let (_dir, server, admin, jane) = team().await;
 
     // Nothing bound: refused in upstream's words (also for a resource nobody serves).
     let (code, s) = send(&jane, Method::GET, "/api/v1/namespaces/team/pods", None).await;
@@ -177,21 +204,18 @@ async fn rbac_decides_what_each_user_may_do() {
             "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"}]}),
     )
     .await;
-    let s = until(
+    let s = until_sent(
         &jane,
+        Method::GET,
         "/api/v1/namespaces/team/secrets",
-        StatusCode::FORBIDDEN,
+        None,
+        |_, s| {
+            s["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("not found"))
+        },
     )
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = s;
-    while !s["message"].as_str().unwrap().ends_with("not found") {
-        assert!(Instant::now() < deadline, "{s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        s = send(&jane, Method::GET, "/api/v1/namespaces/team/secrets", None)
-            .await
-            .1;
-    }
     assert_eq!(
         s["message"],
         "secrets is forbidden: User \"jane\" cannot list resource \"secrets\" in API group \"\" in the namespace \"team\": RBAC: role.rbac.authorization.k8s.io \"ghost\" not found"
@@ -281,10 +305,7 @@ async fn cluster_roles_bind_cluster_wide_or_in_one_namespace() {
 
 #[tokio::test]
 async fn impersonation_needs_the_impersonate_verb() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path()).await;
-    let admin = server.loopback_authorized("system:admin", &["system:masters"], "test");
-    let jane = server.loopback_authorized("jane", &[], "test");
+    let (_dir, _server, admin, jane) = team().await;
     let as_bob = |lb: &Loopback| {
         let req = Request::get("/api/v1/namespaces/default/configmaps")
             .header("Impersonate-User", "bob")
@@ -348,16 +369,7 @@ async fn impersonation_needs_the_impersonate_verb() {
 
 #[tokio::test]
 async fn no_one_grants_more_than_they_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path()).await;
-    let admin = server.loopback_authorized("system:admin", &["system:masters"], "test");
-    let jane = server.loopback_authorized("jane", &[], "test");
-    create(
-        &admin,
-        "/api/v1/namespaces",
-        json!({"metadata": {"name": "team"}}),
-    )
-    .await;
+    let (_dir, _server, admin, jane) = team().await;
     let roles = format!("{RBAC}/namespaces/team/roles");
     let bindings = format!("{RBAC}/namespaces/team/rolebindings");
     let bind_jane = |name: &str, kind: &str, role: &str| {
@@ -420,22 +432,8 @@ async fn no_one_grants_more_than_they_hold() {
     assert_eq!(code, StatusCode::FORBIDDEN);
 
     // Binding: a role she holds, yes; cluster-admin, no (its rules are not hers).
-    // (The role is checked from the policy, which follows writes a little behind.)
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (code, v) = send(
-            &jane,
-            Method::POST,
-            &bindings,
-            Some(bind_jane("again", "Role", "pod-reader")),
-        )
-        .await;
-        if code == StatusCode::CREATED {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // (The role is read from the policy, which follows writes a little behind.)
+    until_created(&jane, &bindings, bind_jane("again", "Role", "pod-reader")).await;
     let (code, s) = send(
         &jane,
         Method::POST,
@@ -474,21 +472,7 @@ async fn no_one_grants_more_than_they_hold() {
     )
     .await;
     create(&admin, &bindings, bind_jane("jane-lifts", "Role", "lifter")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (code, v) = send(
-            &jane,
-            Method::POST,
-            &roles,
-            Some(role("secret-reader", "secrets")),
-        )
-        .await;
-        if code == StatusCode::CREATED {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_created(&jane, &roles, role("secret-reader", "secrets")).await;
     let (code, v) = send(
         &jane,
         Method::POST,
