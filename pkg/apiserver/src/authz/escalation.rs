@@ -54,12 +54,7 @@ pub fn check(call: &Call<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()>
                 return Ok(());
             }
             let Some(rules) = authz.role_rules(kind, ns, role) else {
-                let what = if kind == "Role" {
-                    "role"
-                } else {
-                    "clusterrole"
-                };
-                let why = format!("{what}.{RBAC} {role:?} not found");
+                let why = super::rbac::missing(kind, role);
                 return Err(ApiError::forbidden(def, name, &why));
             };
             rules

@@ -16,41 +16,42 @@ fn applies(user: &Identity, subject: &Subject, namespace: &str) -> bool {
         "User" => user.user == subject.name,
         "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
-            let ns = subject
-                .namespace
-                .as_deref()
-                .filter(|n| !n.is_empty())
-                .unwrap_or(namespace);
-            !ns.is_empty() && user.user == format!("system:serviceaccount:{ns}:{}", subject.name)
+            let ns = account_namespace(subject, namespace);
+            !ns.is_empty()
+                && crate::serviceaccount::claims::split_username(&user.user)
+                    == Some((ns, subject.name.as_str()))
         }
         _ => false,
     }
 }
 
+/// A ServiceAccount subject's namespace: its own, else the binding's.
+fn account_namespace<'a>(subject: &'a Subject, binding_namespace: &'a str) -> &'a str {
+    subject
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(binding_namespace)
+}
+
 fn describe(subject: &Subject, namespace: &str) -> String {
     if subject.kind == "ServiceAccount" {
-        let ns = subject
-            .namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(namespace);
+        let ns = account_namespace(subject, namespace);
         format!("{} {:?}", subject.kind, format!("{}/{ns}", subject.name))
     } else {
         format!("{} {:?}", subject.kind, subject.name)
     }
 }
 
-/// Upstream's lister wording for a role a binding names but which does not exist.
-fn missing(role: &RoleRef) -> String {
-    let resource = if role.kind == "Role" {
+/// Upstream's lister wording for a role (`kind` Role or ClusterRole) a binding names but which
+/// does not exist.
+pub fn missing(kind: &str, name: &str) -> String {
+    let resource = if kind == "Role" {
         "role"
     } else {
         "clusterrole"
     };
-    format!(
-        "{resource}.rbac.authorization.k8s.io {:?} not found",
-        role.name
-    )
+    format!("{resource}.rbac.authorization.k8s.io {:?} not found", name)
 }
 
 /// Where a rule came from, as upstream describes it in an allowed decision's reason.
@@ -104,7 +105,7 @@ pub fn visit(
             _ => None,
         };
         let Some(role) = role else {
-            return visit(Err(missing(&b.role_ref)));
+            return visit(Err(missing(&b.role_ref.kind, &b.role_ref.name)));
         };
         let source = Source {
             binding,
