@@ -4,8 +4,6 @@
 //! per-controller `system:controller:*` cluster roles are left out: rkube's controllers run
 //! in-process as the server's own identity.
 
-use std::sync::LazyLock;
-
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,10 +17,8 @@ pub struct Policy {
     pub role_bindings: Vec<Value>,
 }
 
-/// The policy, parsed once.
-pub fn get() -> &'static Policy {
-    static POLICY: LazyLock<Policy> = LazyLock::new(|| {
-        serde_json::from_str(include_str!("policy.json")).expect("policy.json is a Policy")
-    });
-    &POLICY
+/// The policy, parsed for one reconcile at start and dropped after it: nothing keeps it
+/// in memory while the server runs.
+pub fn load() -> Policy {
+    serde_json::from_str(include_str!("policy.json")).expect("policy.json is a Policy")
 }

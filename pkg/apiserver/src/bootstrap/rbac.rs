@@ -19,7 +19,7 @@ use crate::{
 };
 
 pub async fn ensure(api: &Api) -> ApiResult<()> {
-    let p = policy::get();
+    let p = policy::load();
     // Roles before the bindings that refer to them, as upstream.
     for (plural, objects) in [
         ("clusterroles", &p.cluster_roles),

@@ -10,7 +10,7 @@ static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 /// The selector, or `None` when it is nil or invalid (then it matches nothing).
 pub(crate) fn parse(selector: Option<&LabelSelector>) -> Option<Selector> {
-    Selector::try_from(selector?.clone()).ok()
+    parse_valid(selector?).ok()
 }
 
 /// The selector of a non-nil `LabelSelector`, or why it is invalid (upstream's
